@@ -1,0 +1,173 @@
+/* Table-driven configuration: each option is one row, so the file, environment, flags and --help
+ * all read the same table and cannot drift apart. */
+#include "core/config.h"
+#include "core/err.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { T_INT, T_STR } opt_type_t;
+
+static const struct opt {
+    const char *name;
+    opt_type_t type;
+    size_t off;
+    size_t size;
+    int min, max;
+    const char *def_text;
+    const char *help;
+} opts[] = {
+#define I(n, f, lo, hi, d, h) {n, T_INT, offsetof(pl_config_t, f), sizeof(int), lo, hi, d, h}
+#define S(n, f, d, h) {n, T_STR, offsetof(pl_config_t, f), sizeof(((pl_config_t *)0)->f), 0, 0, d, h}
+    I("port", port, 0, 65535, "8443", "HTTPS and WSS listen port"),
+    S("bind", bind, "127.0.0.1", "listen address (0.0.0.0 for all interfaces)"),
+    S("data_dir", data_dir, "./var", "data directory: database, keys, TLS certificate"),
+    I("media_port", media_port, 0, 65535, "40000", "UDP port for media (video calls)"),
+    S("store", store, "sqlite:<data_dir>/parley.db", "store URL"),
+    S("log_level", log_level, "info", "debug, info, warn or error"),
+    I("max_message_bytes", max_message_bytes, 1, 1 << 20, "16384", "largest message body"),
+    I("max_frame_bytes", max_frame_bytes, 1024, 1 << 22, "65536",
+      "hard cap on one WebSocket message"),
+    I("rate_limit_per_sec", rate_limit_per_sec, 1, 1000000, "50",
+      "sustained requests per second per connection"),
+    I("rate_limit_burst", rate_limit_burst, 1, 1000000, "200", "request burst per connection"),
+    I("session_idle_timeout_s", session_idle_timeout_s, 60, 86400 * 30, "1800",
+      "session ends after this long unused"),
+    I("session_absolute_timeout_s", session_absolute_timeout_s, 300, 86400 * 90, "43200",
+      "session ends this long after login whatever its use"),
+    I("http_timeout_s", http_timeout_s, 1, 600, "10",
+      "an HTTP request's headers and body must arrive within this"),
+    I("kdf_log_n", kdf_log_n, 10, 20, "17", "scrypt cost (log2 N) for new password hashes"),
+    I("event_page_size", event_page_size, 1, 10000, "200", "events per replay page"),
+    I("max_connections", max_connections, 1, 1000000, "20000", "simultaneous connections"),
+    S("web_root", web_root, "./web", "directory of the web app's static files"),
+#undef I
+#undef S
+};
+#define NOPTS (sizeof opts / sizeof opts[0])
+
+void pl_config_defaults(pl_config_t *c)
+{
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < NOPTS; i++) {
+        if (opts[i].type == T_INT) {
+            *(int *)((char *)c + opts[i].off) = atoi(opts[i].def_text);
+        } else if (!strchr(opts[i].def_text, '<')) {
+            snprintf((char *)c + opts[i].off, opts[i].size, "%s", opts[i].def_text);
+        }
+    }
+}
+
+static const struct opt *find(const char *key)
+{
+    char norm[64];
+    size_t n = 0;
+    for (; key[n] && n < sizeof norm - 1; n++)
+        norm[n] = key[n] == '-' ? '_' : (char)tolower((unsigned char)key[n]);
+    norm[n] = 0;
+    for (size_t i = 0; i < NOPTS; i++)
+        if (strcmp(opts[i].name, norm) == 0) return &opts[i];
+    return NULL;
+}
+
+int pl_config_set(pl_config_t *c, const char *key, const char *value)
+{
+    const struct opt *o = find(key);
+    if (!o) return -PL_ENOTFOUND;
+    if (o->type == T_INT) {
+        char *end;
+        errno = 0;
+        long v = strtol(value, &end, 10);
+        if (errno || end == value || *end || v < o->min || v > o->max) return -PL_EINVAL;
+        *(int *)((char *)c + o->off) = (int)v;
+    } else {
+        if (strlen(value) >= o->size) return -PL_EINVAL;
+        snprintf((char *)c + o->off, o->size, "%s", value);
+    }
+    return 0;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s)) s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1])) *--e = 0;
+    return s;
+}
+
+int pl_config_load_file(pl_config_t *c, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return -PL_EIO;
+    char line[1024];
+    int rc = 0, lineno = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        char *s = trim(line);
+        if (!*s || *s == '#') continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            fprintf(stderr, "%s:%d: expected key = value\n", path, lineno);
+            rc = -PL_EINVAL;
+            break;
+        }
+        *eq = 0;
+        char *k = trim(s), *v = trim(eq + 1);
+        size_t vl = strlen(v);
+        if (vl >= 2 && v[0] == '"' && v[vl - 1] == '"') {
+            v[vl - 1] = 0;
+            v++;
+        }
+        int r = pl_config_set(c, k, v);
+        if (r < 0) {
+            fprintf(stderr, "%s:%d: %s option '%s'\n", path, lineno,
+                    r == -PL_ENOTFOUND ? "unknown" : "bad value for", k);
+            rc = r == -PL_ENOTFOUND ? -PL_EINVAL : r;
+            break;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+int pl_config_load_env(pl_config_t *c)
+{
+    for (size_t i = 0; i < NOPTS; i++) {
+        char var[80] = "PARLEY_";
+        size_t n = 7;
+        for (const char *p = opts[i].name; *p && n < sizeof var - 1; p++)
+            var[n++] = (char)toupper((unsigned char)*p);
+        var[n] = 0;
+        const char *v = getenv(var);
+        if (v && pl_config_set(c, opts[i].name, v) < 0) {
+            fprintf(stderr, "bad value in %s\n", var);
+            return -PL_EINVAL;
+        }
+    }
+    return 0;
+}
+
+void pl_config_store_url(const pl_config_t *c, char *out, size_t cap)
+{
+    if (c->store[0])
+        snprintf(out, cap, "%s", c->store);
+    else
+        snprintf(out, cap, "sqlite:%s/parley.db", c->data_dir);
+}
+
+void pl_config_print_help(void)
+{
+    printf("Options (config file key, PARLEY_<KEY> variable, or --key flag):\n");
+    for (size_t i = 0; i < NOPTS; i++) {
+        char flag[64];
+        size_t n = 0;
+        for (const char *p = opts[i].name; *p && n < sizeof flag - 1; p++)
+            flag[n++] = *p == '_' ? '-' : *p;
+        flag[n] = 0;
+        printf("  --%-28s %s (default %s)\n", flag, opts[i].help, opts[i].def_text);
+    }
+}

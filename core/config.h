@@ -1,0 +1,43 @@
+/* Server configuration. Sources, later ones winning: built-in defaults, an optional config file
+ * (`key = value` lines, '#' comments), PARLEY_<KEY> environment variables, then command-line
+ * flags (`--key value` or `--key=value`, with '-' or '_' in key names).
+ * The config is a process singleton created in main and passed by pointer. */
+#ifndef PL_CONFIG_H
+#define PL_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    int port;                    /* HTTPS/WSS port */
+    char bind[64];               /* listen address */
+    char data_dir[512];          /* var/ directory: database, keys, certificate */
+    int media_port;              /* UDP media port (video issue) */
+    char store[600];             /* "sqlite:PATH"; empty means sqlite:<data_dir>/parley.db */
+    char log_level[16];
+    int max_message_bytes;       /* message body limit */
+    int max_frame_bytes;         /* hard cap on one WebSocket frame / message */
+    int rate_limit_per_sec;      /* per-connection request rate ... */
+    int rate_limit_burst;        /* ... and burst */
+    int session_idle_timeout_s;
+    int session_absolute_timeout_s;
+    int http_timeout_s;          /* whole request (headers and body) must arrive within this */
+    int kdf_log_n;               /* scrypt cost for new password hashes */
+    int event_page_size;         /* events per replay page */
+    int max_connections;
+    char web_root[512];          /* static files of the web app */
+} pl_config_t;
+
+void pl_config_defaults(pl_config_t *c);
+/* Applies `key = value` lines from path. 0, -PL_EIO if unreadable, -PL_EINVAL on a bad line. */
+int pl_config_load_file(pl_config_t *c, const char *path);
+/* Applies PARLEY_* variables from the environment. 0 or -PL_EINVAL. */
+int pl_config_load_env(pl_config_t *c);
+/* Sets one option by name ("port", "data-dir" or "data_dir"). 0, -PL_ENOTFOUND, -PL_EINVAL. */
+int pl_config_set(pl_config_t *c, const char *key, const char *value);
+/* The store URL with the default filled in; writes into out. */
+void pl_config_store_url(const pl_config_t *c, char *out, size_t cap);
+/* Prints every option with its default and description (for --help). */
+void pl_config_print_help(void);
+
+#endif

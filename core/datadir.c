@@ -1,0 +1,138 @@
+/* See datadir.h. The certificate is ECDSA P-256, valid for localhost and 127.0.0.1 for a year:
+ * good for development and tests; production puts its own certificate in place. */
+#include "core/datadir.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void pl_datadir_path(const char *dir, const char *name, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s", dir, name);
+}
+
+static int write_new_file(const char *path, const void *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return -PL_EIO;
+    const uint8_t *p = data;
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            close(fd);
+            unlink(path);
+            return -PL_EIO;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    int rc = fsync(fd) == 0 ? 0 : -PL_EIO;
+    close(fd);
+    return rc;
+}
+
+static FILE *open_new_0600(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    return fd < 0 ? NULL : fdopen(fd, "w");
+}
+
+static int make_cert(const char *crt_path, const char *key_path)
+{
+    int rc = -PL_ECRYPTO;
+    EVP_PKEY *pkey = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    FILE *f = NULL;
+    if (!pkey || !x) goto out;
+    uint8_t serial[16];
+    pl_random_bytes(serial, sizeof serial);
+    serial[0] &= 0x7f;
+    BIGNUM *bn = BN_bin2bn(serial, sizeof serial, NULL);
+    BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x));
+    BN_free(bn);
+    X509_set_version(x, 2);
+    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(x), 365L * 24 * 3600);
+    X509_set_pubkey(x, pkey);
+    X509_NAME *name = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1,
+                               -1, 0);
+    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
+                               (const unsigned char *)"Parley development", -1, -1, 0);
+    X509_set_issuer_name(x, name);
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_alt_name,
+                                              "DNS:localhost,IP:127.0.0.1,IP:::1");
+    if (!ext) goto out;
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+    if (!X509_sign(x, pkey, EVP_sha256())) goto out;
+    if (!(f = open_new_0600(key_path)) || !PEM_write_PrivateKey(f, pkey, NULL, NULL, 0, NULL, NULL))
+        goto out;
+    fclose(f);
+    f = NULL;
+    if (!(f = open_new_0600(crt_path)) || !PEM_write_X509(f, x)) goto out;
+    rc = 0;
+out:
+    if (f) fclose(f);
+    X509_free(x);
+    EVP_PKEY_free(pkey);
+    return rc;
+}
+
+int pl_datadir_prepare(const char *dir)
+{
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        pl_log_error("datadir", "cannot create data directory %s", dir);
+        return -PL_EIO;
+    }
+    char path[1024], crt[1024];
+    pl_datadir_path(dir, "data.key", path, sizeof path);
+    if (access(path, F_OK) != 0) {
+        uint8_t key[32];
+        int rc = pl_random_bytes(key, sizeof key);
+        if (rc == 0) rc = write_new_file(path, key, sizeof key);
+        pl_wipe(key, sizeof key);
+        if (rc < 0) return rc;
+        pl_log_info("datadir", "created a new at-rest data key");
+    }
+    pl_datadir_path(dir, "tls.crt", crt, sizeof crt);
+    pl_datadir_path(dir, "tls.key", path, sizeof path);
+    if (access(crt, F_OK) != 0 || access(path, F_OK) != 0) {
+        int rc = make_cert(crt, path);
+        if (rc < 0) {
+            pl_log_error("datadir", "could not create the development TLS certificate");
+            return rc;
+        }
+        pl_log_info("datadir", "created a self-signed development TLS certificate");
+    }
+    return 0;
+}
+
+int pl_datadir_read_key(const char *dir, uint8_t key[32])
+{
+    char path[1024];
+    pl_datadir_path(dir, "data.key", path, sizeof path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -PL_EIO;
+    uint8_t buf[33];
+    ssize_t n = read(fd, buf, sizeof buf);
+    close(fd);
+    int rc = n == 32 ? 0 : -PL_EIO;
+    if (rc == 0) memcpy(key, buf, 32);
+    pl_wipe(buf, sizeof buf);
+    return rc;
+}

@@ -1,0 +1,17 @@
+/* The data directory (var/ by default): created 0700 on first run with a random 32-byte at-rest
+ * data key (data.key) and a self-signed development TLS certificate (tls.crt, tls.key), all 0600.
+ * Existing files are kept: the key must never change under an existing database. */
+#ifndef PL_DATADIR_H
+#define PL_DATADIR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Creates what is missing. 0 or -PL_EIO / -PL_ECRYPTO. */
+int pl_datadir_prepare(const char *dir);
+/* Reads the data key. 0, -PL_EIO if missing or not exactly 32 bytes. */
+int pl_datadir_read_key(const char *dir, uint8_t key[32]);
+/* Path of a file in the data dir. */
+void pl_datadir_path(const char *dir, const char *name, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,31 @@
+/* Process metrics in the Prometheus text format. Updated only on the loop thread (the storage
+ * thread reports its timings back with its results), so no atomics are needed. */
+#ifndef PL_METRICS_H
+#define PL_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PL_METRICS_BUCKETS 12
+
+typedef struct {
+    int64_t connections;         /* gauge: open WebSocket connections */
+    uint64_t connections_total;
+    uint64_t messages_in;        /* messages accepted from clients (durably stored) */
+    uint64_t messages_out;       /* events pushed to clients */
+    uint64_t requests;           /* WebSocket requests handled */
+    uint64_t auth_failures;      /* failed logins, bad or expired tokens */
+    uint64_t bad_input;          /* rejected malformed input */
+    uint64_t rate_limited;
+    uint64_t http_requests;
+    uint64_t store_errors;
+    uint64_t commit_buckets[PL_METRICS_BUCKETS]; /* store commit latency histogram */
+    uint64_t commit_count;
+    double commit_sum_s;
+} pl_metrics_t;
+
+void pl_metrics_observe_commit(pl_metrics_t *m, double seconds);
+/* Renders the text exposition into a malloc'd string; caller frees. NULL on OOM. */
+char *pl_metrics_render(const pl_metrics_t *m, size_t *len);
+
+#endif

@@ -1,0 +1,67 @@
+/* Authorisation rules. Kept as a few plain conditions so that the whole policy can be read on
+ * one screen; see authz.h. Cross-organisation access (sharing agreements) will be added here and
+ * nowhere else. */
+#include "signalling/authz.h"
+#include "core/err.h"
+
+unsigned pl_authz_roles_at(const pl_actor_t *actor, int64_t org_id)
+{
+    for (int i = 0; i < actor->n_orgs; i++)
+        if (actor->orgs[i].org_id == org_id) return actor->orgs[i].roles;
+    return 0;
+}
+
+static int patient_may(const pl_actor_t *a, const pl_resource_t *r, pl_action_t act)
+{
+    if (r->kind == PL_RES_ORG) return -PL_EPERM;
+    if (r->patient_id != a->user_id) return -PL_EPERM;
+    if (r->kind == PL_RES_PATIENT) return act == PL_ACT_READ ? 0 : -PL_EPERM;
+    if (r->kind == PL_RES_EVENT) return act == PL_ACT_READ && !r->staff_only ? 0 : -PL_EPERM;
+    switch (act) {
+    case PL_ACT_CREATE:
+        /* Patients write only to the practice they are registered with. */
+        return r->org_id == a->practice_id ? 0 : -PL_EPERM;
+    case PL_ACT_READ:
+    case PL_ACT_SEND:
+    case PL_ACT_RECEIPT:
+    case PL_ACT_TYPING:
+        return 0;
+    default:
+        return -PL_EPERM;
+    }
+}
+
+static int staff_may(const pl_actor_t *a, const pl_resource_t *r, pl_action_t act)
+{
+    unsigned roles = pl_authz_roles_at(a, r->org_id);
+    if (!roles) return -PL_EPERM;
+    if (r->kind == PL_RES_ORG)
+        return (act == PL_ACT_READ || (act == PL_ACT_ADMIN && (roles & PL_ROLE_PRACTICE_ADMIN)))
+                   ? 0
+                   : -PL_EPERM;
+    if (r->kind == PL_RES_EVENT || r->kind == PL_RES_PATIENT)
+        return act == PL_ACT_READ ? 0 : -PL_EPERM;
+    switch (act) {
+    case PL_ACT_READ:
+    case PL_ACT_SEND:
+    case PL_ACT_NOTE:
+    case PL_ACT_READ_NOTES:
+    case PL_ACT_ASSIGN:
+    case PL_ACT_SET_STATUS:
+    case PL_ACT_RECEIPT:
+    case PL_ACT_TYPING:
+        /* The whole practice team works one shared inbox. */
+        return 0;
+    default:
+        /* Requests are started by patients; staff-initiated conversations come later. */
+        return -PL_EPERM;
+    }
+}
+
+int pl_authz_check(const pl_actor_t *actor, const pl_resource_t *res, pl_action_t action)
+{
+    if (!actor || !res || actor->user_id <= 0) return -PL_EPERM;
+    if (actor->kind == PL_USER_PATIENT) return patient_may(actor, res, action);
+    if (actor->kind == PL_USER_STAFF) return staff_may(actor, res, action);
+    return -PL_EPERM;
+}

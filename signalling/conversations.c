@@ -1,0 +1,521 @@
+/* The first journey's handlers: a patient's request to their practice and the practice inbox.
+ * Each handler validates on the loop thread, then its run function executes on the storage
+ * thread: load the conversation, ask authz, write, append events and audit, all in one
+ * transaction that the reply waits for (an acknowledgement is a durable promise). */
+#include "core/err.h"
+#include "signalling/params.h"
+#include "signalling/server_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define TXN_MAX 64
+#define SUBJECT_MAX 200
+#define ANSWERS_MAX 8192
+#define LIST_MAX 100
+
+static const char *const kinds[] = {"admin", "clinical", NULL};
+static const char *const statuses[] = {"new", "in_progress", "awaiting_patient", "closed", NULL};
+static const char *const filters[] = {"all",  "new",    "assigned_to_me", "awaiting_patient",
+                                      "open", "closed", "overdue",        NULL};
+
+static int reject(pl_conn_t *c, const char *id, int rc, const pl_perr_t *e)
+{
+    c->srv->metrics.bad_input++;
+    pl_conn_reply_err(c, id, rc, e->msg);
+    return 0;
+}
+
+static void fail_msg(pl_req_t *r, const char *msg)
+{
+    json_object_set_new(r->result, "error_message", json_string(msg));
+}
+
+/* Loads the conversation and asks authz; on refusal the reply says so plainly. */
+static int load_conv(pl_store_t *st, pl_req_t *r, int64_t id, pl_action_t act, pl_conv_t *conv)
+{
+    int rc = pl_store_conv_get(st, id, conv);
+    if (rc < 0) return rc;
+    pl_resource_t res = {.kind = PL_RES_CONVERSATION, .org_id = conv->org_id,
+                         .patient_id = conv->patient_id};
+    rc = pl_authz_check(&r->actor, &res, act);
+    if (rc < 0) fail_msg(r, "you do not have access to this conversation");
+    return rc;
+}
+
+/* Staff access to patient data is audited; a patient's access to their own is not. */
+static int audit(pl_store_t *st, pl_req_t *r, const char *action, const char *type, int64_t id,
+                 int64_t patient_id)
+{
+    if (r->actor.kind != PL_USER_STAFF) return 0;
+    return pl_store_audit(st, r->actor.user_id, action, type, id, patient_id, r->ip, r->id,
+                          r->now);
+}
+
+static int conv_updated(pl_store_t *st, pl_req_t *r, const pl_conv_t *conv, bool staff_only,
+                        json_t *changes)
+{
+    json_object_set_new(changes, "by", json_integer(r->actor.user_id));
+    return pl_req_event(st, r, conv, staff_only, "conversation.updated", changes);
+}
+
+/* ---- conversation.create ---- */
+
+static int create_run(pl_store_t *st, pl_req_t *r)
+{
+    json_t *p = r->params;
+    const char *txn = json_string_value(json_object_get(p, "txn_id"));
+    const char *body = json_string_value(json_object_get(p, "body"));
+    int64_t org_id = json_integer_value(json_object_get(p, "org_id"));
+    if (org_id == 0) org_id = r->actor.practice_id;
+    pl_resource_t res = {.kind = PL_RES_CONVERSATION, .org_id = org_id,
+                         .patient_id = r->actor.user_id};
+    int rc = pl_authz_check(&r->actor, &res, PL_ACT_CREATE);
+    if (rc < 0) {
+        fail_msg(r, r->actor.kind == PL_USER_PATIENT
+                        ? "you can only start requests with your own practice"
+                        : "requests are started by patients");
+        return rc;
+    }
+    int64_t conv_id = 0;
+    bool dup = false;
+    rc = pl_store_conv_create(st, org_id, r->actor.user_id,
+                              json_string_value(json_object_get(p, "kind")),
+                              json_string_value(json_object_get(p, "subject")),
+                              json_object_get(p, "answers"), txn, r->now, &conv_id, &dup);
+    if (rc < 0) return rc;
+    pl_conv_t conv;
+    if ((rc = pl_store_conv_get(st, conv_id, &conv)) < 0) return rc;
+    pl_msg_t msg;
+    bool mdup = false;
+    rc = pl_store_msg_append(st, &conv, r->actor.user_id, false, txn, body, strlen(body), r->now,
+                             &msg, &mdup);
+    if (rc < 0) return rc;
+    json_t *cj = NULL, *mj = NULL;
+    if ((rc = pl_store_conv_json(st, conv_id, &cj)) < 0) return rc;
+    if ((rc = pl_store_msg_json(st, msg.id, &mj)) < 0) {
+        json_decref(cj);
+        return rc;
+    }
+    json_object_set_new(r->result, "conversation", cj);
+    json_object_set_new(r->result, "message", mj);
+    json_object_set_new(r->result, "duplicate", json_boolean(dup));
+    if (dup) return 0;
+    rc = pl_req_event(st, r, &conv, false, "conversation.created",
+                      json_pack("{sO}", "conversation", cj));
+    if (rc == 0)
+        rc = pl_req_event(st, r, &conv, false, "message.created", json_pack("{sO}", "message", mj));
+    return rc;
+}
+
+static void count_in(pl_req_t *r, int status)
+{
+    if (status == 0 && !json_is_true(json_object_get(r->result, "duplicate")))
+        r->srv->metrics.messages_in++;
+}
+
+static int h_create(pl_conn_t *c, const char *id, json_t *req)
+{
+    pl_perr_t e;
+    const char *s;
+    int64_t org;
+    int rc;
+    if ((rc = pl_param_str(req, "txn_id", 1, TXN_MAX, false, &s, &e)) < 0 ||
+        (rc = pl_param_enum(req, "kind", kinds, false, &s, &e)) < 0 ||
+        (rc = pl_param_str(req, "subject", 1, SUBJECT_MAX, false, &s, &e)) < 0 ||
+        (rc = pl_param_str(req, "body", 1, (size_t)c->srv->cfg->max_message_bytes, false, &s,
+                           &e)) < 0 ||
+        (rc = pl_param_int(req, "org_id", 1, INT64_MAX, true, 0, &org, &e)) < 0)
+        return reject(c, id, rc, &e);
+    json_t *answers = json_object_get(req, "answers");
+    if (answers && !json_is_null(answers)) {
+        if (!json_is_object(answers)) {
+            snprintf(e.msg, sizeof e.msg, "answers must be an object of question: answer");
+            return reject(c, id, -PL_EINVAL, &e);
+        }
+        char *txt = json_dumps(answers, JSON_COMPACT);
+        size_t n = txt ? strlen(txt) : 0;
+        free(txt);
+        if (n > ANSWERS_MAX) {
+            snprintf(e.msg, sizeof e.msg, "answers are over %d bytes", ANSWERS_MAX);
+            return reject(c, id, -PL_ETOOBIG, &e);
+        }
+    }
+    pl_req_t *r = pl_req_new(c, id, "conversation.create", req, create_run);
+    if (!r) return -PL_ENOMEM;
+    r->after = count_in;
+    pl_req_submit(r);
+    return 0;
+}
+
+/* ---- conversation.send / conversation.note ---- */
+
+static int send_run(pl_store_t *st, pl_req_t *r)
+{
+    json_t *p = r->params;
+    bool internal = r->i1 != 0;
+    pl_conv_t conv;
+    int64_t conv_id = json_integer_value(json_object_get(p, "conversation_id"));
+    int rc = load_conv(st, r, conv_id, internal ? PL_ACT_NOTE : PL_ACT_SEND, &conv);
+    if (rc < 0) return rc;
+    if (!internal && strcmp(conv.status, "closed") == 0 && r->actor.kind == PL_USER_PATIENT) {
+        fail_msg(r, "this request is closed: start a new one");
+        return -PL_ECONFLICT;
+    }
+    const char *txn = json_string_value(json_object_get(p, "txn_id"));
+    const char *body = json_string_value(json_object_get(p, "body"));
+    pl_msg_t msg;
+    bool dup = false;
+    rc = pl_store_msg_append(st, &conv, r->actor.user_id, internal, txn, body, strlen(body),
+                             r->now, &msg, &dup);
+    if (rc == -PL_ECONFLICT) fail_msg(r, "txn_id was already used for another conversation");
+    if (rc < 0) return rc;
+    json_t *mj = NULL;
+    if ((rc = pl_store_msg_json(st, msg.id, &mj)) < 0) return rc;
+    json_object_set_new(r->result, "message", mj);
+    json_object_set_new(r->result, "duplicate", json_boolean(dup));
+    if (dup) return 0;
+    if ((rc = audit(st, r, internal ? "note.create" : "message.create", "conversation", conv.id,
+                    conv.patient_id)) < 0)
+        return rc;
+    rc = pl_req_event(st, r, &conv, internal, internal ? "note.created" : "message.created",
+                      json_pack("{sO}", "message", mj));
+    if (rc < 0 || internal) return rc;
+    /* A patient's reply puts a request that was waiting on them back in the practice's court;
+     * the first staff reply takes a new request into progress. */
+    const char *next = NULL;
+    if (r->actor.kind == PL_USER_PATIENT && strcmp(conv.status, "awaiting_patient") == 0)
+        next = "in_progress";
+    else if (r->actor.kind == PL_USER_STAFF && strcmp(conv.status, "new") == 0)
+        next = "in_progress";
+    if (next) {
+        if ((rc = pl_store_conv_set_status(st, conv.id, next, r->now)) < 0) return rc;
+        rc = conv_updated(st, r, &conv, false, json_pack("{ss}", "status", next));
+    }
+    return rc;
+}
+
+static int send_common(pl_conn_t *c, const char *id, json_t *req, bool internal)
+{
+    pl_perr_t e;
+    const char *s;
+    int64_t conv;
+    int rc;
+    if ((rc = pl_param_int(req, "conversation_id", 1, INT64_MAX, false, 0, &conv, &e)) < 0 ||
+        (rc = pl_param_str(req, "txn_id", 1, TXN_MAX, false, &s, &e)) < 0 ||
+        (rc = pl_param_str(req, "body", 1, (size_t)c->srv->cfg->max_message_bytes, false, &s,
+                           &e)) < 0)
+        return reject(c, id, rc, &e);
+    pl_req_t *r = pl_req_new(c, id, internal ? "conversation.note" : "conversation.send", req,
+                             send_run);
+    if (!r) return -PL_ENOMEM;
+    r->i1 = internal;
+    r->after = count_in;
+    pl_req_submit(r);
+    return 0;
+}
+
+static int h_send(pl_conn_t *c, const char *id, json_t *req)
+{
+    return send_common(c, id, req, false);
+}
+
+static int h_note(pl_conn_t *c, const char *id, json_t *req)
+{
+    return send_common(c, id, req, true);
+}
+
+/* ---- conversation.get / conversation.history ---- */
+
+static int get_run(pl_store_t *st, pl_req_t *r)
+{
+    pl_conv_t conv;
+    int rc = load_conv(st, r, json_integer_value(json_object_get(r->params, "conversation_id")),
+                       PL_ACT_READ, &conv);
+    if (rc < 0) return rc;
+    json_t *cj = NULL;
+    if ((rc = pl_store_conv_json(st, conv.id, &cj)) < 0) return rc;
+    json_object_set_new(r->result, "conversation", cj);
+    return audit(st, r, "conversation.read", "conversation", conv.id, conv.patient_id);
+}
+
+static int history_run(pl_store_t *st, pl_req_t *r)
+{
+    pl_conv_t conv;
+    int rc = load_conv(st, r, json_integer_value(json_object_get(r->params, "conversation_id")),
+                       PL_ACT_READ, &conv);
+    if (rc < 0) return rc;
+    pl_resource_t res = {.kind = PL_RES_CONVERSATION, .org_id = conv.org_id,
+                         .patient_id = conv.patient_id};
+    bool notes = pl_authz_check(&r->actor, &res, PL_ACT_READ_NOTES) == 0;
+    json_t *h = NULL;
+    if ((rc = pl_store_msg_history(st, conv.id, r->i1, (int)r->i2, notes, &h)) < 0) return rc;
+    json_object_update(r->result, h);
+    json_decref(h);
+    return audit(st, r, "conversation.history", "conversation", conv.id, conv.patient_id);
+}
+
+static int h_get(pl_conn_t *c, const char *id, json_t *req)
+{
+    pl_perr_t e;
+    int64_t conv;
+    int rc = pl_param_int(req, "conversation_id", 1, INT64_MAX, false, 0, &conv, &e);
+    if (rc < 0) return reject(c, id, rc, &e);
+    pl_req_t *r = pl_req_new(c, id, "conversation.get", req, get_run);
+    if (!r) return -PL_ENOMEM;
+    pl_req_submit(r);
+    return 0;
+}
+
+static int h_history(pl_conn_t *c, const char *id, json_t *req)
+{
+    pl_perr_t e;
+    int64_t conv, before, limit;
+    int rc;
+    if ((rc = pl_param_int(req, "conversation_id", 1, INT64_MAX, false, 0, &conv, &e)) < 0 ||
+        (rc = pl_param_int(req, "before_seq", 0, INT64_MAX, true, 0, &before, &e)) < 0 ||
+        (rc = pl_param_int(req, "limit", 1, LIST_MAX, true, 50, &limit, &e)) < 0)
+        return reject(c, id, rc, &e);
+    pl_req_t *r = pl_req_new(c, id, "conversation.history", req, history_run);
+    if (!r) return -PL_ENOMEM;
+    r->i1 = before;
+    r->i2 = limit;
+    pl_req_submit(r);
+    return 0;
+}
+
+/* ---- conversation.list ---- */
+
+static int list_run(pl_store_t *st, pl_req_t *r)
+{
+    const char *filter = json_string_value(json_object_get(r->params, "filter"));
+    json_t *out = NULL;
+    int rc;
+    if (r->actor.kind == PL_USER_PATIENT) {
+        rc = pl_store_conv_list_patient(st, r->actor.user_id, r->i1, (int)r->i2, &out);
+    } else {
+        int64_t org = json_integer_value(json_object_get(r->params, "org_id"));
+        int64_t ids[PL_ACTOR_MAX_ORGS];
+        int n = 0;
+        for (int i = 0; i < r->actor.n_orgs; i++) {
+            pl_resource_t res = {.kind = PL_RES_CONVERSATION, .org_id = r->actor.orgs[i].org_id};
+            if ((org == 0 || org == res.org_id) &&
+                pl_authz_check(&r->actor, &res, PL_ACT_READ) == 0)
+                ids[n++] = res.org_id;
+        }
+        if (n == 0) {
+            fail_msg(r, "you are not a member of that organisation");
+            return -PL_EPERM;
+        }
+        rc = pl_store_conv_list_org(st, ids, n, r->actor.user_id, filter, r->i1, (int)r->i2,
+                                    r->now, &out);
+        if (rc == 0) rc = audit(st, r, "inbox.list", "org", org, 0);
+    }
+    if (rc < 0) return rc;
+    json_object_update(r->result, out);
+    json_decref(out);
+    return 0;
+}
+
+static int h_list(pl_conn_t *c, const char *id, json_t *req)
+{
+    pl_perr_t e;
+    const char *f;
+    int64_t before, limit, org;
+    int rc;
+    if ((rc = pl_param_enum(req, "filter", filters, true, &f, &e)) < 0 ||
+        (rc = pl_param_int(req, "before", 0, INT64_MAX, true, 0, &before, &e)) < 0 ||
+        (rc = pl_param_int(req, "org_id", 1, INT64_MAX, true, 0, &org, &e)) < 0 ||
+        (rc = pl_param_int(req, "limit", 1, LIST_MAX, true, 50, &limit, &e)) < 0)
+        return reject(c, id, rc, &e);
+    pl_req_t *r = pl_req_new(c, id, "conversation.list", req, list_run);
+    if (!r) return -PL_ENOMEM;
+    r->i1 = before;
+    r->i2 = limit;
+    pl_req_submit(r);
+    return 0;
+}
+
+/* ---- conversation.assign / conversation.set_status ---- */
+
+static int assign_run(pl_store_t *st, pl_req_t *r)
+{
+    pl_conv_t conv;
+    int rc = load_conv(st, r, json_integer_value(json_object_get(r->params, "conversation_id")),
+                       PL_ACT_ASSIGN, &conv);
+    if (rc < 0) return rc;
+    int64_t to = json_integer_value(json_object_get(r->params, "user_id"));
+    const char *role = json_string_value(json_object_get(r->params, "role"));
+    if (to > 0) {
+        pl_actor_t target;
+        rc = pl_store_actor_load(st, to, &target);
+        if (rc < 0 || target.kind != PL_USER_STAFF || !pl_authz_roles_at(&target, conv.org_id)) {
+            fail_msg(r, "user_id is not a member of this practice's team");
+            return -PL_EINVAL;
+        }
+    }
+    if ((rc = pl_store_conv_assign(st, conv.id, to, role, r->now)) < 0) return rc;
+    if ((rc = audit(st, r, "conversation.assign", "conversation", conv.id, conv.patient_id)) < 0)
+        return rc;
+    json_t *ch = json_pack("{so so}", "assignee_user_id", to ? json_integer(to) : json_null(),
+                           "assignee_role", role ? json_string(role) : json_null());
+    if (strcmp(conv.status, "new") == 0)
+        json_object_set_new(ch, "status", json_string("in_progress"));
+    /* Who handles a request is the practice's business; the patient sees only status. */
+    return conv_updated(st, r, &conv, true, ch);
+}
+
+static int h_assign(pl_conn_t *c, const char *id, json_t *req)
+{
+    pl_perr_t e;
+    int64_t conv, user;
+    const char *role;
+    int rc;
+    if ((rc = pl_param_int(req, "conversation_id", 1, INT64_MAX, false, 0, &conv, &e)) < 0 ||
+        (rc = pl_param_int(req, "user_id", 1, INT64_MAX, true, 0, &user, &e)) < 0 ||
+        (rc = pl_param_str(req, "role", 1, 32, true, &role, &e)) < 0)
+        return reject(c, id, rc, &e);
+    if (role && !pl_role_from_name(role)) {
+        snprintf(e.msg, sizeof e.msg, "role is not a known role");
+        return reject(c, id, -PL_EINVAL, &e);
+    }
+    if (!role && !user) {
+        snprintf(e.msg, sizeof e.msg, "give user_id, role or both");
+        return reject(c, id, -PL_EINVAL, &e);
+    }
+    pl_req_t *r = pl_req_new(c, id, "conversation.assign", req, assign_run);
+    if (!r) return -PL_ENOMEM;
+    pl_req_submit(r);
+    return 0;
+}
+
+static int status_run(pl_store_t *st, pl_req_t *r)
+{
+    pl_conv_t conv;
+    int rc = load_conv(st, r, json_integer_value(json_object_get(r->params, "conversation_id")),
+                       PL_ACT_SET_STATUS, &conv);
+    if (rc < 0) return rc;
+    const char *status = json_string_value(json_object_get(r->params, "status"));
+    if (strcmp(status, conv.status) == 0) return 0;
+    if ((rc = pl_store_conv_set_status(st, conv.id, status, r->now)) < 0) return rc;
+    if ((rc = audit(st, r, "conversation.status", "conversation", conv.id, conv.patient_id)) < 0)
+        return rc;
+    return conv_updated(st, r, &conv, false, json_pack("{ss}", "status", status));
+}
+
+static int h_status(pl_conn_t *c, const char *id, json_t *req)
+{
+    pl_perr_t e;
+    int64_t conv;
+    const char *s;
+    int rc;
+    if ((rc = pl_param_int(req, "conversation_id", 1, INT64_MAX, false, 0, &conv, &e)) < 0 ||
+        (rc = pl_param_enum(req, "status", statuses, false, &s, &e)) < 0)
+        return reject(c, id, rc, &e);
+    pl_req_t *r = pl_req_new(c, id, "conversation.set_status", req, status_run);
+    if (!r) return -PL_ENOMEM;
+    pl_req_submit(r);
+    return 0;
+}
+
+/* ---- receipt.mark / typing.set ---- */
+
+static int receipt_run(pl_store_t *st, pl_req_t *r)
+{
+    pl_conv_t conv;
+    int rc = load_conv(st, r, json_integer_value(json_object_get(r->params, "conversation_id")),
+                       PL_ACT_RECEIPT, &conv);
+    if (rc < 0) return rc;
+    int64_t seq = r->i1;
+    if (seq > conv.last_seq) {
+        fail_msg(r, "seq is beyond the last message");
+        return -PL_EINVAL;
+    }
+    bool read = r->i2 != 0, changed = false;
+    int64_t d = 0, rd = 0;
+    rc = pl_store_receipt_set(st, conv.id, r->actor.user_id, seq, read ? seq : 0, &changed, &d,
+                              &rd);
+    if (rc < 0) return rc;
+    json_object_set_new(r->result, "delivered_seq", json_integer(d));
+    json_object_set_new(r->result, "read_seq", json_integer(rd));
+    if (!changed) return 0;
+    return pl_req_event(st, r, &conv, false, "receipt.updated",
+                        json_pack("{sI ss sI sI}", "user_id", (json_int_t)r->actor.user_id,
+                                  "role", r->actor.kind == PL_USER_PATIENT ? "patient" : "staff",
+                                  "delivered_seq", (json_int_t)d, "read_seq", (json_int_t)rd));
+}
+
+static int h_receipt(pl_conn_t *c, const char *id, json_t *req)
+{
+    static const char *const rkinds[] = {"delivered", "read", NULL};
+    pl_perr_t e;
+    int64_t conv, seq;
+    const char *k;
+    int rc;
+    if ((rc = pl_param_int(req, "conversation_id", 1, INT64_MAX, false, 0, &conv, &e)) < 0 ||
+        (rc = pl_param_int(req, "seq", 1, INT64_MAX, false, 0, &seq, &e)) < 0 ||
+        (rc = pl_param_enum(req, "kind", rkinds, false, &k, &e)) < 0)
+        return reject(c, id, rc, &e);
+    pl_req_t *r = pl_req_new(c, id, "receipt.mark", req, receipt_run);
+    if (!r) return -PL_ENOMEM;
+    r->i1 = seq;
+    r->i2 = strcmp(k, "read") == 0;
+    pl_req_submit(r);
+    return 0;
+}
+
+static int typing_run(pl_store_t *st, pl_req_t *r)
+{
+    pl_conv_t conv;
+    int rc = load_conv(st, r, json_integer_value(json_object_get(r->params, "conversation_id")),
+                       PL_ACT_TYPING, &conv);
+    if (rc == 0) {
+        r->i1 = conv.org_id;
+        r->i2 = conv.patient_id;
+    }
+    return rc;
+}
+
+static void typing_after(pl_req_t *r, int status)
+{
+    if (status < 0) return;
+    pl_conv_t conv = {.id = json_integer_value(json_object_get(r->params, "conversation_id")),
+                      .org_id = r->i1, .patient_id = r->i2};
+    pl_events_typing(r->srv, &conv, &r->actor,
+                     json_is_true(json_object_get(r->params, "typing")));
+}
+
+static int h_typing(pl_conn_t *c, const char *id, json_t *req)
+{
+    pl_perr_t e;
+    int64_t conv;
+    bool typing;
+    int rc;
+    if ((rc = pl_param_int(req, "conversation_id", 1, INT64_MAX, false, 0, &conv, &e)) < 0 ||
+        (rc = pl_param_bool(req, "typing", false, false, &typing, &e)) < 0)
+        return reject(c, id, rc, &e);
+    pl_req_t *r = pl_req_new(c, id, "typing.set", req, typing_run);
+    if (!r) return -PL_ENOMEM;
+    r->after = typing_after;
+    pl_req_submit(r);
+    return 0;
+}
+
+/* Exported to handlers.c's table. */
+pl_handler_fn pl__conv_handler(const char *type);
+pl_handler_fn pl__conv_handler(const char *type)
+{
+    static const struct {
+        const char *type;
+        pl_handler_fn fn;
+    } table[] = {
+        {"conversation.create", h_create},     {"conversation.send", h_send},
+        {"conversation.note", h_note},         {"conversation.get", h_get},
+        {"conversation.history", h_history},   {"conversation.list", h_list},
+        {"conversation.assign", h_assign},     {"conversation.set_status", h_status},
+        {"receipt.mark", h_receipt},           {"typing.set", h_typing},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (strcmp(table[i].type, type) == 0) return table[i].fn;
+    return NULL;
+}

@@ -1,0 +1,181 @@
+/* The resumable event stream.
+ *
+ * Every stored event has a global, increasing cursor. A client subscribes with the last cursor
+ * it saw; the server replays what it missed page by page from the store, then switches the
+ * connection to live fan-out. Replay pages and live events both come back from the storage
+ * thread in commit order, so while a connection is replaying its live events are skipped (the
+ * replay will include them) and after the last page every later event arrives live: nothing is
+ * missed and nothing is sent twice. last_cursor guards the hand-over as a second line.
+ * Every event a connection receives passes pl_authz_check first. */
+#include "core/err.h"
+#include "core/log.h"
+#include "signalling/server_internal.h"
+
+#include <string.h>
+
+json_t *pl_event_frame(json_t *ev)
+{
+    json_t *e = json_deep_copy(json_object_get(ev, "payload"));
+    if (!json_is_object(e)) {
+        json_decref(e);
+        e = json_object();
+    }
+    json_object_set(e, "type", json_object_get(ev, "type"));
+    json_object_set(e, "conversation_id", json_object_get(ev, "conversation_id"));
+    json_object_set(e, "at", json_object_get(ev, "at"));
+    return json_pack("{ss sO so}", "type", "event", "cursor", json_object_get(ev, "cursor"),
+                     "event", e);
+}
+
+static bool may_see(const pl_conn_t *c, json_t *ev)
+{
+    pl_resource_t res = {
+        .kind = PL_RES_EVENT,
+        .org_id = json_integer_value(json_object_get(ev, "org_id")),
+        .patient_id = json_integer_value(json_object_get(ev, "patient_id")),
+        .staff_only = json_is_true(json_object_get(ev, "staff_only")),
+    };
+    return pl_authz_check(&c->actor, &res, PL_ACT_READ) == 0;
+}
+
+static void deliver(pl_conn_t *c, json_t *ev, const char *frame, size_t len)
+{
+    int64_t cursor = json_integer_value(json_object_get(ev, "cursor"));
+    if (c->sub != SUB_LIVE || cursor <= c->last_cursor || !may_see(c, ev)) return;
+    if (pl_conn_send(c, frame, len) == 0) {
+        c->last_cursor = cursor;
+        c->srv->metrics.messages_out++;
+    }
+}
+
+void pl_events_fanout(pl_server_t *srv, json_t *events)
+{
+    size_t i;
+    json_t *ev;
+    json_array_foreach(events, i, ev)
+    {
+        json_t *fr = pl_event_frame(ev);
+        char *frame = json_dumps(fr, JSON_COMPACT);
+        json_decref(fr);
+        if (!frame) continue;
+        size_t len = strlen(frame), n = 0;
+        /* Staff of the owning organisation, then the patient: disjoint sets. */
+        void *const *conns = pl_imap_get(srv->by_org, json_integer_value(json_object_get(ev, "org_id")), &n);
+        for (size_t k = 0; k < n; k++) deliver(conns[k], ev, frame, len);
+        conns = pl_imap_get(srv->by_user, json_integer_value(json_object_get(ev, "patient_id")), &n);
+        for (size_t k = 0; k < n; k++)
+            if (((pl_conn_t *)conns[k])->actor.kind == PL_USER_PATIENT)
+                deliver(conns[k], ev, frame, len);
+        free(frame);
+    }
+}
+
+static void typing_to(pl_conn_t *c, const pl_actor_t *who, const pl_resource_t *res,
+                      const char *frame, size_t len)
+{
+    if (c->sub != SUB_LIVE || c->actor.user_id == who->user_id) return;
+    if (pl_authz_check(&c->actor, res, PL_ACT_READ) != 0) return;
+    pl_conn_send(c, frame, len);
+}
+
+void pl_events_typing(pl_server_t *srv, const pl_conv_t *conv, const pl_actor_t *who,
+                      bool typing)
+{
+    /* Ephemeral: not stored, no cursor. Patients see "the practice is typing", not who. */
+    pl_resource_t res = {.kind = PL_RES_EVENT, .org_id = conv->org_id,
+                         .patient_id = conv->patient_id};
+    json_t *fr = json_pack("{ss s{ss sI sb sI ss}}", "type", "event", "event", "type", "typing",
+                           "conversation_id", (json_int_t)conv->id, "typing", typing, "user_id",
+                           (json_int_t)who->user_id, "role",
+                           who->kind == PL_USER_PATIENT ? "patient" : "staff");
+    char *frame = json_dumps(fr, JSON_COMPACT);
+    json_decref(fr);
+    if (!frame) return;
+    size_t len = strlen(frame), n = 0;
+    void *const *conns = pl_imap_get(srv->by_org, conv->org_id, &n);
+    for (size_t k = 0; k < n; k++) typing_to(conns[k], who, &res, frame, len);
+    conns = pl_imap_get(srv->by_user, conv->patient_id, &n);
+    for (size_t k = 0; k < n; k++)
+        if (((pl_conn_t *)conns[k])->actor.kind == PL_USER_PATIENT)
+            typing_to(conns[k], who, &res, frame, len);
+    free(frame);
+}
+
+/* ---- replay ---- */
+
+static int replay_run(pl_store_t *st, pl_req_t *r)
+{
+    int64_t head = 0;
+    int rc = pl_store_events_head(st, &head);
+    if (rc < 0) return rc;
+    json_object_set_new(r->result, "head", json_integer(head));
+    json_t *evs = NULL;
+    /* No cursor (-1) means "from now": nothing to replay. */
+    if (r->i1 < 0)
+        evs = json_array();
+    else if ((rc = pl_store_events_since(st, &r->actor, r->i1, (int)r->i2, &evs)) < 0)
+        return rc;
+    json_object_set_new(r->result, "events", evs);
+    return 0;
+}
+
+static void replay_page(pl_conn_t *c, int64_t after);
+
+static void replay_after(pl_req_t *r, int status)
+{
+    pl_conn_t *c = r->conn;
+    if (!c->wsi) return;
+    if (status < 0) {
+        /* The stream cannot be trusted past this point: let the client resume cleanly. */
+        c->sub = SUB_NONE;
+        pl_conn_send_json(c, json_pack("{ss s{ss ss}}", "type", "events.error", "error", "code",
+                                       pl_err_code(status), "message",
+                                       "event replay failed; subscribe again with your cursor"));
+        return;
+    }
+    json_t *evs = json_object_get(r->result, "events"), *ev;
+    size_t i;
+    int64_t head = json_integer_value(json_object_get(r->result, "head"));
+    /* A cursor from the future (or none) starts at the head: later events then arrive live. */
+    if (c->last_cursor < 0 || c->last_cursor > head) c->last_cursor = head;
+    int64_t last = c->last_cursor;
+    json_array_foreach(evs, i, ev)
+    {
+        int64_t cur = json_integer_value(json_object_get(ev, "cursor"));
+        if (cur > last) last = cur;
+        if (cur <= c->last_cursor || !may_see(c, ev)) continue;
+        if (pl_conn_send_json(c, pl_event_frame(ev)) < 0) return;
+        c->srv->metrics.messages_out++;
+    }
+    c->last_cursor = last;
+    if ((int64_t)json_array_size(evs) == r->i2) {
+        replay_page(c, last);
+    } else {
+        c->sub = SUB_LIVE;
+        pl_conn_send_json(c, json_pack("{ss sI}", "type", "events.live", "cursor",
+                                       (json_int_t)c->last_cursor));
+    }
+}
+
+static void replay_page(pl_conn_t *c, int64_t after)
+{
+    pl_req_t *r = pl_req_new(c, NULL, "events.replay", NULL, replay_run);
+    if (!r) {
+        pl_conn_close(c, 1011, "out of memory");
+        return;
+    }
+    r->i1 = after;
+    r->i2 = c->srv->cfg->event_page_size;
+    r->no_reply = true;
+    r->after = replay_after;
+    pl_req_submit(r);
+}
+
+int pl_events_subscribe(pl_conn_t *c, const char *id, int64_t cursor)
+{
+    c->sub = SUB_REPLAY;
+    c->last_cursor = cursor;
+    pl_conn_reply_ok(c, id, cursor >= 0 ? json_pack("{sI}", "cursor", (json_int_t)cursor) : NULL);
+    replay_page(c, cursor);
+    return 0;
+}

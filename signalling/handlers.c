@@ -1,0 +1,189 @@
+/* The WebSocket dispatch table and the session-level handlers: ping, session.info,
+ * events.subscribe and TOTP enrolment. Conversation handlers live in conversations.c. */
+#include "core/err.h"
+#include "core/util.h"
+#include "signalling/params.h"
+#include "signalling/server_internal.h"
+#include "signalling/totp.h"
+
+#include <stdio.h>
+#include <string.h>
+
+pl_handler_fn pl__conv_handler(const char *type);
+pl_handler_fn pl__patient_handler(const char *type);
+
+static int h_ping(pl_conn_t *c, const char *id, json_t *req)
+{
+    pl_conn_reply_ok(c, id, json_pack("{sI}", "time", (json_int_t)pl_now_ms()));
+    return 0;
+}
+
+static int info_run(pl_store_t *st, pl_req_t *r)
+{
+    json_t *user = NULL, *orgs = json_array();
+    int rc = pl_store_user_json(st, r->actor.user_id, &user);
+    if (rc < 0) {
+        json_decref(orgs);
+        return rc;
+    }
+    for (int i = 0; i < r->actor.n_orgs; i++) {
+        pl_org_t o;
+        if (pl_store_org_get(st, r->actor.orgs[i].org_id, &o) < 0) continue;
+        json_t *roles = json_array();
+        for (int b = 0; b < PL_ROLE_COUNT; b++)
+            if (r->actor.orgs[i].roles & (1u << b))
+                json_array_append_new(roles, json_string(pl_role_name(1u << b)));
+        json_array_append_new(orgs, json_pack("{sI ss ss ss so si sb}", "id", (json_int_t)o.id,
+                                              "code", o.code, "name", o.name, "kind", o.kind,
+                                              "roles", roles, "response_target_minutes",
+                                              o.response_target_minutes, "require_totp",
+                                              o.require_totp));
+    }
+    if (r->actor.kind == PL_USER_PATIENT) {
+        pl_org_t o;
+        if (pl_store_org_get(st, r->actor.practice_id, &o) == 0)
+            json_object_set_new(user, "practice",
+                                json_pack("{sI ss ss}", "id", (json_int_t)o.id, "code", o.code,
+                                          "name", o.name));
+    }
+    json_object_set_new(r->result, "user", user);
+    json_object_set_new(r->result, "organisations", orgs);
+    json_object_set_new(r->result, "must_enrol_totp", json_boolean(r->i1));
+    return 0;
+}
+
+static int h_info(pl_conn_t *c, const char *id, json_t *req)
+{
+    pl_req_t *r = pl_req_new(c, id, "session.info", req, info_run);
+    if (!r) return -PL_ENOMEM;
+    r->i1 = c->must_enrol_totp;
+    pl_req_submit(r);
+    return 0;
+}
+
+static int h_subscribe(pl_conn_t *c, const char *id, json_t *req)
+{
+    pl_perr_t e;
+    int64_t cursor;
+    int rc = pl_param_int(req, "cursor", 0, INT64_MAX, true, -1, &cursor, &e);
+    if (rc < 0) {
+        pl_conn_reply_err(c, id, rc, e.msg);
+        return 0;
+    }
+    if (c->sub == SUB_REPLAY) {
+        pl_conn_reply_err(c, id, -PL_ECONFLICT, "a replay is already in progress");
+        return 0;
+    }
+    return pl_events_subscribe(c, id, cursor);
+}
+
+/* ---- TOTP enrolment: totp.enrol makes a secret, totp.confirm proves the app has it ---- */
+
+static int enrol_run(pl_store_t *st, pl_req_t *r)
+{
+    if (r->actor.kind != PL_USER_STAFF) {
+        json_object_set_new(r->result, "error_message",
+                            json_string("two-factor sign-in is for staff accounts"));
+        return -PL_EPERM;
+    }
+    pl_user_t u;
+    int rc = pl_store_user_by_username(st, r->actor.username, &u);
+    if (rc < 0) return rc;
+    bool enabled = u.totp_enabled;
+    pl_user_wipe(&u);
+    if (enabled) {
+        json_object_set_new(r->result, "error_message",
+                            json_string("two-factor sign-in is already enrolled"));
+        return -PL_ECONFLICT;
+    }
+    uint8_t key[20];
+    char b32[40], uri[300];
+    if ((rc = pl_random_bytes(key, sizeof key)) < 0) return rc;
+    pl_base32_encode(key, sizeof key, b32, sizeof b32);
+    pl_totp_uri(r->actor.username, key, sizeof key, uri, sizeof uri);
+    rc = pl_store_user_set_totp(st, r->actor.user_id, key, sizeof key, false, PL_TOTP_NO_STEP);
+    pl_wipe(key, sizeof key);
+    /* The secret goes to its owner once, over TLS, so their authenticator app can store it. */
+    json_object_set_new(r->result, "secret", json_string(b32));
+    json_object_set_new(r->result, "otpauth_uri", json_string(uri));
+    pl_wipe(b32, sizeof b32);
+    pl_wipe(uri, sizeof uri);
+    return rc;
+}
+
+static int h_enrol(pl_conn_t *c, const char *id, json_t *req)
+{
+    pl_req_t *r = pl_req_new(c, id, "totp.enrol", req, enrol_run);
+    if (!r) return -PL_ENOMEM;
+    pl_req_submit(r);
+    return 0;
+}
+
+static int confirm_run(pl_store_t *st, pl_req_t *r)
+{
+    pl_user_t u;
+    int rc = pl_store_user_by_username(st, r->actor.username, &u);
+    if (rc < 0) return rc;
+    if (u.totp_enabled || !u.totp_secret_len) {
+        pl_user_wipe(&u);
+        json_object_set_new(r->result, "error_message",
+                            json_string(u.totp_enabled ? "already enrolled" : "call totp.enrol first"));
+        return -PL_ECONFLICT;
+    }
+    int64_t step = u.totp_last_step;
+    rc = pl_totp_verify(u.totp_secret, u.totp_secret_len,
+                        json_string_value(json_object_get(r->params, "code")),
+                        (uint64_t)(r->now / 1000), 1, &step);
+    if (rc == 0) rc = pl_store_user_set_totp(st, u.id, u.totp_secret, u.totp_secret_len, true, step);
+    else json_object_set_new(r->result, "error_message", json_string("that code is not right"));
+    pl_user_wipe(&u);
+    return rc < 0 ? -PL_ETOTP : 0;
+}
+
+static void confirm_after(pl_req_t *r, int status)
+{
+    if (status == 0 && r->conn) r->conn->must_enrol_totp = false;
+}
+
+static int h_confirm(pl_conn_t *c, const char *id, json_t *req)
+{
+    pl_perr_t e;
+    const char *code;
+    int rc = pl_param_str(req, "code", 6, 6, false, &code, &e);
+    if (rc < 0) {
+        pl_conn_reply_err(c, id, rc, e.msg);
+        return 0;
+    }
+    pl_req_t *r = pl_req_new(c, id, "totp.confirm", req, confirm_run);
+    if (!r) return -PL_ENOMEM;
+    r->after = confirm_after;
+    pl_req_submit(r);
+    return 0;
+}
+
+static const struct {
+    const char *type;
+    pl_handler_fn fn;
+    bool before_totp;
+} table[] = {
+    {"ping", h_ping, true},
+    {"session.info", h_info, true},
+    {"events.subscribe", h_subscribe, false},
+    {"totp.enrol", h_enrol, true},
+    {"totp.confirm", h_confirm, true},
+};
+
+pl_handler_fn pl_handler_find(const char *type)
+{
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (strcmp(table[i].type, type) == 0) return table[i].fn;
+    pl_handler_fn fn = pl__conv_handler(type);
+    return fn ? fn : pl__patient_handler(type);
+}
+
+bool pl_handler_allowed_before_totp(const char *type)
+{
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (strcmp(table[i].type, type) == 0) return table[i].before_totp;
+    return false;
+}

@@ -1,0 +1,417 @@
+/* The REST surface: GET /healthz, GET /metrics, POST /api/v1/login, POST /api/v1/logout, and
+ * the web app's static files. Everything else a client does goes over the WebSocket.
+ *
+ * A request object outlives its socket when the answer needs the storage thread: it is
+ * reference counted, and an answer for a client that has gone is dropped. Bodies are capped at
+ * 16 KiB, and the whole request must arrive within http_timeout_s (slow senders are cut off). */
+#include "core/err.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "signalling/server_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define BODY_MAX 16384
+
+struct pl_http_req {
+    struct lws *wsi;
+    pl_server_t *srv;
+    int refs;
+    char ip[64];
+    char path[256];
+    bool post;
+    uint64_t deadline_ns; /* the whole request must have arrived by then */
+    char *body;
+    size_t body_len;
+    bool body_too_big;
+    /* response, written on the next WRITEABLE */
+    bool ready;
+    int status;
+    unsigned char *resp; /* LWS_PRE headroom + body */
+    size_t resp_len;
+    char cookie[256];
+};
+
+typedef struct {
+    pl_http_req_t *hr;
+} http_pss_t;
+
+size_t pl_http_pss_size(void)
+{
+    return sizeof(http_pss_t);
+}
+
+const char *pl_http_ip(const pl_http_req_t *hr)
+{
+    return hr->ip;
+}
+
+static void hr_release(pl_http_req_t *hr)
+{
+    if (--hr->refs > 0) return;
+    free(hr->body);
+    free(hr->resp);
+    pl_wipe(hr->cookie, sizeof hr->cookie);
+    free(hr);
+}
+
+void pl_http_respond(pl_http_req_t *hr, int status, json_t *body, const char *set_cookie)
+{
+    char *txt = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    size_t n = txt ? strlen(txt) : 0;
+    free(hr->resp);
+    hr->resp = malloc(LWS_PRE + n + 1);
+    if (hr->resp && txt) memcpy(hr->resp + LWS_PRE, txt, n);
+    free(txt);
+    hr->resp_len = hr->resp ? n : 0;
+    hr->status = hr->resp ? status : 500;
+    snprintf(hr->cookie, sizeof hr->cookie, "%s", set_cookie ? set_cookie : "");
+    hr->ready = true;
+    if (hr->wsi) lws_callback_on_writable(hr->wsi);
+    hr_release(hr); /* the hold taken when the request went async */
+}
+
+void pl_http_respond_err(pl_http_req_t *hr, int err, const char *message)
+{
+    pl_http_respond(hr, pl_err_http_status(err),
+                    json_pack("{s{ss ss}}", "error", "code", pl_err_code(err), "message",
+                              message ? message : pl_strerror(err)),
+                    NULL);
+}
+
+static int add_hdr(struct lws *wsi, const char *name, const char *value, unsigned char **p,
+                   unsigned char *end)
+{
+    return lws_add_http_header_by_name(wsi, (const unsigned char *)name,
+                                       (const unsigned char *)value, (int)strlen(value), p, end);
+}
+
+/* Headers every response carries: see docs/SECURITY notes in PROTOCOL.md. */
+static int security_headers(struct lws *wsi, unsigned char **p, unsigned char *end)
+{
+    return add_hdr(wsi, "strict-transport-security:", "max-age=63072000; includeSubDomains", p,
+                   end) ||
+           add_hdr(wsi, "x-content-type-options:", "nosniff", p, end) ||
+           add_hdr(wsi, "referrer-policy:", "no-referrer", p, end) ||
+           add_hdr(wsi, "content-security-policy:",
+                   "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                   "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+                   "frame-ancestors 'none'",
+                   p, end) ||
+           add_hdr(wsi, "x-frame-options:", "DENY", p, end);
+}
+
+static int write_response(pl_http_req_t *hr)
+{
+    struct lws *wsi = hr->wsi;
+    unsigned char hdr[LWS_PRE + 2048], *start = hdr + LWS_PRE, *p = start,
+                                       *end = hdr + sizeof hdr - 1;
+    if (lws_add_http_common_headers(wsi, (unsigned)hr->status, "application/json",
+                                    hr->resp_len, &p, end) ||
+        security_headers(wsi, &p, end) || add_hdr(wsi, "cache-control:", "no-store", &p, end))
+        return -1;
+    if (hr->cookie[0] && add_hdr(wsi, "set-cookie:", hr->cookie, &p, end)) return -1;
+    if (hr->status == 429 && add_hdr(wsi, "retry-after:", "1", &p, end)) return -1;
+    if (lws_finalize_write_http_header(wsi, start, &p, end)) return -1;
+    if (hr->resp_len &&
+        lws_write(wsi, hr->resp + LWS_PRE, hr->resp_len, LWS_WRITE_HTTP_FINAL) < (int)hr->resp_len)
+        return -1;
+    hr->srv->metrics.http_requests++;
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static void respond_err_now(pl_http_req_t *hr, int err, const char *msg)
+{
+    hr->refs++;
+    pl_http_respond_err(hr, err, msg);
+}
+
+int pl_http_token(struct lws *wsi, char *out, size_t cap)
+{
+    char buf[512];
+    if (lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_AUTHORIZATION) > 0 &&
+        strncasecmp(buf, "Bearer ", 7) == 0) {
+        size_t n = strlen(buf + 7);
+        if (n == 0 || n >= cap) return -PL_EAUTH;
+        memcpy(out, buf + 7, n + 1);
+        return 0;
+    }
+    size_t nlen = strlen(PL_SESSION_COOKIE);
+    int n = lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_COOKIE);
+    for (char *s = n > 0 ? buf : NULL; s && *s;) {
+        while (*s == ' ' || *s == ';') s++;
+        char *e = strchr(s, ';');
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        if (len > nlen && strncmp(s, PL_SESSION_COOKIE, nlen) == 0 && s[nlen] == '=') {
+            size_t vl = len - nlen - 1;
+            if (vl == 0 || vl >= cap) return -PL_EAUTH;
+            memcpy(out, s + nlen + 1, vl);
+            out[vl] = 0;
+            return 0;
+        }
+        s = e;
+    }
+    return -PL_EAUTH;
+}
+
+/* A browser on another site must not be able to drive our API with the user's cookie: state
+ * changes need a JSON content type (a cross-site form cannot send one without a preflight we
+ * never grant) and, when the browser says where it comes from, the same origin. */
+static int csrf_ok(struct lws *wsi)
+{
+    char ctype[128], origin[256], host[256], want[300];
+    if (lws_hdr_copy(wsi, ctype, sizeof ctype, WSI_TOKEN_HTTP_CONTENT_TYPE) <= 0 ||
+        strncasecmp(ctype, "application/json", 16) != 0)
+        return 0;
+    if (lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) > 0) {
+        if (lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) <= 0) return 0;
+        snprintf(want, sizeof want, "https://%s", host);
+        if (strcmp(origin, want) != 0) return 0;
+    }
+    return 1;
+}
+
+/* ---- health ---- */
+
+typedef struct {
+    pl_job_t job;
+    pl_http_req_t *hr;
+    pl_server_t *srv;
+} health_t;
+
+static int health_run(pl_store_t *st, pl_job_t *job)
+{
+    return pl_store_health(st);
+}
+
+static void health_done(pl_job_t *job, int status)
+{
+    health_t *h = (health_t *)job;
+    h->srv->store_ok = status == 0;
+    pl_http_respond(h->hr, status == 0 ? 200 : 503,
+                    json_pack("{ss ss sI si}", "status", status == 0 ? "ok" : "degraded", "store",
+                              status == 0 ? "ok" : pl_err_code(status), "connections",
+                              (json_int_t)h->srv->metrics.connections, "store_queue",
+                              pl_worker_pending(h->srv->worker)),
+                    NULL);
+    free(h);
+}
+
+static void route_health(pl_http_req_t *hr)
+{
+    health_t *h = calloc(1, sizeof *h);
+    if (!h) {
+        respond_err_now(hr, -PL_ENOMEM, NULL);
+        return;
+    }
+    h->hr = hr;
+    h->srv = hr->srv;
+    hr->refs++;
+    if (pl_worker_submit(hr->srv->worker, &h->job, health_run, health_done) < 0) {
+        free(h);
+        pl_http_respond_err(hr, -PL_EUNAVAIL, "shutting down");
+    }
+}
+
+/* ---- static files ---- */
+
+static const char *mime_for(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    static const struct {
+        const char *ext, *mime;
+    } m[] = {{".html", "text/html; charset=utf-8"}, {".js", "text/javascript"},
+             {".css", "text/css"},                  {".svg", "image/svg+xml"},
+             {".png", "image/png"},                 {".ico", "image/x-icon"},
+             {".woff2", "font/woff2"},              {".json", "application/json"}};
+    for (size_t i = 0; dot && i < sizeof m / sizeof m[0]; i++)
+        if (strcmp(dot, m[i].ext) == 0) return m[i].mime;
+    return NULL;
+}
+
+static int serve_static(pl_http_req_t *hr)
+{
+    const char *path = strcmp(hr->path, "/") == 0 ? "/index.html" : hr->path;
+    /* Only plain names: no "..", no hidden files, no odd bytes. */
+    for (const char *p = path; *p; p++) {
+        char ch = *p;
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                  ch == '/' || ch == '-' || ch == '_' || (ch == '.' && p[-1] != '/' && p[-1] != '.');
+        if (!ok) return 1;
+    }
+    const char *mime = mime_for(path);
+    if (!mime) return 1;
+    char file[1024];
+    snprintf(file, sizeof file, "%s%s", hr->srv->cfg->web_root, path);
+    unsigned char extra[1024], *p = extra, *end = extra + sizeof extra;
+    if (security_headers(hr->wsi, &p, end)) return -1;
+    int rc = lws_serve_http_file(hr->wsi, file, mime, (const char *)extra, (int)(p - extra));
+    if (rc < 0) return -1;
+    hr->srv->metrics.http_requests++;
+    return rc > 0 ? 1 : 0;
+}
+
+/* ---- dispatch ---- */
+
+static void route_body(pl_http_req_t *hr)
+{
+    pl_server_t *srv = hr->srv;
+    if (hr->body_too_big) {
+        srv->metrics.bad_input++;
+        respond_err_now(hr, -PL_ETOOBIG, "request body over 16 KiB");
+        return;
+    }
+    json_error_t jerr;
+    json_t *body = hr->body_len ? json_loadb(hr->body, hr->body_len, JSON_REJECT_DUPLICATES, &jerr)
+                                : json_object();
+    if (!json_is_object(body)) {
+        srv->metrics.bad_input++;
+        json_decref(body);
+        respond_err_now(hr, -PL_EINVAL, "body must be a JSON object");
+        return;
+    }
+    hr->refs++; /* released by pl_http_respond */
+    if (strcmp(hr->path, "/api/v1/login") == 0) {
+        pl_auth_login(srv, hr, body);
+    } else {
+        char token[128];
+        if (pl_http_token(hr->wsi, token, sizeof token) < 0) {
+            srv->metrics.auth_failures++;
+            pl_http_respond_err(hr, -PL_EAUTH, "no session");
+        } else {
+            pl_auth_logout(srv, hr, token);
+        }
+        pl_wipe(token, sizeof token);
+    }
+    json_decref(body);
+}
+
+static int on_http(struct lws *wsi, http_pss_t *pss, const char *uri)
+{
+    pl_server_t *srv = lws_context_user(lws_get_context(wsi));
+    if (pss->hr) {
+        pss->hr->wsi = NULL;
+        hr_release(pss->hr);
+    }
+    pl_http_req_t *hr = calloc(1, sizeof *hr);
+    if (!hr) return -1;
+    pss->hr = hr;
+    hr->wsi = wsi;
+    hr->srv = srv;
+    hr->refs = 1;
+    lws_get_peer_simple(wsi, hr->ip, sizeof hr->ip);
+    snprintf(hr->path, sizeof hr->path, "%s", uri);
+    hr->post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
+    hr->deadline_ns = pl_mono_ns() + (uint64_t)srv->cfg->http_timeout_s * 1000000000ull;
+    bool get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
+    if (srv->shutting_down) {
+        respond_err_now(hr, -PL_EUNAVAIL, "shutting down");
+        return 0;
+    }
+    if (get && strcmp(uri, "/healthz") == 0) {
+        route_health(hr);
+        return 0;
+    }
+    if (get && strcmp(uri, "/metrics") == 0) {
+        size_t n = 0;
+        char *txt = pl_metrics_render(&srv->metrics, &n);
+        hr->refs++;
+        pl_http_respond(hr, 200, NULL, NULL);
+        if (txt) {
+            free(hr->resp);
+            hr->resp = malloc(LWS_PRE + n);
+            if (hr->resp) memcpy(hr->resp + LWS_PRE, txt, n);
+            hr->resp_len = hr->resp ? n : 0;
+            free(txt);
+        }
+        hr->status = -200; /* text/plain marker, see writeable */
+        return 0;
+    }
+    if (hr->post && (strcmp(uri, "/api/v1/login") == 0 || strcmp(uri, "/api/v1/logout") == 0)) {
+        if (!csrf_ok(wsi)) {
+            srv->metrics.bad_input++;
+            respond_err_now(hr, -PL_EPERM, "requests must be JSON from this site");
+            return 0;
+        }
+        /* The body has the rest of the request time budget to arrive. */
+        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, srv->cfg->http_timeout_s);
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0) route_body(hr);
+        return 0;
+    }
+    if (get && strncmp(uri, "/api/", 5) != 0) {
+        int rc = serve_static(hr);
+        if (rc <= 0) return rc;
+    }
+    respond_err_now(hr, -PL_ENOTFOUND, "no such endpoint");
+    return 0;
+}
+
+static int write_metrics(pl_http_req_t *hr)
+{
+    struct lws *wsi = hr->wsi;
+    unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start,
+                                       *end = hdr + sizeof hdr - 1;
+    if (lws_add_http_common_headers(wsi, 200, "text/plain; version=0.0.4", hr->resp_len, &p,
+                                    end) ||
+        lws_finalize_write_http_header(wsi, start, &p, end))
+        return -1;
+    if (lws_write(wsi, hr->resp + LWS_PRE, hr->resp_len, LWS_WRITE_HTTP_FINAL) <
+        (int)hr->resp_len)
+        return -1;
+    hr->srv->metrics.http_requests++;
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+int pl_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                     size_t len)
+{
+    http_pss_t *pss = user;
+    pl_http_req_t *hr = pss ? pss->hr : NULL;
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        return on_http(wsi, pss, (const char *)in);
+    case LWS_CALLBACK_HTTP_BODY:
+        if (!hr) return -1;
+        /* lws re-arms its timeout on every byte, so a sender dribbling one byte at a time would
+         * hold the connection for ever: enforce one deadline for the whole request. */
+        if (pl_mono_ns() > hr->deadline_ns) {
+            hr->srv->metrics.bad_input++;
+            pl_log_info("http", "request body too slow; closing");
+            return -1;
+        }
+        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT,
+                        (int)((hr->deadline_ns - pl_mono_ns()) / 1000000000ull) + 1);
+        if (hr->body_len + len > BODY_MAX) {
+            hr->body_too_big = true;
+            return 0;
+        }
+        if (!hr->body && !(hr->body = malloc(BODY_MAX))) return -1;
+        memcpy(hr->body + hr->body_len, in, len);
+        hr->body_len += len;
+        return 0;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        if (!hr) return -1;
+        lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+        route_body(hr);
+        return 0;
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        if (!hr || !hr->ready) return 0;
+        hr->ready = false;
+        return hr->status == -200 ? write_metrics(hr) : write_response(hr);
+    case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if (hr) {
+            hr->wsi = NULL;
+            pss->hr = NULL;
+            hr_release(hr);
+        }
+        return 0;
+    default:
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
+}

@@ -1,0 +1,230 @@
+/* The server's front: builds the libwebsockets context on the process's libuv loop (foreign
+ * loop mode, so one loop runs HTTP, WebSocket, timers, storage completions and later media),
+ * wires the two protocols (plain HTTP and the "parley.v1" WebSocket) and runs graceful shutdown.
+ *
+ * WebSocket authentication: the session token comes in the handshake (Authorization: Bearer or
+ * the parley_session cookie). The connection is accepted, its reads are paused until the
+ * storage thread has resolved the session, and then it gets session.ready, or session.error and
+ * close code 4401. Tokens never travel in URLs. */
+#include "core/datadir.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "signalling/server_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    pl_conn_t *conn;
+    char token_hash[65];
+    bool has_token;
+} ws_pss_t;
+
+static bool origin_ok(struct lws *wsi)
+{
+    char origin[256], host[256], want[300];
+    if (lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) <= 0) return true; /* native */
+    if (lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) <= 0) return false;
+    snprintf(want, sizeof want, "https://%s", host);
+    return strcmp(origin, want) == 0;
+}
+
+static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                       size_t len)
+{
+    ws_pss_t *pss = user;
+    pl_server_t *srv = lws_context_user(lws_get_context(wsi));
+    switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+        if (srv->shutting_down || !origin_ok(wsi)) return 1;
+        char token[128];
+        pss->has_token = pl_http_token(wsi, token, sizeof token) == 0;
+        if (pss->has_token) pl_token_hash(token, pss->token_hash);
+        pl_wipe(token, sizeof token);
+        return 0;
+    }
+    case LWS_CALLBACK_ESTABLISHED: {
+        pl_conn_t *c = pl_conn_create(srv, wsi);
+        if (!c) return -1;
+        pss->conn = c;
+        if (srv->metrics.connections > srv->cfg->max_connections) {
+            pl_conn_close(c, 1013, "server full");
+            return 0;
+        }
+        if (!pss->has_token) {
+            srv->metrics.auth_failures++;
+            pl_conn_send_json(c, json_pack("{ss s{ss ss}}", "type", "session.error", "error",
+                                           "code", "unauthorised", "message",
+                                           "no session token: sign in first"));
+            pl_conn_close(c, 4401, "unauthorised");
+            return 0;
+        }
+        memcpy(c->token_hash, pss->token_hash, sizeof c->token_hash);
+        pl_wipe(pss->token_hash, sizeof pss->token_hash);
+        lws_rx_flow_control(wsi, 0);
+        pl_auth_resolve_ws(c);
+        return 0;
+    }
+    case LWS_CALLBACK_RECEIVE:
+        if (!pss->conn) return -1;
+        return pl_conn_receive(pss->conn, in, len, lws_is_first_fragment(wsi) != 0,
+                               lws_is_final_fragment(wsi) != 0, lws_frame_is_binary(wsi) != 0);
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return pss->conn ? pl_conn_writeable(pss->conn) : -1;
+    case LWS_CALLBACK_CLOSED:
+        if (pss->conn) {
+            pl_conn_closed(pss->conn);
+            pss->conn = NULL;
+        }
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+/* libwebsockets' own diagnostics go through our JSON logger like everything else. */
+static void lws_log_emit(int level, const char *line)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", line);
+    buf[strcspn(buf, "\n")] = 0;
+    pl_log(level == LLL_ERR ? PL_LOG_ERROR : PL_LOG_WARN, "lws", NULL, "%s", buf);
+}
+
+static void housekeeping_cb(uv_timer_t *t)
+{
+    pl_server_t *srv = t->data;
+    int64_t now = pl_now_ms();
+    pl_throttle_expire(srv->throttle, now);
+    for (pl_conn_t *c = srv->conns; c; c = c->next) {
+        if (c->authed && (now >= c->session_expires_at || now >= c->session_idle_deadline)) {
+            pl_conn_send_json(c, json_pack("{ss s{ss ss}}", "type", "session.ended", "error",
+                                           "code", "unauthorised", "message",
+                                           "session expired: sign in again"));
+            pl_conn_close(c, 4401, "session expired");
+        }
+    }
+}
+
+int pl_server_create(pl_server_t **out, uv_loop_t *loop, const pl_config_t *cfg)
+{
+    pl_server_t *srv = calloc(1, sizeof *srv);
+    if (!srv) return -PL_ENOMEM;
+    srv->loop = loop;
+    srv->cfg = cfg;
+    srv->store_ok = true;
+    int rc = pl_datadir_prepare(cfg->data_dir);
+    if (rc == 0) rc = pl_datadir_read_key(cfg->data_dir, srv->data_key);
+    char url[700];
+    pl_config_store_url(cfg, url, sizeof url);
+    if (rc == 0) rc = pl_store_open(&srv->store, url, srv->data_key);
+    if (rc == 0) rc = pl_imap_create(&srv->by_user);
+    if (rc == 0) rc = pl_imap_create(&srv->by_org);
+    if (rc == 0) rc = pl_throttle_create(&srv->throttle);
+    if (rc == 0) rc = pl_worker_create(&srv->worker, loop, srv->store, &srv->metrics);
+    if (rc < 0) {
+        pl_log_error("server", "start-up failed: %s", pl_strerror(rc));
+        pl_server_destroy(srv);
+        return rc;
+    }
+
+    static const struct lws_protocols protocols_tmpl[] = {
+        {"http", NULL, 0, 0, 0, NULL, 0},
+        {"parley.v1", NULL, sizeof(ws_pss_t), 4096, 0, NULL, 0},
+        {NULL, NULL, 0, 0, 0, NULL, 0},
+    };
+    static struct lws_protocols protocols[3];
+    memcpy(protocols, protocols_tmpl, sizeof protocols);
+    protocols[0].callback = pl_http_callback;
+    protocols[0].per_session_data_size = pl_http_pss_size();
+    protocols[1].callback = ws_callback;
+
+    char crt[1024], key[1024];
+    pl_datadir_path(cfg->data_dir, "tls.crt", crt, sizeof crt);
+    pl_datadir_path(cfg->data_dir, "tls.key", key, sizeof key);
+    void *foreign[1] = {loop};
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.port = cfg->port;
+    info.iface = cfg->bind[0] ? cfg->bind : NULL;
+    info.protocols = protocols;
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
+                   LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.foreign_loops = foreign;
+    info.ssl_cert_filepath = crt;
+    info.ssl_private_key_filepath = key;
+    info.user = srv;
+    info.timeout_secs = (unsigned)cfg->http_timeout_s;
+    info.timeout_secs_ah_idle = (unsigned)cfg->http_timeout_s;
+    info.max_http_header_data = 4096;
+    info.pcontext = &srv->lws;
+    info.gid = -1;
+    info.uid = -1;
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
+    srv->lws = lws_create_context(&info);
+    /* lws 4.1 can return a context whose default vhost failed to bind: check it is listening. */
+    if (srv->lws && !lws_get_vhost_by_name(srv->lws, "default")) {
+        lws_context_destroy(srv->lws);
+        srv->lws = NULL;
+    }
+    if (!srv->lws) {
+        pl_log_error("server", "could not listen on %s:%d", cfg->bind, cfg->port);
+        pl_server_destroy(srv);
+        return -PL_EIO;
+    }
+    uv_timer_init(loop, &srv->housekeeping);
+    srv->housekeeping.data = srv;
+    uv_timer_start(&srv->housekeeping, housekeeping_cb, 10000, 10000);
+    pl_log_info("server", "listening on https://%s:%d (store %s)", cfg->bind, cfg->port,
+                strncmp(url, "sqlite:", 7) == 0 ? "sqlite" : "other");
+    *out = srv;
+    return 0;
+}
+
+static void destroy_lws(uv_timer_t *t)
+{
+    pl_server_t *srv = t->data;
+    uv_close((uv_handle_t *)t, (uv_close_cb)free);
+    if (srv->lws) lws_context_destroy(srv->lws);
+}
+
+void pl_server_shutdown(pl_server_t *srv)
+{
+    if (srv->shutting_down) return;
+    srv->shutting_down = true;
+    pl_log_info("server", "shutting down: finishing store work and closing connections");
+    /* Everything queued is committed and answered before the sockets close. */
+    pl_worker_t *w = srv->worker;
+    srv->worker = NULL;
+    pl_worker_destroy(w);
+    uv_timer_stop(&srv->housekeeping);
+    uv_close((uv_handle_t *)&srv->housekeeping, NULL);
+    for (pl_conn_t *c = srv->conns; c; c = c->next) pl_conn_close(c, 1001, "server restarting");
+    /* Give the close frames and queued replies a moment to leave, then tear lws down. */
+    uv_timer_t *t = malloc(sizeof *t);
+    if (!t) {
+        lws_context_destroy(srv->lws);
+        return;
+    }
+    uv_timer_init(srv->loop, t);
+    t->data = srv;
+    uv_timer_start(t, destroy_lws, 300, 0);
+}
+
+void pl_server_destroy(pl_server_t *srv)
+{
+    if (!srv) return;
+    if (srv->lws) lws_context_destroy(srv->lws);
+    if (srv->worker) {
+        pl_worker_destroy(srv->worker);
+        srv->worker = NULL;
+    }
+    pl_store_close(srv->store);
+    pl_imap_destroy(srv->by_user);
+    pl_imap_destroy(srv->by_org);
+    pl_throttle_destroy(srv->throttle);
+    pl_wipe(srv->data_key, sizeof srv->data_key);
+    free(srv);
+}

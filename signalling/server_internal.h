@@ -1,0 +1,185 @@
+/* Shared internals of the signalling front: the server context, a connection, and a request
+ * in flight. Included by server.c (lws glue), ws.c (connections and dispatch), http.c (REST),
+ * events.c (stream and fan-out) and the handler files. Not a public header. */
+#ifndef PL_SERVER_INTERNAL_H
+#define PL_SERVER_INTERNAL_H
+
+#include "core/config.h"
+#include "core/imap.h"
+#include "core/metrics.h"
+#include "signalling/authz.h"
+#include "signalling/server.h"
+#include "storage/store.h"
+#include "storage/worker.h"
+
+#include <jansson.h>
+#include <libwebsockets.h>
+#include <stdbool.h>
+#include <uv.h>
+
+typedef struct pl_conn pl_conn_t;
+typedef struct pl_throttle pl_throttle_t;
+
+struct pl_server {
+    uv_loop_t *loop;
+    const pl_config_t *cfg;
+    pl_metrics_t metrics;
+    pl_store_t *store;
+    pl_worker_t *worker;
+    struct lws_context *lws;
+    pl_conn_t *conns;   /* all WebSocket connections, doubly linked */
+    pl_imap_t *by_user; /* user id -> conns of that user */
+    pl_imap_t *by_org;  /* org id -> conns of staff who belong to it */
+    pl_throttle_t *throttle;
+    uint8_t data_key[32];
+    bool shutting_down;
+    bool store_ok;
+    uv_timer_t housekeeping;
+    uint64_t next_conn_id;
+};
+
+typedef struct pl_frame {
+    struct pl_frame *next;
+    size_t len;
+    unsigned char buf[]; /* LWS_PRE bytes of headroom, then len bytes */
+} pl_frame_t;
+
+typedef enum { SUB_NONE = 0, SUB_REPLAY, SUB_LIVE } pl_sub_state_t;
+
+struct pl_conn {
+    pl_server_t *srv;
+    struct lws *wsi; /* NULL once the socket has closed */
+    int refs;        /* 1 for the socket + 1 per request in flight */
+    uint64_t id;
+    char ip[64];
+    pl_conn_t *prev, *next;
+
+    /* authentication */
+    bool authed;
+    bool must_enrol_totp; /* practice requires TOTP and the user has not enrolled */
+    char token_hash[65];
+    int64_t session_expires_at, session_idle_deadline, session_touched_at;
+    pl_actor_t actor;
+
+    /* receive: one message may arrive in several fragments */
+    char *rx;
+    size_t rx_len, rx_cap;
+    bool rx_discard;
+
+    /* send queue */
+    pl_frame_t *txq, *txq_tail;
+    size_t txq_bytes;
+    int close_code; /* non-zero: close after the queue drains */
+    char close_reason[64];
+
+    /* rate limit (token bucket) */
+    double tokens;
+    uint64_t tokens_at_ns;
+    int strikes;
+
+    /* event stream */
+    pl_sub_state_t sub;
+    int64_t last_cursor;
+};
+
+/* A request in flight through the storage thread. run fills result (merged into the reply)
+ * and events (committed events to fan out). */
+typedef struct pl_req pl_req_t;
+typedef int (*pl_req_run_fn)(pl_store_t *st, pl_req_t *r);
+typedef void (*pl_req_after_fn)(pl_req_t *r, int status);
+struct pl_req {
+    pl_job_t job;
+    pl_conn_t *conn;
+    pl_server_t *srv;
+    char id[72];     /* client's request id, echoed */
+    char type[40];   /* request type, for logs */
+    pl_actor_t actor;
+    char ip[64];
+    int64_t now;
+    json_t *params;  /* owned */
+    json_t *result;  /* owned; object merged into the ok reply */
+    json_t *events;  /* owned; array of committed events */
+    pl_req_run_fn run;
+    pl_req_after_fn after; /* optional, on the loop before the reply is sent */
+    bool no_reply;
+    int64_t i1, i2;  /* handler scratch */
+};
+
+/* ---- ws.c ---- */
+pl_conn_t *pl_conn_create(pl_server_t *srv, struct lws *wsi);
+void pl_conn_release(pl_conn_t *c); /* drops one ref; frees at zero */
+void pl_conn_closed(pl_conn_t *c);  /* the socket is gone */
+int pl_conn_receive(pl_conn_t *c, const void *in, size_t len, bool first, bool final,
+                    bool binary);
+int pl_conn_writeable(pl_conn_t *c);
+/* Queues one text frame (copied). Returns 0, or -PL_ETOOBIG if the client is not reading (the
+ * connection is then closed: a slow consumer must not grow the server's memory). */
+int pl_conn_send(pl_conn_t *c, const char *data, size_t len);
+int pl_conn_send_json(pl_conn_t *c, json_t *obj); /* steals obj */
+void pl_conn_close(pl_conn_t *c, int code, const char *reason);
+void pl_conn_reply_ok(pl_conn_t *c, const char *id, json_t *fields); /* steals fields (may be NULL) */
+void pl_conn_reply_err(pl_conn_t *c, const char *id, int err, const char *message);
+void pl_conn_authenticated(pl_conn_t *c); /* index for fan-out */
+
+/* ---- requests (ws.c) ---- */
+pl_req_t *pl_req_new(pl_conn_t *c, const char *id, const char *type, json_t *params,
+                     pl_req_run_fn run);
+/* Submits to the storage thread; on failure replies with the error and frees r. */
+void pl_req_submit(pl_req_t *r);
+void pl_req_free(pl_req_t *r);
+/* Appends a new event inside a run function and records it for fan-out. */
+int pl_req_event(pl_store_t *st, pl_req_t *r, const pl_conv_t *conv, bool staff_only,
+                 const char *type, json_t *payload /* stolen */);
+
+/* ---- dispatch table (handlers.c) ---- */
+typedef int (*pl_handler_fn)(pl_conn_t *c, const char *id, json_t *req);
+pl_handler_fn pl_handler_find(const char *type);
+/* Types a session that must still enrol TOTP may use. */
+bool pl_handler_allowed_before_totp(const char *type);
+
+/* ---- events.c ---- */
+void pl_events_fanout(pl_server_t *srv, json_t *events); /* borrowed array */
+void pl_events_typing(pl_server_t *srv, const pl_conv_t *conv, const pl_actor_t *who,
+                      bool typing);
+int pl_events_subscribe(pl_conn_t *c, const char *id, int64_t cursor);
+json_t *pl_event_frame(json_t *ev); /* wire frame for a stored event; new reference */
+
+/* ---- http.c ---- */
+int pl_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                     size_t len);
+size_t pl_http_pss_size(void);
+
+/* ---- auth.c ---- */
+/* Resolves the session for a new WebSocket connection (token hash already in c). */
+void pl_auth_resolve_ws(pl_conn_t *c);
+void pl_auth_logout_conns(pl_server_t *srv, const char *token_hash);
+
+/* ---- throttle.c ---- */
+int pl_throttle_create(pl_throttle_t **out);
+void pl_throttle_destroy(pl_throttle_t *t);
+/* ms to wait before another attempt for key is allowed (0 = allowed now). */
+int64_t pl_throttle_wait(pl_throttle_t *t, const char *key, int64_t now);
+void pl_throttle_failure(pl_throttle_t *t, const char *key, int64_t now);
+void pl_throttle_success(pl_throttle_t *t, const char *key);
+void pl_throttle_expire(pl_throttle_t *t, int64_t now);
+
+#endif
+
+/* ---- HTTP requests (http.c) ---- */
+#ifndef PL_HTTP_REQ_DECLARED
+#define PL_HTTP_REQ_DECLARED
+typedef struct pl_http_req pl_http_req_t;
+/* Sends the response (JSON body stolen, may be NULL for 204) once the request is still alive;
+ * set_cookie may be NULL. Releases the hold taken for async work. */
+void pl_http_respond(pl_http_req_t *hr, int status, json_t *body, const char *set_cookie);
+void pl_http_respond_err(pl_http_req_t *hr, int err, const char *message);
+const char *pl_http_ip(const pl_http_req_t *hr);
+/* Copies the session token from "Authorization: Bearer" or the parley_session cookie.
+ * 0 or -PL_EAUTH when absent/malformed. */
+int pl_http_token(struct lws *wsi, char *out, size_t cap);
+#define PL_SESSION_COOKIE "parley_session"
+
+/* auth.c entry points for REST */
+void pl_auth_login(pl_server_t *srv, pl_http_req_t *hr, json_t *body);
+void pl_auth_logout(pl_server_t *srv, pl_http_req_t *hr, const char *token);
+#endif

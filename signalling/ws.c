@@ -1,0 +1,402 @@
+/* WebSocket connections: receive and reassemble frames, enforce the size cap and the
+ * per-connection rate limit, decode each message and dispatch it to its handler, queue replies
+ * and events for sending, and carry requests through the storage thread.
+ * A connection is reference counted: the socket holds one reference and every request in flight
+ * holds one, so a reply that arrives after the client left is dropped, never written to freed
+ * memory. */
+#include "core/err.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "signalling/server_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TXQ_MAX_BYTES (4u << 20) /* a client this far behind is not reading: drop it */
+
+pl_conn_t *pl_conn_create(pl_server_t *srv, struct lws *wsi)
+{
+    pl_conn_t *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->srv = srv;
+    c->wsi = wsi;
+    c->refs = 1;
+    c->id = ++srv->next_conn_id;
+    c->tokens = srv->cfg->rate_limit_burst;
+    c->tokens_at_ns = pl_mono_ns();
+    lws_get_peer_simple(wsi, c->ip, sizeof c->ip);
+    c->next = srv->conns;
+    if (srv->conns) srv->conns->prev = c;
+    srv->conns = c;
+    srv->metrics.connections++;
+    srv->metrics.connections_total++;
+    return c;
+}
+
+static void unindex(pl_conn_t *c)
+{
+    if (!c->authed) return;
+    pl_imap_remove(c->srv->by_user, c->actor.user_id, c);
+    if (c->actor.kind == PL_USER_STAFF)
+        for (int i = 0; i < c->actor.n_orgs; i++)
+            pl_imap_remove(c->srv->by_org, c->actor.orgs[i].org_id, c);
+}
+
+void pl_conn_authenticated(pl_conn_t *c)
+{
+    c->authed = true;
+    pl_imap_add(c->srv->by_user, c->actor.user_id, c);
+    if (c->actor.kind == PL_USER_STAFF)
+        for (int i = 0; i < c->actor.n_orgs; i++)
+            pl_imap_add(c->srv->by_org, c->actor.orgs[i].org_id, c);
+}
+
+void pl_conn_closed(pl_conn_t *c)
+{
+    pl_server_t *srv = c->srv;
+    unindex(c);
+    c->authed = false;
+    c->wsi = NULL;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    srv->metrics.connections--;
+    for (pl_frame_t *f = c->txq; f;) {
+        pl_frame_t *n = f->next;
+        free(f);
+        f = n;
+    }
+    c->txq = c->txq_tail = NULL;
+    c->txq_bytes = 0;
+    free(c->rx);
+    c->rx = NULL;
+    pl_wipe(c->token_hash, sizeof c->token_hash);
+    pl_conn_release(c);
+}
+
+void pl_conn_release(pl_conn_t *c)
+{
+    if (--c->refs > 0) return;
+    free(c);
+}
+
+int pl_conn_send(pl_conn_t *c, const char *data, size_t len)
+{
+    if (!c->wsi || c->close_code) return -PL_EUNAVAIL;
+    if (c->txq_bytes + len > TXQ_MAX_BYTES) {
+        pl_log_warn("ws", "conn %llu not reading; closing", (unsigned long long)c->id);
+        pl_conn_close(c, 1008, "not reading");
+        return -PL_ETOOBIG;
+    }
+    pl_frame_t *f = malloc(sizeof *f + LWS_PRE + len);
+    if (!f) return -PL_ENOMEM;
+    f->next = NULL;
+    f->len = len;
+    memcpy(f->buf + LWS_PRE, data, len);
+    if (c->txq_tail)
+        c->txq_tail->next = f;
+    else
+        c->txq = f;
+    c->txq_tail = f;
+    c->txq_bytes += len;
+    lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+int pl_conn_send_json(pl_conn_t *c, json_t *obj)
+{
+    char *s = json_dumps(obj, JSON_COMPACT);
+    json_decref(obj);
+    if (!s) return -PL_ENOMEM;
+    int rc = pl_conn_send(c, s, strlen(s));
+    free(s);
+    return rc;
+}
+
+void pl_conn_close(pl_conn_t *c, int code, const char *reason)
+{
+    if (!c->wsi || c->close_code) return;
+    c->close_code = code;
+    snprintf(c->close_reason, sizeof c->close_reason, "%s", reason);
+    lws_callback_on_writable(c->wsi);
+}
+
+int pl_conn_writeable(pl_conn_t *c)
+{
+    pl_frame_t *f = c->txq;
+    if (f) {
+        int n = lws_write(c->wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT);
+        if (n < (int)f->len) return -1;
+        c->txq = f->next;
+        if (!c->txq) c->txq_tail = NULL;
+        c->txq_bytes -= f->len;
+        free(f);
+        if (c->txq) {
+            lws_callback_on_writable(c->wsi);
+            return 0;
+        }
+    }
+    if (c->close_code) {
+        lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
+                         (unsigned char *)c->close_reason, strlen(c->close_reason));
+        return -1;
+    }
+    return 0;
+}
+
+void pl_conn_reply_ok(pl_conn_t *c, const char *id, json_t *fields)
+{
+    json_t *o = fields && json_is_object(fields) ? fields : json_object();
+    if (fields && o != fields) json_decref(fields);
+    json_object_set_new(o, "id", id ? json_string(id) : json_null());
+    json_object_set_new(o, "ok", json_true());
+    pl_conn_send_json(c, o);
+}
+
+void pl_conn_reply_err(pl_conn_t *c, const char *id, int err, const char *message)
+{
+    pl_conn_send_json(c, json_pack("{so sb s{ss ss}}", "id", id ? json_string(id) : json_null(),
+                                   "ok", 0, "error", "code", pl_err_code(err), "message",
+                                   message ? message : pl_strerror(err)));
+}
+
+/* Token bucket: refill at rate_limit_per_sec up to rate_limit_burst. */
+static bool rate_ok(pl_conn_t *c)
+{
+    const pl_config_t *cfg = c->srv->cfg;
+    uint64_t now = pl_mono_ns();
+    c->tokens += (double)(now - c->tokens_at_ns) / 1e9 * cfg->rate_limit_per_sec;
+    if (c->tokens > cfg->rate_limit_burst) c->tokens = cfg->rate_limit_burst;
+    c->tokens_at_ns = now;
+    if (c->tokens < 1) return false;
+    c->tokens -= 1;
+    return true;
+}
+
+static int touch_run(pl_store_t *st, pl_req_t *r)
+{
+    return pl_store_session_touch(st, json_string_value(json_object_get(r->params, "h")), r->now);
+}
+
+/* Activity keeps a session alive: in memory at once, in the store at most once a minute (so a
+ * reconnect after a busy hour is not refused as idle, without a write per message). */
+static bool session_live(pl_conn_t *c)
+{
+    int64_t now = pl_now_ms();
+    if (now >= c->session_expires_at || now >= c->session_idle_deadline) return false;
+    c->session_idle_deadline = now + (int64_t)c->srv->cfg->session_idle_timeout_s * 1000;
+    if (now - c->session_touched_at > 60000) {
+        c->session_touched_at = now;
+        pl_req_t *r = pl_req_new(c, NULL, "session.touch", NULL, touch_run);
+        if (r) {
+            r->params = json_pack("{ss}", "h", c->token_hash);
+            r->no_reply = true;
+            pl_req_submit(r);
+        }
+    }
+    return true;
+}
+
+static void dispatch(pl_conn_t *c, const char *buf, size_t len)
+{
+    pl_server_t *srv = c->srv;
+    json_error_t jerr;
+    json_t *req = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!req || !json_is_object(req)) {
+        srv->metrics.bad_input++;
+        pl_conn_reply_err(c, NULL, -PL_EINVAL, req ? "a request must be a JSON object"
+                                                   : "malformed JSON");
+        json_decref(req);
+        return;
+    }
+    json_t *jid = json_object_get(req, "id"), *jtype = json_object_get(req, "type");
+    const char *id = json_string_value(jid);
+    if (!id || strlen(id) == 0 || strlen(id) > 64) {
+        srv->metrics.bad_input++;
+        pl_conn_reply_err(c, NULL, -PL_EINVAL, "id must be a string of 1 to 64 characters");
+        json_decref(req);
+        return;
+    }
+    if (!json_is_string(jtype)) {
+        srv->metrics.bad_input++;
+        pl_conn_reply_err(c, id, -PL_EINVAL, "type must be a string");
+        json_decref(req);
+        return;
+    }
+    const char *type = json_string_value(jtype);
+    if (!rate_ok(c)) {
+        srv->metrics.rate_limited++;
+        pl_conn_reply_err(c, id, -PL_ERATE, "slow down");
+        if (++c->strikes > 1000) pl_conn_close(c, 1008, "rate limit");
+        json_decref(req);
+        return;
+    }
+    c->strikes = 0;
+    if (!session_live(c)) {
+        srv->metrics.auth_failures++;
+        pl_conn_reply_err(c, id, -PL_EAUTH, "session expired");
+        pl_conn_close(c, 4401, "session expired");
+        json_decref(req);
+        return;
+    }
+    pl_handler_fn fn = pl_handler_find(type);
+    if (!fn) {
+        srv->metrics.bad_input++;
+        pl_conn_reply_err(c, id, -PL_EUNKNOWN_TYPE, "unknown message type");
+        json_decref(req);
+        return;
+    }
+    if (c->must_enrol_totp && !pl_handler_allowed_before_totp(type)) {
+        pl_conn_reply_err(c, id, -PL_ETOTP, "your practice requires two-factor sign-in: "
+                                            "enrol with totp.enrol first");
+        json_decref(req);
+        return;
+    }
+    srv->metrics.requests++;
+    int rc = fn(c, id, req);
+    if (rc < 0) {
+        if (rc == -PL_EINVAL) srv->metrics.bad_input++;
+        pl_conn_reply_err(c, id, rc, NULL);
+    }
+    json_decref(req);
+}
+
+int pl_conn_receive(pl_conn_t *c, const void *in, size_t len, bool first, bool final,
+                    bool binary)
+{
+    size_t cap = (size_t)c->srv->cfg->max_frame_bytes;
+    if (first) {
+        c->rx_len = 0;
+        c->rx_discard = false;
+    }
+    if (!c->rx_discard && c->rx_len + len > cap) {
+        /* Over the hard cap: drop the rest of this message but keep the connection. */
+        c->rx_discard = true;
+        c->rx_len = 0;
+    }
+    if (!c->rx_discard) {
+        if (c->rx_len + len + 1 > c->rx_cap) {
+            size_t ncap = c->rx_len + len + 1 < 4096 ? 4096 : (c->rx_len + len + 1) * 2;
+            if (ncap > cap + 1) ncap = cap + 1;
+            char *nb = realloc(c->rx, ncap);
+            if (!nb) return -1;
+            c->rx = nb;
+            c->rx_cap = ncap;
+        }
+        memcpy(c->rx + c->rx_len, in, len);
+        c->rx_len += len;
+    }
+    if (!final) return 0;
+    if (c->rx_discard) {
+        c->srv->metrics.bad_input++;
+        pl_conn_reply_err(c, NULL, -PL_ETOOBIG, "message over the size limit");
+        c->rx_discard = false;
+        return 0;
+    }
+    if (binary) {
+        c->srv->metrics.bad_input++;
+        pl_conn_reply_err(c, NULL, -PL_EINVAL, "binary frames are not accepted");
+        return 0;
+    }
+    if (!c->authed) return 0; /* cannot happen: rx is paused until the session resolves */
+    dispatch(c, c->rx, c->rx_len);
+    /* Idle connections should not keep a big buffer. */
+    if (c->rx_cap > 16384) {
+        free(c->rx);
+        c->rx = NULL;
+        c->rx_cap = 0;
+    }
+    c->rx_len = 0;
+    return 0;
+}
+
+/* ---- requests through the storage thread ---- */
+
+pl_req_t *pl_req_new(pl_conn_t *c, const char *id, const char *type, json_t *params,
+                     pl_req_run_fn run)
+{
+    pl_req_t *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->conn = c;
+    r->srv = c->srv;
+    c->refs++;
+    snprintf(r->id, sizeof r->id, "%s", id ? id : "");
+    snprintf(r->type, sizeof r->type, "%s", type);
+    r->actor = c->actor;
+    snprintf(r->ip, sizeof r->ip, "%s", c->ip);
+    r->now = pl_now_ms();
+    r->params = params ? json_incref(params) : NULL;
+    r->run = run;
+    return r;
+}
+
+void pl_req_free(pl_req_t *r)
+{
+    if (!r) return;
+    json_decref(r->params);
+    json_decref(r->result);
+    json_decref(r->events);
+    if (r->conn) pl_conn_release(r->conn);
+    free(r);
+}
+
+static int req_run(pl_store_t *st, pl_job_t *job)
+{
+    pl_req_t *r = (pl_req_t *)job;
+    json_decref(r->result);
+    json_decref(r->events);
+    r->result = json_object();
+    r->events = json_array();
+    int rc = r->run(st, r);
+    if (rc < 0) {
+        json_array_clear(r->events);
+    }
+    return rc;
+}
+
+static void req_done(pl_job_t *job, int status)
+{
+    pl_req_t *r = (pl_req_t *)job;
+    if (status < 0) json_array_clear(r->events);
+    if (r->after) r->after(r, status);
+    if (!r->no_reply && r->conn && r->conn->wsi) {
+        if (status < 0) {
+            const char *msg = json_string_value(json_object_get(r->result, "error_message"));
+            pl_conn_reply_err(r->conn, r->id, status, msg);
+        } else {
+            pl_conn_reply_ok(r->conn, r->id, json_incref(r->result));
+        }
+    }
+    if (status == 0 && json_array_size(r->events)) pl_events_fanout(r->srv, r->events);
+    pl_req_free(r);
+}
+
+void pl_req_submit(pl_req_t *r)
+{
+    int rc = pl_worker_submit(r->srv->worker, &r->job, req_run, req_done);
+    if (rc < 0) {
+        if (r->conn && r->conn->wsi && !r->no_reply) pl_conn_reply_err(r->conn, r->id, rc, NULL);
+        pl_req_free(r);
+    }
+}
+
+int pl_req_event(pl_store_t *st, pl_req_t *r, const pl_conv_t *conv, bool staff_only,
+                 const char *type, json_t *payload)
+{
+    int64_t id = 0;
+    int rc = pl_store_event_append(st, conv->id, conv->org_id, conv->patient_id, staff_only,
+                                   type, payload, r->now, &id);
+    if (rc == 0)
+        json_array_append_new(
+            r->events, json_pack("{sI sI sI sI sb ss sO sI}", "cursor", (json_int_t)id,
+                                 "conversation_id", (json_int_t)conv->id, "org_id",
+                                 (json_int_t)conv->org_id, "patient_id",
+                                 (json_int_t)conv->patient_id, "staff_only", staff_only, "type",
+                                 type, "payload", payload, "at", (json_int_t)r->now));
+    json_decref(payload);
+    return rc;
+}

@@ -1,0 +1,37 @@
+/* Internals shared by the SQLite store's files (store_sqlite.c: identity, sessions, audit;
+ * store_sqlite_msg.c: conversations, messages, receipts, events). Not part of store.h. */
+#ifndef PL_SQLITE_INTERNAL_H
+#define PL_SQLITE_INTERNAL_H
+
+#include "storage/aead.h"
+#include "storage/store.h"
+
+#include <sqlite3.h>
+
+#define PL_SQ_MAX_STMTS 96
+
+struct pl_store {
+    sqlite3 *db;
+    uint8_t key[PL_AEAD_KEY_LEN];
+    sqlite3_stmt *stmts[PL_SQ_MAX_STMTS];
+    const char *stmt_sql[PL_SQ_MAX_STMTS];
+    int n_stmts;
+};
+
+/* Maps an SQLite result code to a PL_E code, logging unexpected ones (never with row data). */
+int pl__sq_err(pl_store_t *st, int rc, const char *what);
+/* Cached prepared statement, keyed by the address of sql (pass a string literal or static);
+ * reset with bindings cleared. NULL if it does not prepare. */
+sqlite3_stmt *pl__sq_stmt(pl_store_t *st, const char *sql);
+/* Steps a statement expected to return no rows, then resets it. */
+int pl__sq_done(pl_store_t *st, sqlite3_stmt *s, const char *what);
+/* Seals pt under the data key with aad and binds the result as a blob at idx. */
+int pl__sq_seal_bind(pl_store_t *st, sqlite3_stmt *s, int idx, const char *aad, const void *pt,
+                     size_t len);
+/* Opens a sealed column into a malloc'd NUL-terminated string (caller wipes and frees). */
+int pl__sq_open_col(pl_store_t *st, sqlite3_stmt *s, int col, const char *aad, char **out,
+                    size_t *out_len);
+/* Opens a sealed JSON column; NULL on failure. Caller decrefs. */
+json_t *pl__sq_open_json(pl_store_t *st, sqlite3_stmt *s, int col, const char *aad);
+
+#endif

@@ -1,0 +1,197 @@
+/* The store: Parley's persistence interface. Every durable fact (organisations, people,
+ * sessions, conversations, messages, events, receipts, audit) is read and written through here.
+ *
+ * All functions are synchronous and must only be called from one thread at a time: in the
+ * server that is the storage thread (storage/worker.h), in the CLI it is main. Sensitive text
+ * (message bodies, subjects, structured answers, event payloads, TOTP secrets) is sealed with
+ * AES-256-GCM under the data key before it reaches the database and opened on the way out.
+ *
+ * The SQLite backend (store_sqlite.c) implements this today; the PostgreSQL backend of the
+ * scale-out issue implements the same header. */
+#ifndef PL_STORE_H
+#define PL_STORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct pl_store pl_store_t;
+
+typedef enum { PL_USER_PATIENT = 1, PL_USER_STAFF = 2 } pl_user_kind_t;
+
+enum {
+    PL_ROLE_RECEPTIONIST = 1 << 0, /* receptionist or care navigator */
+    PL_ROLE_GP = 1 << 1,
+    PL_ROLE_NURSE = 1 << 2,
+    PL_ROLE_PHARMACIST = 1 << 3,
+    PL_ROLE_CLINICIAN = 1 << 4, /* other clinician */
+    PL_ROLE_SPECIALIST = 1 << 5,
+    PL_ROLE_PRACTICE_ADMIN = 1 << 6,
+};
+#define PL_ROLE_COUNT 7
+/* Role name <-> bit ("gp", "receptionist", ...). 0 if unknown. */
+unsigned pl_role_from_name(const char *name);
+const char *pl_role_name(unsigned role_bit);
+
+#define PL_ACTOR_MAX_ORGS 32
+
+/* Who is acting: loaded once per session and passed by value into jobs. */
+typedef struct {
+    int64_t user_id;
+    pl_user_kind_t kind;
+    int64_t practice_id; /* patients: their registered practice */
+    int n_orgs;
+    struct {
+        int64_t org_id;
+        unsigned roles;
+    } orgs[PL_ACTOR_MAX_ORGS];
+    char username[64];
+    char display_name[128];
+} pl_actor_t;
+
+typedef struct {
+    int64_t id;
+    char code[32]; /* ODS-style code */
+    char name[128];
+    char kind[24]; /* practice | network | specialist_service */
+    int64_t parent_id;
+    int response_target_minutes; /* 0 = same working day */
+    bool require_totp;
+} pl_org_t;
+
+/* A user row as login needs it. password_hash and totp secret stay inside the storage thread's
+ * job and are wiped by the caller (pl_user_wipe). */
+typedef struct {
+    int64_t id;
+    pl_user_kind_t kind;
+    char username[64];
+    char password_hash[160];
+    bool disabled;
+    bool totp_enabled;
+    uint8_t totp_secret[32];
+    size_t totp_secret_len;
+    int64_t totp_last_step;
+} pl_user_t;
+void pl_user_wipe(pl_user_t *u);
+
+typedef struct {
+    int64_t user_id;
+    int64_t created_at, last_seen_at, expires_at; /* ms since epoch */
+} pl_session_row_t;
+
+/* A conversation's access-relevant facts. */
+typedef struct {
+    int64_t id;
+    int64_t org_id;
+    int64_t patient_id;
+    int64_t last_seq;
+    char status[24]; /* new | in_progress | awaiting_patient | closed */
+    char kind[16];   /* admin | clinical */
+} pl_conv_t;
+
+/* A message as written: */
+typedef struct {
+    int64_t id, conversation_id, seq, sender_id, created_at;
+    bool internal; /* internal note: staff only */
+} pl_msg_t;
+
+/* Opens (creating and migrating when needed) the store at url ("sqlite:PATH"). key is the
+ * 32-byte data key, copied. The database file is created 0600. Caller destroys. */
+int pl_store_open(pl_store_t **out, const char *url, const uint8_t key[32]);
+void pl_store_close(pl_store_t *st);
+int pl_store_health(pl_store_t *st);
+
+/* Transactions. The worker wraps each batch in begin/commit and each job in a savepoint. */
+int pl_store_begin(pl_store_t *st);
+int pl_store_commit(pl_store_t *st);
+int pl_store_rollback(pl_store_t *st);
+int pl_store_savepoint(pl_store_t *st);
+int pl_store_release(pl_store_t *st);
+int pl_store_rollback_to(pl_store_t *st);
+
+/* Organisations. */
+int pl_store_org_create(pl_store_t *st, const pl_org_t *org, int64_t *id);
+int pl_store_org_get(pl_store_t *st, int64_t id, pl_org_t *out);
+int pl_store_org_by_code(pl_store_t *st, const char *code, pl_org_t *out);
+int pl_store_org_set(pl_store_t *st, int64_t id, const char *field, const char *value);
+int pl_store_org_list(pl_store_t *st, json_t **out); /* caller decrefs */
+
+/* People. nhs_number is canonical (10 digits) for patients, NULL for staff. */
+int pl_store_user_create(pl_store_t *st, pl_user_kind_t kind, const char *username,
+                         const char *display_name, const char *password_hash,
+                         const char *nhs_number, const char *dob, int64_t practice_id,
+                         int64_t *id);
+int pl_store_user_by_username(pl_store_t *st, const char *username, pl_user_t *out);
+int pl_store_user_set_password(pl_store_t *st, int64_t user_id, const char *password_hash);
+int pl_store_user_set_disabled(pl_store_t *st, int64_t user_id, bool disabled);
+int pl_store_user_set_totp(pl_store_t *st, int64_t user_id, const uint8_t *secret, size_t len,
+                           bool enabled, int64_t last_step);
+int pl_store_user_list(pl_store_t *st, json_t **out);
+int pl_store_user_json(pl_store_t *st, int64_t user_id, json_t **out); /* public profile */
+int pl_store_membership_add(pl_store_t *st, int64_t user_id, int64_t org_id, unsigned role);
+int pl_store_actor_load(pl_store_t *st, int64_t user_id, pl_actor_t *out);
+int pl_store_patient_by_nhs(pl_store_t *st, const char *nhs, int64_t *user_id);
+
+/* Sessions, keyed by the hex SHA-256 of the token: the token itself is never stored. */
+int pl_store_session_create(pl_store_t *st, const char *token_hash, int64_t user_id,
+                            int64_t now, int64_t expires_at);
+int pl_store_session_get(pl_store_t *st, const char *token_hash, pl_session_row_t *out);
+int pl_store_session_touch(pl_store_t *st, const char *token_hash, int64_t now);
+int pl_store_session_delete(pl_store_t *st, const char *token_hash);
+int pl_store_sessions_delete_user(pl_store_t *st, int64_t user_id);
+
+/* Conversations. create_txn makes creation idempotent per patient: a second create with the
+ * same txn returns the first conversation's id and sets *dup. answers may be NULL. */
+int pl_store_conv_create(pl_store_t *st, int64_t org_id, int64_t patient_id, const char *kind,
+                         const char *subject, const json_t *answers, const char *create_txn,
+                         int64_t now, int64_t *id, bool *dup);
+int pl_store_conv_get(pl_store_t *st, int64_t id, pl_conv_t *out);
+/* Full JSON view (subject, answers, status, assignee, times). */
+int pl_store_conv_json(pl_store_t *st, int64_t id, json_t **out);
+int pl_store_conv_set_status(pl_store_t *st, int64_t id, const char *status, int64_t now);
+int pl_store_conv_assign(pl_store_t *st, int64_t id, int64_t user_id, const char *role,
+                         int64_t now);
+/* Inbox and patient listings. filter: NULL or new|assigned_to_me|awaiting_patient|overdue|open|closed.
+ * before_id pages backwards (0 = newest). */
+int pl_store_conv_list_org(pl_store_t *st, const int64_t *org_ids, int n_orgs, int64_t me,
+                           const char *filter, int64_t before_id, int limit, int64_t now,
+                           json_t **out);
+int pl_store_conv_list_patient(pl_store_t *st, int64_t patient_id, int64_t before_id, int limit,
+                               json_t **out);
+
+/* Messages. Idempotent on (sender, txn_id): a repeat returns the original in *out with *dup set.
+ * Assigns the next per-conversation seq and the server time. */
+int pl_store_msg_append(pl_store_t *st, const pl_conv_t *conv, int64_t sender_id, bool internal,
+                        const char *txn_id, const char *body, size_t body_len, int64_t now,
+                        pl_msg_t *out, bool *dup);
+/* The message (with body) as JSON. */
+int pl_store_msg_json(pl_store_t *st, int64_t msg_id, json_t **out);
+/* History: messages with seq < before_seq (0 = latest), newest last, at most limit.
+ * include_internal false hides internal notes (patients). */
+int pl_store_msg_history(pl_store_t *st, int64_t conv_id, int64_t before_seq, int limit,
+                         bool include_internal, json_t **out);
+
+/* Receipts: raises (never lowers) a user's delivered/read seq. *changed is set if it moved. */
+int pl_store_receipt_set(pl_store_t *st, int64_t conv_id, int64_t user_id, int64_t delivered_seq,
+                         int64_t read_seq, bool *changed, int64_t *out_delivered,
+                         int64_t *out_read);
+
+/* Events: the resumable stream. The payload is sealed at rest. */
+int pl_store_event_append(pl_store_t *st, int64_t conv_id, int64_t org_id, int64_t patient_id,
+                          bool staff_only, const char *type, const json_t *payload, int64_t now,
+                          int64_t *id);
+/* Events after `after` that could be visible to the actor (by org membership or patient),
+ * oldest first, at most limit. Each: {cursor, type, conversation_id, org_id, patient_id,
+ * staff_only, at, payload}. Callers still run each through authz. */
+int pl_store_events_since(pl_store_t *st, const pl_actor_t *actor, int64_t after, int limit,
+                          json_t **out);
+int pl_store_events_head(pl_store_t *st, int64_t *head);
+
+/* Audit: who did what to which patient data, when, from where. */
+int pl_store_audit(pl_store_t *st, int64_t actor_id, const char *action, const char *resource_type,
+                   int64_t resource_id, int64_t patient_id, const char *ip, const char *request_id,
+                   int64_t now);
+int pl_store_audit_list(pl_store_t *st, int64_t after_id, int limit, json_t **out);
+
+#endif
