@@ -42,6 +42,11 @@ static void user_usage(void)
            "  disable  --username U     Blocks sign-in and ends the user's sessions.\n"
            "  enable   --username U\n"
            "  reset-totp --username U   Removes two-factor enrolment (lost phone).\n"
+           "  import --file FILE [--kdf-log-n N]\n"
+           "           Adds many users in one transaction from JSON lines, each like\n"
+           "           {\"username\",\"name\",\"password\",\"kind\":\"patient\",\"nhs_number\",\"dob\",\n"
+           "            \"practice\":CODE} or {...,\"kind\":\"staff\",\"org\":CODE,\"roles\":[...]}.\n"
+           "           All or nothing: one bad line imports none.\n"
            "  list     Lists users as JSON.\n");
 }
 
@@ -204,6 +209,84 @@ static int user_add(pl_store_t *st, pl_args_t *a)
     return rc;
 }
 
+/* One JSON line of `user import`. */
+static int import_one(pl_store_t *st, json_t *u, int log_n, int lineno)
+{
+    const char *username = json_string_value(json_object_get(u, "username"));
+    const char *name = json_string_value(json_object_get(u, "name"));
+    const char *pw = json_string_value(json_object_get(u, "password"));
+    const char *kind = json_string_value(json_object_get(u, "kind"));
+    if (!username || !name || !pw || !kind || pl_password_policy_check(pw) < 0) {
+        fprintf(stderr, "line %d: username, name, kind and a password of 8+ characters needed\n",
+                lineno);
+        return -PL_EINVAL;
+    }
+    bool patient = strcmp(kind, "patient") == 0;
+    char nhs[PL_NHS_LEN + 1] = "", hash[PL_PASSWORD_HASH_MAX];
+    const char *dob = json_string_value(json_object_get(u, "dob"));
+    const char *orgcode = json_string_value(json_object_get(u, patient ? "practice" : "org"));
+    pl_org_t o;
+    if (!orgcode || pl_store_org_by_code(st, orgcode, &o) < 0) {
+        fprintf(stderr, "line %d: unknown organisation\n", lineno);
+        return -PL_EINVAL;
+    }
+    if (patient && (pl_nhs_normalise(json_string_value(json_object_get(u, "nhs_number")), nhs) < 0 ||
+                    !dob || strcmp(o.kind, "practice") != 0)) {
+        fprintf(stderr, "line %d: patients need a valid nhs_number, dob and practice\n", lineno);
+        return -PL_EINVAL;
+    }
+    int rc = pl_password_hash(pw, log_n, hash, sizeof hash);
+    int64_t id = 0;
+    if (rc == 0)
+        rc = pl_store_user_create(st, patient ? PL_USER_PATIENT : PL_USER_STAFF, username, name,
+                                  hash, patient ? nhs : NULL, dob ? dob : "", o.id, &id);
+    if (rc == 0 && !patient) {
+        size_t i;
+        json_t *r;
+        unsigned roles = 0;
+        json_array_foreach(json_object_get(u, "roles"), i, r) roles |=
+            pl_role_from_name(json_string_value(r));
+        if (!roles) {
+            fprintf(stderr, "line %d: staff need known roles\n", lineno);
+            return -PL_EINVAL;
+        }
+        rc = pl_store_membership_add(st, id, o.id, roles);
+    }
+    if (rc == -PL_ECONFLICT) fprintf(stderr, "line %d: username or NHS number exists\n", lineno);
+    return rc;
+}
+
+static int user_import(pl_store_t *st, pl_args_t *a)
+{
+    const char *file = pl_args_get(a, "file"), *ln = pl_args_get(a, "kdf-log-n");
+    FILE *f = file ? fopen(file, "r") : NULL;
+    if (!f) {
+        fprintf(stderr, "user import: --file must name a readable file\n");
+        return -PL_EINVAL;
+    }
+    int rc = pl_store_begin(st), lineno = 0, n = 0;
+    char line[4096];
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        lineno++;
+        if (line[strspn(line, " \t\r\n")] == 0) continue;
+        json_t *u = json_loads(line, 0, NULL);
+        if (!json_is_object(u)) {
+            fprintf(stderr, "line %d: not a JSON object\n", lineno);
+            rc = -PL_EINVAL;
+        } else {
+            rc = import_one(st, u, ln ? atoi(ln) : 0, lineno);
+            n += rc == 0;
+        }
+        json_decref(u);
+        pl_wipe(line, sizeof line);
+    }
+    fclose(f);
+    if (rc == 0) rc = pl_store_commit(st);
+    else pl_store_rollback(st);
+    if (rc == 0) printf("{\"imported\":%d}\n", n);
+    return rc;
+}
+
 static int user_lookup(pl_store_t *st, pl_args_t *a, pl_user_t *u)
 {
     const char *username = pl_args_get(a, "username");
@@ -230,6 +313,8 @@ int pl_admin_user_main(int argc, char **argv)
     pl_user_t u;
     if (!strcmp(cmd, "add")) {
         rc = user_add(st, &a);
+    } else if (!strcmp(cmd, "import")) {
+        rc = user_import(st, &a);
     } else if (!strcmp(cmd, "list")) {
         json_t *list;
         if ((rc = pl_store_user_list(st, &list)) == 0) {
