@@ -25,8 +25,8 @@
 #define HASH_LEN 32
 #define DEFAULT_R 8
 #define DEFAULT_P 1
-#define MAX_R 16
-#define MAX_P 4
+#define MAX_R 8
+#define MAX_P 2
 /* Longest base64 field the parser will copy: a padded 32-byte hash is 44 characters. */
 #define B64_FIELD_MAX 64
 
@@ -44,7 +44,7 @@ static int derive(const char *pw, const uint8_t *salt, unsigned log_n, unsigned 
     uint64_t n = (uint64_t)1 << log_n;
     uint32_t r32 = r, p32 = p;
     /* OpenSSL's scrypt needs 128*r*p bytes for B plus 128*r*(N+2) for V and fails if that
-     * exceeds maxmem; with the bounds above this is at most about 2 GiB. */
+     * exceeds maxmem; with the bounds above this is at most 256 MiB. */
     uint64_t maxmem = 128u * (uint64_t)r * p + 128u * (uint64_t)r * (n + 2);
     int rc = -PL_ECRYPTO;
 

@@ -17,7 +17,7 @@
 #define PL_PASSWORD_DEFAULT_LOG_N 17
 /* Range accepted by pl_password_hash. Values below the default are for tests and seeding only. */
 #define PL_PASSWORD_MIN_LOG_N 10
-#define PL_PASSWORD_MAX_LOG_N 20
+#define PL_PASSWORD_MAX_LOG_N 18
 /* Bounds pl_password_policy_check applies, in bytes. */
 #define PL_PASSWORD_MIN_LEN 8
 #define PL_PASSWORD_MAX_LEN 256
@@ -33,10 +33,10 @@ int pl_password_hash(const char *pw, int log_n, char *out, size_t cap);
 
 /* Checks the NUL-terminated password pw against an encoded string from pl_password_hash.
  * Returns 0 if it matches; -PL_EAUTH if it does not; -PL_EINVAL if pw is NULL or encoded is
- * NULL, malformed, or has parameters out of bounds (ln 10..20, r 1..16, p 1..4); -PL_ECRYPTO if
+ * NULL, malformed, or has parameters out of bounds (ln 10..18, r 1..8, p 1..2); -PL_ECRYPTO if
  * OpenSSL failed (scrypt's own large allocation included); -PL_ENOMEM if a small allocation
  * failed. Never 0 on any failure. The hash comparison is constant time.
- * At the outer bounds (ln=20, r=16, p=4) one verify needs about 2 GiB and tens of seconds of
+ * At the outer bounds (ln=18, r=8, p=2) one verify needs 256 MiB and about two seconds of
  * CPU: the bounds stop unbounded cost, not large cost, so rows should only ever hold what
  * pl_password_hash writes. */
 int pl_password_verify(const char *pw, const char *encoded);
