@@ -41,7 +41,6 @@ static const struct opt {
       "session ends this long after login whatever its use"),
     I("http_timeout_s", http_timeout_s, 1, 600, "10",
       "an HTTP request's headers and body must arrive within this"),
-    I("kdf_log_n", kdf_log_n, 10, 18, "17", "scrypt cost (log2 N) for new password hashes"),
     I("event_page_size", event_page_size, 1, 10000, "200", "events per replay page"),
     I("max_connections", max_connections, 1, 1000000, "20000", "simultaneous connections"),
     S("web_root", web_root, "./web", "directory of the web app's static files"),

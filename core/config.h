@@ -22,7 +22,6 @@ typedef struct {
     int session_idle_timeout_s;
     int session_absolute_timeout_s;
     int http_timeout_s;          /* whole request (headers and body) must arrive within this */
-    int kdf_log_n;               /* scrypt cost for new password hashes */
     int event_page_size;         /* events per replay page */
     int max_connections;
     char web_root[512];          /* static files of the web app */
