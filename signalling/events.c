@@ -116,7 +116,12 @@ static int replay_run(pl_store_t *st, pl_req_t *r)
     else if ((rc = pl_store_events_since(st, &r->actor, r->i1, (int)r->i2, &evs)) < 0)
         return rc;
     json_object_set_new(r->result, "events", evs);
-    return 0;
+    /* A replay hands patient data to staff: one audit row per page, naming where it started.
+     * (Live events are covered by the subscription's row; auditing each would double writes.) */
+    if (r->actor.kind == PL_USER_STAFF)
+        rc = pl_store_audit(st, r->actor.user_id, "events.replay", "event_stream",
+                            r->i1 < 0 ? head : r->i1, 0, r->ip, r->id, r->now);
+    return rc;
 }
 
 static void replay_page(pl_conn_t *c, int64_t after);
