@@ -32,6 +32,7 @@ struct pl_http_req {
     int status;
     unsigned char *resp; /* LWS_PRE headroom + body */
     size_t resp_len;
+    const char *ctype; /* NULL: application/json */
     char cookie[256];
 };
 
@@ -110,8 +111,9 @@ static int write_response(pl_http_req_t *hr)
     struct lws *wsi = hr->wsi;
     unsigned char hdr[LWS_PRE + 2048], *start = hdr + LWS_PRE, *p = start,
                                        *end = hdr + sizeof hdr - 1;
-    if (lws_add_http_common_headers(wsi, (unsigned)hr->status, "application/json",
-                                    hr->resp_len, &p, end) ||
+    if (lws_add_http_common_headers(wsi, (unsigned)hr->status,
+                                    hr->ctype ? hr->ctype : "application/json", hr->resp_len, &p,
+                                    end) ||
         security_headers(wsi, &p, end) || add_hdr(wsi, "cache-control:", "no-store", &p, end))
         return -1;
     if (hr->cookie[0] && add_hdr(wsi, "set-cookie:", hr->cookie, &p, end)) return -1;
@@ -319,16 +321,23 @@ static int on_http(struct lws *wsi, http_pss_t *pss, const char *uri)
     if (get && strcmp(uri, "/metrics") == 0) {
         size_t n = 0;
         char *txt = pl_metrics_render(&srv->metrics, &n);
-        hr->refs++;
-        pl_http_respond(hr, 200, NULL, NULL);
-        if (txt) {
-            free(hr->resp);
-            hr->resp = malloc(LWS_PRE + n);
-            if (hr->resp) memcpy(hr->resp + LWS_PRE, txt, n);
-            hr->resp_len = hr->resp ? n : 0;
-            free(txt);
+        if (!txt) {
+            respond_err_now(hr, -PL_ENOMEM, NULL);
+            return 0;
         }
-        hr->status = -200; /* text/plain marker, see writeable */
+        hr->resp = malloc(LWS_PRE + n);
+        if (!hr->resp) {
+            free(txt);
+            respond_err_now(hr, -PL_ENOMEM, NULL);
+            return 0;
+        }
+        memcpy(hr->resp + LWS_PRE, txt, n);
+        free(txt);
+        hr->resp_len = n;
+        hr->status = 200;
+        hr->ctype = "text/plain; version=0.0.4";
+        hr->ready = true;
+        lws_callback_on_writable(wsi);
         return 0;
     }
     if (hr->post && (strcmp(uri, "/api/v1/login") == 0 || strcmp(uri, "/api/v1/logout") == 0)) {
@@ -348,22 +357,6 @@ static int on_http(struct lws *wsi, http_pss_t *pss, const char *uri)
     }
     respond_err_now(hr, -PL_ENOTFOUND, "no such endpoint");
     return 0;
-}
-
-static int write_metrics(pl_http_req_t *hr)
-{
-    struct lws *wsi = hr->wsi;
-    unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start,
-                                       *end = hdr + sizeof hdr - 1;
-    if (lws_add_http_common_headers(wsi, 200, "text/plain; version=0.0.4", hr->resp_len, &p,
-                                    end) ||
-        lws_finalize_write_http_header(wsi, start, &p, end))
-        return -1;
-    if (lws_write(wsi, hr->resp + LWS_PRE, hr->resp_len, LWS_WRITE_HTTP_FINAL) <
-        (int)hr->resp_len)
-        return -1;
-    hr->srv->metrics.http_requests++;
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
 int pl_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -401,7 +394,7 @@ int pl_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
     case LWS_CALLBACK_HTTP_WRITEABLE:
         if (!hr || !hr->ready) return 0;
         hr->ready = false;
-        return hr->status == -200 ? write_metrics(hr) : write_response(hr);
+        return write_response(hr);
     case LWS_CALLBACK_HTTP_FILE_COMPLETION:
         return lws_http_transaction_completed(wsi) ? -1 : 0;
     case LWS_CALLBACK_CLOSED_HTTP:
