@@ -31,6 +31,19 @@ static void fail_msg(pl_req_t *r, const char *msg)
     json_object_set_new(r->result, "error_message", json_string(msg));
 }
 
+/* Sends a validated request to the storage thread; the reply comes when it is done. */
+static int submit(pl_conn_t *c, const char *id, const char *type, json_t *req, pl_req_run_fn run,
+                  pl_req_after_fn after, int64_t i1, int64_t i2)
+{
+    pl_req_t *r = pl_req_new(c, id, type, req, run);
+    if (!r) return -PL_ENOMEM;
+    r->after = after;
+    r->i1 = i1;
+    r->i2 = i2;
+    pl_req_submit(r);
+    return 0;
+}
+
 /* Loads the conversation and asks authz; on refusal the reply says so plainly. */
 static int load_conv(pl_store_t *st, pl_req_t *r, int64_t id, pl_action_t act, pl_conv_t *conv)
 {
@@ -141,11 +154,7 @@ static int h_create(pl_conn_t *c, const char *id, json_t *req)
             return reject(c, id, -PL_ETOOBIG, &e);
         }
     }
-    pl_req_t *r = pl_req_new(c, id, "conversation.create", req, create_run);
-    if (!r) return -PL_ENOMEM;
-    r->after = count_in;
-    pl_req_submit(r);
-    return 0;
+    return submit(c, id, "conversation.create", req, create_run, count_in, 0, 0);
 }
 
 /* ---- conversation.send / conversation.note ---- */
@@ -206,13 +215,8 @@ static int send_common(pl_conn_t *c, const char *id, json_t *req, bool internal)
         (rc = pl_param_str(req, "body", 1, (size_t)c->srv->cfg->max_message_bytes, false, &s,
                            &e)) < 0)
         return reject(c, id, rc, &e);
-    pl_req_t *r = pl_req_new(c, id, internal ? "conversation.note" : "conversation.send", req,
-                             send_run);
-    if (!r) return -PL_ENOMEM;
-    r->i1 = internal;
-    r->after = count_in;
-    pl_req_submit(r);
-    return 0;
+    return submit(c, id, internal ? "conversation.note" : "conversation.send", req, send_run,
+                  count_in, internal, 0);
 }
 
 static int h_send(pl_conn_t *c, const char *id, json_t *req)
@@ -261,10 +265,7 @@ static int h_get(pl_conn_t *c, const char *id, json_t *req)
     int64_t conv;
     int rc = pl_param_int(req, "conversation_id", 1, INT64_MAX, false, 0, &conv, &e);
     if (rc < 0) return reject(c, id, rc, &e);
-    pl_req_t *r = pl_req_new(c, id, "conversation.get", req, get_run);
-    if (!r) return -PL_ENOMEM;
-    pl_req_submit(r);
-    return 0;
+    return submit(c, id, "conversation.get", req, get_run, NULL, 0, 0);
 }
 
 static int h_history(pl_conn_t *c, const char *id, json_t *req)
@@ -276,12 +277,7 @@ static int h_history(pl_conn_t *c, const char *id, json_t *req)
         (rc = pl_param_int(req, "before_seq", 0, INT64_MAX, true, 0, &before, &e)) < 0 ||
         (rc = pl_param_int(req, "limit", 1, LIST_MAX, true, 50, &limit, &e)) < 0)
         return reject(c, id, rc, &e);
-    pl_req_t *r = pl_req_new(c, id, "conversation.history", req, history_run);
-    if (!r) return -PL_ENOMEM;
-    r->i1 = before;
-    r->i2 = limit;
-    pl_req_submit(r);
-    return 0;
+    return submit(c, id, "conversation.history", req, history_run, NULL, before, limit);
 }
 
 /* ---- conversation.list ---- */
@@ -328,12 +324,7 @@ static int h_list(pl_conn_t *c, const char *id, json_t *req)
         (rc = pl_param_int(req, "org_id", 1, INT64_MAX, true, 0, &org, &e)) < 0 ||
         (rc = pl_param_int(req, "limit", 1, LIST_MAX, true, 50, &limit, &e)) < 0)
         return reject(c, id, rc, &e);
-    pl_req_t *r = pl_req_new(c, id, "conversation.list", req, list_run);
-    if (!r) return -PL_ENOMEM;
-    r->i1 = before;
-    r->i2 = limit;
-    pl_req_submit(r);
-    return 0;
+    return submit(c, id, "conversation.list", req, list_run, NULL, before, limit);
 }
 
 /* ---- conversation.assign / conversation.set_status ---- */
@@ -383,10 +374,7 @@ static int h_assign(pl_conn_t *c, const char *id, json_t *req)
         snprintf(e.msg, sizeof e.msg, "give user_id, role or both");
         return reject(c, id, -PL_EINVAL, &e);
     }
-    pl_req_t *r = pl_req_new(c, id, "conversation.assign", req, assign_run);
-    if (!r) return -PL_ENOMEM;
-    pl_req_submit(r);
-    return 0;
+    return submit(c, id, "conversation.assign", req, assign_run, NULL, 0, 0);
 }
 
 static int status_run(pl_store_t *st, pl_req_t *r)
@@ -412,10 +400,7 @@ static int h_status(pl_conn_t *c, const char *id, json_t *req)
     if ((rc = pl_param_int(req, "conversation_id", 1, INT64_MAX, false, 0, &conv, &e)) < 0 ||
         (rc = pl_param_enum(req, "status", statuses, false, &s, &e)) < 0)
         return reject(c, id, rc, &e);
-    pl_req_t *r = pl_req_new(c, id, "conversation.set_status", req, status_run);
-    if (!r) return -PL_ENOMEM;
-    pl_req_submit(r);
-    return 0;
+    return submit(c, id, "conversation.set_status", req, status_run, NULL, 0, 0);
 }
 
 /* ---- receipt.mark / typing.set ---- */
@@ -456,12 +441,7 @@ static int h_receipt(pl_conn_t *c, const char *id, json_t *req)
         (rc = pl_param_int(req, "seq", 1, INT64_MAX, false, 0, &seq, &e)) < 0 ||
         (rc = pl_param_enum(req, "kind", rkinds, false, &k, &e)) < 0)
         return reject(c, id, rc, &e);
-    pl_req_t *r = pl_req_new(c, id, "receipt.mark", req, receipt_run);
-    if (!r) return -PL_ENOMEM;
-    r->i1 = seq;
-    r->i2 = strcmp(k, "read") == 0;
-    pl_req_submit(r);
-    return 0;
+    return submit(c, id, "receipt.mark", req, receipt_run, NULL, seq, strcmp(k, "read") == 0);
 }
 
 static int typing_run(pl_store_t *st, pl_req_t *r)
@@ -494,11 +474,7 @@ static int h_typing(pl_conn_t *c, const char *id, json_t *req)
     if ((rc = pl_param_int(req, "conversation_id", 1, INT64_MAX, false, 0, &conv, &e)) < 0 ||
         (rc = pl_param_bool(req, "typing", false, false, &typing, &e)) < 0)
         return reject(c, id, rc, &e);
-    pl_req_t *r = pl_req_new(c, id, "typing.set", req, typing_run);
-    if (!r) return -PL_ENOMEM;
-    r->after = typing_after;
-    pl_req_submit(r);
-    return 0;
+    return submit(c, id, "typing.set", req, typing_run, typing_after, 0, 0);
 }
 
 /* Exported to handlers.c's table. */
