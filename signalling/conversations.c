@@ -72,6 +72,20 @@ static int conv_updated(pl_store_t *st, pl_req_t *r, const pl_conv_t *conv, bool
     return pl_req_event(st, r, conv, staff_only, "conversation.updated", changes);
 }
 
+/* The stored message as JSON, built from what was just written (the same shape as
+ * pl_store_msg_json) so the hot path does not read its own write back. */
+static json_t *new_msg_json(const pl_msg_t *m, const pl_actor_t *sender, const char *txn,
+                            const char *body)
+{
+    return json_pack("{sI sI sI s{sI ss ss} ss ss ss sI}", "id", (json_int_t)m->id,
+                     "conversation_id", (json_int_t)m->conversation_id, "seq", (json_int_t)m->seq,
+                     "sender", "id", (json_int_t)sender->user_id, "display_name",
+                     sender->display_name, "kind",
+                     sender->kind == PL_USER_PATIENT ? "patient" : "staff", "kind",
+                     m->internal ? "note" : "message", "txn_id", txn, "body", body, "created_at",
+                     (json_int_t)m->created_at);
+}
+
 /* ---- conversation.create ---- */
 
 static int create_run(pl_store_t *st, pl_req_t *r)
@@ -180,7 +194,11 @@ static int send_run(pl_store_t *st, pl_req_t *r)
     if (rc == -PL_ECONFLICT) fail_msg(r, "txn_id was already used for another conversation");
     if (rc < 0) return rc;
     json_t *mj = NULL;
-    if ((rc = pl_store_msg_json(st, msg.id, &mj)) < 0) return rc;
+    if (dup)
+        rc = pl_store_msg_json(st, msg.id, &mj); /* the original, whatever this retry carried */
+    else if (!(mj = new_msg_json(&msg, &r->actor, txn, body)))
+        rc = -PL_ENOMEM;
+    if (rc < 0) return rc;
     json_object_set_new(r->result, "message", mj);
     json_object_set_new(r->result, "duplicate", json_boolean(dup));
     if (dup) return 0;
