@@ -102,9 +102,11 @@ int pl_config_load_file(pl_config_t *c, const char *path)
 {
     FILE *f = fopen(path, "r");
     if (!f) return -PL_EIO;
-    char line[1024];
+    char *line = NULL;
+    size_t linecap = 0;
     int rc = 0, lineno = 0;
-    while (fgets(line, sizeof line, f)) {
+    /* getline, not a fixed buffer: a long line split in two would let a comment's tail act. */
+    while (getline(&line, &linecap, f) >= 0) {
         lineno++;
         char *s = trim(line);
         if (!*s || *s == '#') continue;
@@ -129,6 +131,7 @@ int pl_config_load_file(pl_config_t *c, const char *path)
             break;
         }
     }
+    free(line);
     fclose(f);
     return rc;
 }

@@ -26,8 +26,9 @@ static const struct {
 
 static int idx(int err)
 {
-    if (err < 0) err = -err;
-    return (err >= 0 && err < PL_ERR_MAX_) ? err : PL_EINTERNAL;
+    /* Compare before negating: -INT_MIN overflows. */
+    if (err <= -PL_ERR_MAX_ || err >= PL_ERR_MAX_) return PL_EINTERNAL;
+    return err < 0 ? -err : err;
 }
 
 const char *pl_strerror(int err)

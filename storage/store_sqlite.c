@@ -378,10 +378,28 @@ int pl_store_org_list(pl_store_t *st, json_t **out)
 
 /* ---- people ---- */
 
+static int user_insert(pl_store_t *st, pl_user_kind_t kind, const char *username,
+                       const char *display_name, const char *password_hash, const char *nhs_number,
+                       const char *dob, int64_t practice_id, int64_t *id);
+
 int pl_store_user_create(pl_store_t *st, pl_user_kind_t kind, const char *username,
                          const char *display_name, const char *password_hash,
                          const char *nhs_number, const char *dob, int64_t practice_id,
                          int64_t *id)
+{
+    /* User and patient rows go in together or not at all, inside any caller's transaction. */
+    int rc = exec(st, "SAVEPOINT user_create");
+    if (rc < 0) return rc;
+    rc = user_insert(st, kind, username, display_name, password_hash, nhs_number, dob,
+                     practice_id, id);
+    if (rc < 0) exec(st, "ROLLBACK TO user_create");
+    int rc2 = exec(st, "RELEASE user_create");
+    return rc < 0 ? rc : rc2;
+}
+
+static int user_insert(pl_store_t *st, pl_user_kind_t kind, const char *username,
+                       const char *display_name, const char *password_hash, const char *nhs_number,
+                       const char *dob, int64_t practice_id, int64_t *id)
 {
     sqlite3_stmt *s = pl__sq_stmt(st, "INSERT INTO users (kind, username, display_name, "
                                       "password_hash, created_at) VALUES (?,?,?,?,?)");

@@ -255,6 +255,7 @@ int pl_store_conv_list_org(pl_store_t *st, const int64_t *org_ids, int n_orgs, i
     if (!s) return -PL_EINTERNAL;
     char ids[PL_ACTOR_MAX_ORGS * 22 + 4];
     size_t n = 0;
+    if (n_orgs < 1 || n_orgs > PL_ACTOR_MAX_ORGS) return -PL_EINVAL;
     ids[n++] = '[';
     for (int i = 0; i < n_orgs; i++)
         n += (size_t)snprintf(ids + n, sizeof ids - n, "%s%lld", i ? "," : "",
