@@ -7,10 +7,14 @@ WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter
 ifeq ($(WERROR),1)
 WARN    += -Werror
 endif
-CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+OPT     ?= -O2 -g
+# SAN: sanitizer flags, e.g. make test-asan sets -fsanitize=address,undefined.
+SAN     ?=
+CFLAGS  := $(OPT) $(SAN) -std=c11 -D_GNU_SOURCE $(WARN) -I. \
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(EXTRA_CFLAGS)
+LDFLAGS := $(SAN)
 LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
-B       := build
+B       ?= build
 
 LIB_SRCS := $(filter-out core/main.c,$(wildcard core/*.c signalling/*.c media/*.c storage/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o)
@@ -25,7 +29,7 @@ BENCH_BINS := $(BENCH_SRCS:%.c=$(B)/%)
 
 DATA_DIR ?= var
 
-.PHONY: all deps run test unit integration bench-messaging clean format
+.PHONY: all deps run test test-asan unit integration bench-messaging clean format
 all: $(B)/parley $(UNIT_BINS) $(INTEG_BINS) $(BENCH_BINS)
 
 deps:
@@ -40,13 +44,13 @@ $(B)/libparley.a: $(LIB_OBJS)
 	ar rcs $@ $^
 
 $(B)/parley: $(B)/core/main.o $(B)/libparley.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/tests/%: $(B)/tests/%.o $(SUP_OBJS) $(B)/libparley.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 $(B)/bench/%: $(B)/bench/%.o $(SUP_OBJS) $(B)/libparley.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 run: deps
 	@$(MAKE) --no-print-directory $(B)/parley
@@ -57,6 +61,19 @@ run: deps
 test: deps
 	@$(MAKE) --no-print-directory all
 	@PARLEY_BIN=$(CURDIR)/$(B)/parley bash tests/run.sh $(UNIT_BINS) $(INTEG_BINS)
+
+# The whole suite under AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer.
+test-asan: deps
+	@$(MAKE) --no-print-directory B=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" all
+	@rm -rf build-asan/reports && mkdir -p build-asan/reports
+	@ASAN_OPTIONS=detect_leaks=1:log_path=$(CURDIR)/build-asan/reports/asan \
+	    UBSAN_OPTIONS=print_stacktrace=1:log_path=$(CURDIR)/build-asan/reports/ubsan \
+	    PARLEY_BIN=$(CURDIR)/build-asan/parley bash tests/run.sh \
+	    $(UNIT_SRCS:%.c=build-asan/%) $(INTEG_SRCS:%.c=build-asan/%)
+	@# Servers run as children with their output in a log file: their reports land here too.
+	@if ls build-asan/reports/* >/dev/null 2>&1; then cat build-asan/reports/*; \
+	    echo "sanitizer reports found"; exit 1; fi
 
 unit: deps
 	@$(MAKE) --no-print-directory $(UNIT_BINS)
@@ -74,6 +91,6 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(B)
+	rm -rf build build-asan
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
