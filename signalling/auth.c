@@ -117,8 +117,9 @@ static void stage_b_done(pl_job_t *job, int status)
         login_free(l);
         return;
     }
+    /* Only the account's count is cleared: one good login from an address must not wipe the
+     * address's record of guesses at other accounts. */
     pl_throttle_success(l->srv->throttle, l->key_user);
-    pl_throttle_success(l->srv->throttle, l->key_ip);
     char cookie[200];
     snprintf(cookie, sizeof cookie,
              PL_SESSION_COOKIE "=%s; Path=/; Max-Age=%d; Secure; HttpOnly; SameSite=Strict",
@@ -223,6 +224,7 @@ void pl_auth_login(pl_server_t *srv, pl_http_req_t *hr, json_t *body)
         char msg[96];
         snprintf(msg, sizeof msg, "too many failed sign-ins: try again in %lld seconds",
                  (long long)(wait + 999) / 1000);
+        pl_http_set_retry_after(hr, (int)((wait + 999) / 1000));
         pl_http_respond_err(hr, -PL_ERATE, msg);
         login_free(l);
         return;

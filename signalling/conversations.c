@@ -56,6 +56,14 @@ static int load_conv(pl_store_t *st, pl_req_t *r, int64_t id, pl_action_t act, p
     return rc;
 }
 
+/* Who handles a request is the practice's business: patients see status, not assignees. */
+static void patient_view(const pl_actor_t *a, json_t *conv)
+{
+    if (a->kind != PL_USER_PATIENT) return;
+    json_object_del(conv, "assignee_user_id");
+    json_object_del(conv, "assignee_role");
+}
+
 /* Staff access to patient data is audited; a patient's access to their own is not. */
 static int audit(pl_store_t *st, pl_req_t *r, const char *action, const char *type, int64_t id,
                  int64_t patient_id)
@@ -110,6 +118,7 @@ static int create_run(pl_store_t *st, pl_req_t *r)
                               json_string_value(json_object_get(p, "kind")),
                               json_string_value(json_object_get(p, "subject")),
                               json_object_get(p, "answers"), txn, r->now, &conv_id, &dup);
+    if (rc == -PL_ECONFLICT) fail_msg(r, "txn_id was already used for another message");
     if (rc < 0) return rc;
     pl_conv_t conv;
     if ((rc = pl_store_conv_get(st, conv_id, &conv)) < 0) return rc;
@@ -124,12 +133,18 @@ static int create_run(pl_store_t *st, pl_req_t *r)
         json_decref(cj);
         return rc;
     }
+    patient_view(&r->actor, cj);
     json_object_set_new(r->result, "conversation", cj);
     json_object_set_new(r->result, "message", mj);
     json_object_set_new(r->result, "duplicate", json_boolean(dup));
     if (dup) return 0;
+    /* Stored events are replayed later: leave out what is computed at read time. */
+    json_t *snap = json_deep_copy(cj);
+    json_object_del(snap, "waited_seconds");
+    json_object_del(snap, "overdue");
+    patient_view(&r->actor, snap);
     rc = pl_req_event(st, r, &conv, false, "conversation.created",
-                      json_pack("{sO}", "conversation", cj));
+                      json_pack("{so}", "conversation", snap));
     if (rc == 0)
         rc = pl_req_event(st, r, &conv, false, "message.created", json_pack("{sO}", "message", mj));
     return rc;
@@ -181,7 +196,13 @@ static int send_run(pl_store_t *st, pl_req_t *r)
     int64_t conv_id = json_integer_value(json_object_get(p, "conversation_id"));
     int rc = load_conv(st, r, conv_id, internal ? PL_ACT_NOTE : PL_ACT_SEND, &conv);
     if (rc < 0) return rc;
-    if (!internal && strcmp(conv.status, "closed") == 0 && r->actor.kind == PL_USER_PATIENT) {
+    pl_msg_t prior;
+    const char *ptxn = json_string_value(json_object_get(p, "txn_id"));
+    bool stored = pl_store_msg_find_txn(st, r->actor.user_id, ptxn, &prior) == 0;
+    /* A retry of a message already stored is answered as a duplicate whatever has happened to
+     * the conversation since; only new messages to a closed request are refused. */
+    if (!stored && !internal && strcmp(conv.status, "closed") == 0 &&
+        r->actor.kind == PL_USER_PATIENT) {
         fail_msg(r, "this request is closed: start a new one");
         return -PL_ECONFLICT;
     }
@@ -191,7 +212,7 @@ static int send_run(pl_store_t *st, pl_req_t *r)
     bool dup = false;
     rc = pl_store_msg_append(st, &conv, r->actor.user_id, internal, txn, body, strlen(body),
                              r->now, &msg, &dup);
-    if (rc == -PL_ECONFLICT) fail_msg(r, "txn_id was already used for another conversation");
+    if (rc == -PL_ECONFLICT) fail_msg(r, "txn_id was already used for another message");
     if (rc < 0) return rc;
     json_t *mj = NULL;
     if (dup)
@@ -257,6 +278,7 @@ static int get_run(pl_store_t *st, pl_req_t *r)
     if (rc < 0) return rc;
     json_t *cj = NULL;
     if ((rc = pl_store_conv_json(st, conv.id, &cj)) < 0) return rc;
+    patient_view(&r->actor, cj);
     json_object_set_new(r->result, "conversation", cj);
     return audit(st, r, "conversation.read", "conversation", conv.id, conv.patient_id);
 }
@@ -292,7 +314,7 @@ static int h_history(pl_conn_t *c, const char *id, json_t *req)
     int64_t conv, before, limit;
     int rc;
     if ((rc = pl_param_int(req, "conversation_id", 1, INT64_MAX, false, 0, &conv, &e)) < 0 ||
-        (rc = pl_param_int(req, "before_seq", 0, INT64_MAX, true, 0, &before, &e)) < 0 ||
+        (rc = pl_param_int(req, "before", 0, INT64_MAX, true, 0, &before, &e)) < 0 ||
         (rc = pl_param_int(req, "limit", 1, LIST_MAX, true, 50, &limit, &e)) < 0)
         return reject(c, id, rc, &e);
     return submit(c, id, "conversation.history", req, history_run, NULL, before, limit);
@@ -307,6 +329,10 @@ static int list_run(pl_store_t *st, pl_req_t *r)
     int rc;
     if (r->actor.kind == PL_USER_PATIENT) {
         rc = pl_store_conv_list_patient(st, r->actor.user_id, r->i1, (int)r->i2, &out);
+        size_t i;
+        json_t *c;
+        if (rc == 0) json_array_foreach(json_object_get(out, "conversations"), i, c)
+                patient_view(&r->actor, c);
     } else {
         int64_t org = json_integer_value(json_object_get(r->params, "org_id"));
         int64_t ids[PL_ACTOR_MAX_ORGS];
@@ -368,10 +394,12 @@ static int assign_run(pl_store_t *st, pl_req_t *r)
         return rc;
     json_t *ch = json_pack("{so so}", "assignee_user_id", to ? json_integer(to) : json_null(),
                            "assignee_role", role ? json_string(role) : json_null());
+    /* Who handles a request is the practice's business (a staff-only event); the patient
+     * hears only that their new request is now in progress. */
+    if ((rc = conv_updated(st, r, &conv, true, ch)) < 0) return rc;
     if (strcmp(conv.status, "new") == 0)
-        json_object_set_new(ch, "status", json_string("in_progress"));
-    /* Who handles a request is the practice's business; the patient sees only status. */
-    return conv_updated(st, r, &conv, true, ch);
+        rc = conv_updated(st, r, &conv, false, json_pack("{ss}", "status", "in_progress"));
+    return rc;
 }
 
 static int h_assign(pl_conn_t *c, const char *id, json_t *req)

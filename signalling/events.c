@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "signalling/server_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 json_t *pl_event_frame(json_t *ev)
@@ -71,11 +72,25 @@ void pl_events_fanout(pl_server_t *srv, json_t *events)
 }
 
 static void typing_to(pl_conn_t *c, const pl_actor_t *who, const pl_resource_t *res,
-                      const char *frame, size_t len)
+                      const char *staff_frame, const char *patient_frame)
 {
     if (c->sub != SUB_LIVE || c->actor.user_id == who->user_id) return;
     if (pl_authz_check(&c->actor, res, PL_ACT_READ) != 0) return;
-    pl_conn_send(c, frame, len);
+    const char *f = c->actor.kind == PL_USER_PATIENT ? patient_frame : staff_frame;
+    pl_conn_send(c, f, strlen(f));
+}
+
+static char *typing_frame(const pl_conv_t *conv, const pl_actor_t *who, bool typing,
+                          bool with_user)
+{
+    json_t *fr = json_pack("{ss s{ss sI sb ss}}", "type", "event", "event", "type", "typing",
+                           "conversation_id", (json_int_t)conv->id, "typing", typing, "role",
+                           who->kind == PL_USER_PATIENT ? "patient" : "staff");
+    if (with_user)
+        json_object_set_new(json_object_get(fr, "event"), "user_id", json_integer(who->user_id));
+    char *s = json_dumps(fr, JSON_COMPACT);
+    json_decref(fr);
+    return s;
 }
 
 void pl_events_typing(pl_server_t *srv, const pl_conv_t *conv, const pl_actor_t *who,
@@ -84,21 +99,19 @@ void pl_events_typing(pl_server_t *srv, const pl_conv_t *conv, const pl_actor_t 
     /* Ephemeral: not stored, no cursor. Patients see "the practice is typing", not who. */
     pl_resource_t res = {.kind = PL_RES_EVENT, .org_id = conv->org_id,
                          .patient_id = conv->patient_id};
-    json_t *fr = json_pack("{ss s{ss sI sb sI ss}}", "type", "event", "event", "type", "typing",
-                           "conversation_id", (json_int_t)conv->id, "typing", typing, "user_id",
-                           (json_int_t)who->user_id, "role",
-                           who->kind == PL_USER_PATIENT ? "patient" : "staff");
-    char *frame = json_dumps(fr, JSON_COMPACT);
-    json_decref(fr);
-    if (!frame) return;
-    size_t len = strlen(frame), n = 0;
-    void *const *conns = pl_imap_get(srv->by_org, conv->org_id, &n);
-    for (size_t k = 0; k < n; k++) typing_to(conns[k], who, &res, frame, len);
-    conns = pl_imap_get(srv->by_user, conv->patient_id, &n);
-    for (size_t k = 0; k < n; k++)
-        if (((pl_conn_t *)conns[k])->actor.kind == PL_USER_PATIENT)
-            typing_to(conns[k], who, &res, frame, len);
-    free(frame);
+    char *staff = typing_frame(conv, who, typing, true);
+    char *patient = typing_frame(conv, who, typing, who->kind == PL_USER_PATIENT);
+    if (staff && patient) {
+        size_t n = 0;
+        void *const *conns = pl_imap_get(srv->by_org, conv->org_id, &n);
+        for (size_t k = 0; k < n; k++) typing_to(conns[k], who, &res, staff, patient);
+        conns = pl_imap_get(srv->by_user, conv->patient_id, &n);
+        for (size_t k = 0; k < n; k++)
+            if (((pl_conn_t *)conns[k])->actor.kind == PL_USER_PATIENT)
+                typing_to(conns[k], who, &res, staff, patient);
+    }
+    free(staff);
+    free(patient);
 }
 
 /* ---- replay ---- */

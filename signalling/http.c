@@ -29,7 +29,9 @@ struct pl_http_req {
     bool body_too_big;
     /* response, written on the next WRITEABLE */
     bool ready;
+    bool answered; /* a response is decided: the body that follows is ignored */
     int status;
+    int retry_after_s;
     unsigned char *resp; /* LWS_PRE headroom + body */
     size_t resp_len;
     const char *ctype; /* NULL: application/json */
@@ -72,8 +74,14 @@ void pl_http_respond(pl_http_req_t *hr, int status, json_t *body, const char *se
     hr->status = hr->resp ? status : 500;
     snprintf(hr->cookie, sizeof hr->cookie, "%s", set_cookie ? set_cookie : "");
     hr->ready = true;
+    hr->answered = true;
     if (hr->wsi) lws_callback_on_writable(hr->wsi);
     hr_release(hr); /* the hold taken when the request went async */
+}
+
+void pl_http_set_retry_after(pl_http_req_t *hr, int seconds)
+{
+    hr->retry_after_s = seconds;
 }
 
 void pl_http_respond_err(pl_http_req_t *hr, int err, const char *message)
@@ -117,7 +125,11 @@ static int write_response(pl_http_req_t *hr)
         security_headers(wsi, &p, end) || add_hdr(wsi, "cache-control:", "no-store", &p, end))
         return -1;
     if (hr->cookie[0] && add_hdr(wsi, "set-cookie:", hr->cookie, &p, end)) return -1;
-    if (hr->status == 429 && add_hdr(wsi, "retry-after:", "1", &p, end)) return -1;
+    if (hr->status == 429) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", hr->retry_after_s > 0 ? hr->retry_after_s : 1);
+        if (add_hdr(wsi, "retry-after:", ra, &p, end)) return -1;
+    }
     if (lws_finalize_write_http_header(wsi, start, &p, end)) return -1;
     if (hr->resp_len &&
         lws_write(wsi, hr->resp + LWS_PRE, hr->resp_len, LWS_WRITE_HTTP_FINAL) < (int)hr->resp_len)
@@ -134,12 +146,13 @@ static void respond_err_now(pl_http_req_t *hr, int err, const char *msg)
 
 int pl_http_token(struct lws *wsi, char *out, size_t cap)
 {
-    char buf[512];
+    char buf[4096]; /* a whole header: cookies from other apps on the host can be long */
     if (lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_AUTHORIZATION) > 0 &&
         strncasecmp(buf, "Bearer ", 7) == 0) {
         size_t n = strlen(buf + 7);
         if (n == 0 || n >= cap) return -PL_EAUTH;
         memcpy(out, buf + 7, n + 1);
+        pl_wipe(buf, sizeof buf);
         return 0;
     }
     size_t nlen = strlen(PL_SESSION_COOKIE);
@@ -153,6 +166,7 @@ int pl_http_token(struct lws *wsi, char *out, size_t cap)
             if (vl == 0 || vl >= cap) return -PL_EAUTH;
             memcpy(out, s + nlen + 1, vl);
             out[vl] = 0;
+            pl_wipe(buf, sizeof buf);
             return 0;
         }
         s = e;
@@ -262,6 +276,7 @@ static int serve_static(pl_http_req_t *hr)
 static void route_body(pl_http_req_t *hr)
 {
     pl_server_t *srv = hr->srv;
+    if (hr->answered) return; /* refused before its body arrived (CSRF, shutting down) */
     if (hr->body_too_big) {
         srv->metrics.bad_input++;
         respond_err_now(hr, -PL_ETOOBIG, "request body over 16 KiB");
@@ -367,8 +382,12 @@ int pl_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
     switch (reason) {
     case LWS_CALLBACK_HTTP:
         return on_http(wsi, pss, (const char *)in);
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        /* An upgrade that names no subprotocol lands on this HTTP protocol: refuse it. */
+        return 1;
     case LWS_CALLBACK_HTTP_BODY:
         if (!hr) return -1;
+        if (hr->answered) return 0;
         /* lws re-arms its timeout on every byte, so a sender dribbling one byte at a time would
          * hold the connection for ever: enforce one deadline for the whole request. */
         if (pl_mono_ns() > hr->deadline_ns) {

@@ -173,6 +173,8 @@ typedef struct pl_http_req pl_http_req_t;
  * set_cookie may be NULL. Releases the hold taken for async work. */
 void pl_http_respond(pl_http_req_t *hr, int status, json_t *body, const char *set_cookie);
 void pl_http_respond_err(pl_http_req_t *hr, int err, const char *message);
+/* Retry-After for a 429 answer (seconds). */
+void pl_http_set_retry_after(pl_http_req_t *hr, int seconds);
 const char *pl_http_ip(const pl_http_req_t *hr);
 /* Copies the session token from "Authorization: Bearer" or the parley_session cookie.
  * 0 or -PL_EAUTH when absent/malformed. */

@@ -1,5 +1,6 @@
 /* Login throttling with exponential back-off, per account and per client address.
- * After THRESHOLD failures a key must wait BASE_MS, doubling with each further failure up to
+ * After THRESHOLD failures (IP_THRESHOLD for "ip:" keys: a whole practice can sit behind one
+ * address) a key must wait BASE_MS, doubling with each further failure up to
  * MAX_MS. A success clears the key. Entries idle for an hour are forgotten. Kept in memory on the
  * loop thread: a restart forgets it, which costs an attacker a restart they cannot cause. */
 #include "core/err.h"
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #define THRESHOLD 3
+#define IP_THRESHOLD 20
 #define BASE_MS 1000
 #define MAX_MS (15 * 60 * 1000)
 #define FORGET_MS (60 * 60 * 1000)
@@ -78,8 +80,9 @@ void pl_throttle_failure(pl_throttle_t *t, const char *key, int64_t now)
     entry_t *e = *p;
     e->failures++;
     e->last_at = now;
-    if (e->failures >= THRESHOLD) {
-        int shift = e->failures - THRESHOLD;
+    int threshold = strncmp(key, "ip:", 3) == 0 ? IP_THRESHOLD : THRESHOLD;
+    if (e->failures >= threshold) {
+        int shift = e->failures - threshold;
         int64_t wait = shift >= 20 ? MAX_MS : (int64_t)BASE_MS << shift;
         e->next_allowed = now + (wait > MAX_MS ? MAX_MS : wait);
     }

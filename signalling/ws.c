@@ -34,6 +34,17 @@ pl_conn_t *pl_conn_create(pl_server_t *srv, struct lws *wsi)
     return c;
 }
 
+static void free_txq(pl_conn_t *c)
+{
+    for (pl_frame_t *f = c->txq; f;) {
+        pl_frame_t *n = f->next;
+        free(f);
+        f = n;
+    }
+    c->txq = c->txq_tail = NULL;
+    c->txq_bytes = 0;
+}
+
 static void unindex(pl_conn_t *c)
 {
     if (!c->authed) return;
@@ -65,13 +76,7 @@ void pl_conn_closed(pl_conn_t *c)
     if (c->next) c->next->prev = c->prev;
     c->prev = c->next = NULL;
     srv->metrics.connections--;
-    for (pl_frame_t *f = c->txq; f;) {
-        pl_frame_t *n = f->next;
-        free(f);
-        f = n;
-    }
-    c->txq = c->txq_tail = NULL;
-    c->txq_bytes = 0;
+    free_txq(c);
     free(c->rx);
     c->rx = NULL;
     pl_wipe(c->token_hash, sizeof c->token_hash);
@@ -88,8 +93,12 @@ int pl_conn_send(pl_conn_t *c, const char *data, size_t len)
 {
     if (!c->wsi || c->close_code) return -PL_EUNAVAIL;
     if (c->txq_bytes + len > TXQ_MAX_BYTES) {
-        pl_log_warn("ws", "conn %llu not reading; closing", (unsigned long long)c->id);
-        pl_conn_close(c, 1008, "not reading");
+        /* A client this far behind is not reading: a polite close would wait behind the queue
+         * it never drains, so drop the queue and the socket now. */
+        pl_log_warn("ws", "conn %llu not reading; dropping it", (unsigned long long)c->id);
+        free_txq(c);
+        c->close_code = 1008;
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
         return -PL_ETOOBIG;
     }
     pl_frame_t *f = malloc(sizeof *f + LWS_PRE + len);
@@ -135,10 +144,9 @@ int pl_conn_writeable(pl_conn_t *c)
         if (!c->txq) c->txq_tail = NULL;
         c->txq_bytes -= f->len;
         free(f);
-        if (c->txq) {
-            lws_callback_on_writable(c->wsi);
-            return 0;
-        }
+        /* One write per callback: the close frame, if any, goes in the next one. */
+        if (c->txq || c->close_code) lws_callback_on_writable(c->wsi);
+        return 0;
     }
     if (c->close_code) {
         lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,

@@ -70,8 +70,11 @@ const char *const pl_schema_migrations[] = {
     "  txn_id TEXT NOT NULL,"
     "  body BLOB NOT NULL,"
     "  created_at INTEGER NOT NULL,"
-    "  UNIQUE (conversation_id, seq),"
     "  UNIQUE (sender_id, txn_id));"
+    /* seq numbers what the patient sees, 1..n with no gaps; an internal note takes the seq of
+     * the message it follows, so notes neither show as gaps nor can be counted. */
+    "CREATE UNIQUE INDEX messages_seq ON messages(conversation_id, seq) WHERE internal = 0;"
+    "CREATE INDEX messages_order ON messages(conversation_id, seq, internal, id);"
     "CREATE TABLE receipts ("
     "  conversation_id INTEGER NOT NULL REFERENCES conversations(id),"
     "  user_id INTEGER NOT NULL REFERENCES users(id),"

@@ -137,6 +137,7 @@ int pl_store_patient_by_nhs(pl_store_t *st, const char *nhs, int64_t *user_id);
 int pl_store_session_create(pl_store_t *st, const char *token_hash, int64_t user_id,
                             int64_t now, int64_t expires_at);
 int pl_store_session_get(pl_store_t *st, const char *token_hash, pl_session_row_t *out);
+/* -PL_ENOTFOUND when the session is gone (signed out, password changed, user disabled). */
 int pl_store_session_touch(pl_store_t *st, const char *token_hash, int64_t now);
 int pl_store_session_delete(pl_store_t *st, const char *token_hash);
 int pl_store_sessions_delete_user(pl_store_t *st, int64_t user_id);
@@ -161,15 +162,19 @@ int pl_store_conv_list_patient(pl_store_t *st, int64_t patient_id, int64_t befor
                                json_t **out);
 
 /* Messages. Idempotent on (sender, txn_id): a repeat returns the original in *out with *dup set.
- * Assigns the next per-conversation seq and the server time. */
+ * A message takes the next per-conversation seq; an internal note takes the current one (it
+ * follows that message) and does not advance it. Server time is `now`. */
 int pl_store_msg_append(pl_store_t *st, const pl_conv_t *conv, int64_t sender_id, bool internal,
                         const char *txn_id, const char *body, size_t body_len, int64_t now,
                         pl_msg_t *out, bool *dup);
+/* The message a sender already stored under txn_id, if any: 0 or -PL_ENOTFOUND. */
+int pl_store_msg_find_txn(pl_store_t *st, int64_t sender_id, const char *txn_id, pl_msg_t *out);
 /* The message (with body) as JSON. */
 int pl_store_msg_json(pl_store_t *st, int64_t msg_id, json_t **out);
-/* History: messages with seq < before_seq (0 = latest), newest last, at most limit.
+/* History in transcript order: the `limit` entries before message id before_id (0 = latest),
+ * oldest first; next_before is the id to pass for the page before, or null at the start.
  * include_internal false hides internal notes (patients). */
-int pl_store_msg_history(pl_store_t *st, int64_t conv_id, int64_t before_seq, int limit,
+int pl_store_msg_history(pl_store_t *st, int64_t conv_id, int64_t before_id, int limit,
                          bool include_internal, json_t **out);
 
 /* Receipts: raises (never lowers) a user's delivered/read seq. *changed is set if it moved. */

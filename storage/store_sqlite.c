@@ -649,7 +649,8 @@ int pl_store_session_touch(pl_store_t *st, const char *token_hash, int64_t now)
     if (!s) return -PL_EINTERNAL;
     sqlite3_bind_int64(s, 1, now);
     sqlite3_bind_text(s, 2, token_hash, -1, SQLITE_TRANSIENT);
-    return pl__sq_done(st, s, "session touch");
+    int rc = pl__sq_done(st, s, "session touch");
+    return rc == 0 && sqlite3_changes(st->db) == 0 ? -PL_ENOTFOUND : rc;
 }
 
 int pl_store_session_delete(pl_store_t *st, const char *token_hash)

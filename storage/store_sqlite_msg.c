@@ -284,11 +284,8 @@ int pl_store_conv_list_patient(pl_store_t *st, int64_t patient_id, int64_t befor
 
 /* ---- messages ---- */
 
-int pl_store_msg_append(pl_store_t *st, const pl_conv_t *conv, int64_t sender_id, bool internal,
-                        const char *txn_id, const char *body, size_t body_len, int64_t now,
-                        pl_msg_t *out, bool *dup)
+int pl_store_msg_find_txn(pl_store_t *st, int64_t sender_id, const char *txn_id, pl_msg_t *out)
 {
-    *dup = false;
     sqlite3_stmt *s = pl__sq_stmt(st, "SELECT id, conversation_id, seq, created_at, internal "
                                       "FROM messages WHERE sender_id = ? AND txn_id = ?");
     if (!s) return -PL_EINTERNAL;
@@ -302,17 +299,31 @@ int pl_store_msg_append(pl_store_t *st, const pl_conv_t *conv, int64_t sender_id
         out->created_at = sqlite3_column_int64(s, 3);
         out->internal = sqlite3_column_int(s, 4) != 0;
         out->sender_id = sender_id;
-        *dup = true;
     }
     sqlite3_reset(s);
-    if (rc == SQLITE_ROW) return out->conversation_id == conv->id ? 0 : -PL_ECONFLICT;
-    if (rc != SQLITE_DONE) return pl__sq_err(st, rc, "msg txn lookup");
+    if (rc == SQLITE_ROW) return 0;
+    return rc == SQLITE_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "msg txn lookup");
+}
 
-    /* The patient's words start (or keep) the practice's clock; a staff reply stops it. */
-    s = pl__sq_stmt(st, "UPDATE conversations SET last_seq = last_seq + 1, updated_at = ?2, "
-                        "waiting_since = CASE WHEN ?3 = 1 THEN waiting_since "
-                        "WHEN patient_id = ?4 THEN coalesce(waiting_since, ?2) ELSE NULL END "
-                        "WHERE id = ?1 RETURNING last_seq");
+int pl_store_msg_append(pl_store_t *st, const pl_conv_t *conv, int64_t sender_id, bool internal,
+                        const char *txn_id, const char *body, size_t body_len, int64_t now,
+                        pl_msg_t *out, bool *dup)
+{
+    *dup = false;
+    int rc = pl_store_msg_find_txn(st, sender_id, txn_id, out);
+    if (rc == 0) {
+        *dup = true;
+        return out->conversation_id == conv->id ? 0 : -PL_ECONFLICT;
+    }
+    if (rc != -PL_ENOTFOUND) return rc;
+
+    /* The patient's words start (or keep) the practice's clock; a staff reply stops it. A note
+     * changes neither the clock nor the seq. */
+    sqlite3_stmt *s = pl__sq_stmt(
+        st, "UPDATE conversations SET last_seq = last_seq + (1 - ?3), updated_at = ?2, "
+            "waiting_since = CASE WHEN ?3 = 1 THEN waiting_since "
+            "WHEN patient_id = ?4 THEN coalesce(waiting_since, ?2) ELSE NULL END "
+            "WHERE id = ?1 RETURNING last_seq");
     if (!s) return -PL_EINTERNAL;
     sqlite3_bind_int64(s, 1, conv->id);
     sqlite3_bind_int64(s, 2, now);
@@ -386,33 +397,43 @@ int pl_store_msg_json(pl_store_t *st, int64_t msg_id, json_t **out)
     return rc == SQLITE_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "msg json");
 }
 
-int pl_store_msg_history(pl_store_t *st, int64_t conv_id, int64_t before_seq, int limit,
+int pl_store_msg_history(pl_store_t *st, int64_t conv_id, int64_t before_id, int limit,
                          bool include_internal, json_t **out)
 {
+    /* Rows of one conversation are written by one thread in seq order, so id order is
+     * transcript order (a note after the message it follows): paging by id never splits or
+     * repeats a note and its message, which paging by seq would. */
     static const char sql[] =
-        "SELECT * FROM (" MSG_SELECT "WHERE m.conversation_id = ?1 AND (?2 = 0 OR m.seq < ?2) "
-        "AND (?3 = 1 OR m.internal = 0) ORDER BY m.seq DESC LIMIT ?4) ORDER BY 3";
+        "SELECT * FROM (" MSG_SELECT "WHERE m.conversation_id = ?1 AND (?2 = 0 OR m.id < ?2) "
+        "AND (?3 = 1 OR m.internal = 0) ORDER BY m.id DESC LIMIT ?4) ORDER BY 1";
     sqlite3_stmt *s = pl__sq_stmt(st, sql);
     if (!s) return -PL_EINTERNAL;
     sqlite3_bind_int64(s, 1, conv_id);
-    sqlite3_bind_int64(s, 2, before_seq);
+    sqlite3_bind_int64(s, 2, before_id);
     sqlite3_bind_int(s, 3, include_internal);
-    sqlite3_bind_int(s, 4, limit);
+    sqlite3_bind_int(s, 4, limit + 1); /* one extra row says whether an older page exists */
     json_t *arr = json_array();
-    int rc, n = 0;
-    int64_t first_seq = 0;
+    int rc;
+    int64_t first_id = 0;
+    bool more = false;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (n++ == 0) first_seq = sqlite3_column_int64(s, 2);
         json_t *m = msg_row_json(st, s);
         if (m) json_array_append_new(arr, m);
     }
+    /* Rows come oldest first: the extra one, if there, is the first. */
+    if ((int)json_array_size(arr) > limit) {
+        json_array_remove(arr, 0);
+        more = true;
+    }
+    if (json_array_size(arr))
+        first_id = json_integer_value(json_object_get(json_array_get(arr, 0), "id"));
     sqlite3_reset(s);
     if (rc != SQLITE_DONE) {
         json_decref(arr);
         return pl__sq_err(st, rc, "history");
     }
     *out = json_pack("{so so}", "messages", arr, "next_before",
-                     n == limit && first_seq > 1 ? json_integer(first_seq) : json_null());
+                     more ? json_integer(first_id) : json_null());
     return 0;
 }
 

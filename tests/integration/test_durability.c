@@ -83,7 +83,7 @@ static void count_txns(pl_pc_t *pt, json_int_t cid, const char *tag, int *counts
     json_int_t expect_seq = -1;
     for (;;) {
         json_t *r = before ? pl_pc_callf(pt, T, "{ss sI sI si}", "type", "conversation.history",
-                                         "conversation_id", cid, "before_seq", before, "limit", 100)
+                                         "conversation_id", cid, "before", before, "limit", 100)
                            : pl_pc_callf(pt, T, "{ss sI si}", "type", "conversation.history",
                                          "conversation_id", cid, "limit", 100);
         assert_true(pl_pc_is_ok(r));

@@ -322,7 +322,9 @@ static void test_msg_append_assigns_seq_1_2_3_per_conversation(void **state)
     assert_int_equal(send_msg(f, c1, f->pat1, false, "a1", "one").seq, 1);
     assert_int_equal(send_msg(f, c2, f->pat2, false, "b1", "uno").seq, 1);
     assert_int_equal(send_msg(f, c1, f->gp, false, "a2", "two").seq, 2);
-    assert_int_equal(send_msg(f, c1, f->gp, true, "a3", "three").seq, 3);
+    /* A note follows message 2 and takes its seq; the next message is 3. */
+    assert_int_equal(send_msg(f, c1, f->gp, true, "a3", "three").seq, 2);
+    assert_int_equal(send_msg(f, c1, f->pat1, false, "a4", "four").seq, 3);
     assert_int_equal(send_msg(f, c2, f->gp, false, "b2", "dos").seq, 2);
     assert_int_equal(conv_of(f, c1).last_seq, 3);
     assert_int_equal(conv_of(f, c2).last_seq, 2);
@@ -527,6 +529,11 @@ static int64_t next_before(const json_t *page)
     return (int64_t)json_integer_value(v);
 }
 
+static int64_t page_first_id(const json_t *page)
+{
+    return jint(json_array_get(json_object_get(page, "messages"), 0), "id");
+}
+
 static void test_history_pages_backwards_through_every_message_once(void **state)
 {
     fx_t *f = *state;
@@ -540,7 +547,6 @@ static void test_history_pages_backwards_through_every_message_once(void **state
     json_t *p = NULL;
     const int64_t want[3][3] = {{5, 6, 7}, {2, 3, 4}, {1}};
     const size_t want_n[3] = {3, 3, 1};
-    const int64_t want_next[3] = {5, 2, 0};
     int64_t before = 0;
     for (int page = 0; page < 3; page++) {
         assert_int_equal(pl_store_msg_history(f->st, c, before, 3, true, &p), 0);
@@ -549,10 +555,11 @@ static void test_history_pages_backwards_through_every_message_once(void **state
         for (size_t i = 0; i < n; i++)
             assert_int_equal(seqs[i], want[page][i]);
         before = next_before(p);
-        assert_int_equal(before, want_next[page]);
+        /* The cursor is the oldest entry's id while older entries remain, then null. */
+        assert_int_equal(before, page < 2 ? page_first_id(p) : 0);
         json_decref(p);
     }
-    /* A page that ends exactly at seq 1 says there is nothing before it. */
+    /* A page that holds everything says there is nothing before it. */
     assert_int_equal(pl_store_msg_history(f->st, c, 0, 7, true, &p), 0);
     assert_int_equal(page_seqs(p, seqs, 8), 7);
     assert_int_equal(next_before(p), 0);
@@ -572,19 +579,22 @@ static void test_history_without_internal_hides_notes(void **state)
         bool note = i == 3 || i == 6;
         (void)send_msg(f, c, note ? f->gp : f->pat1, note, txn, note ? "NOTE" : txn);
     }
+    /* Notes take the seq of the message they follow: the patient's seqs have no gaps. */
     int64_t seqs[8];
     json_t *p = NULL;
     assert_int_equal(pl_store_msg_history(f->st, c, 0, 10, false, &p), 0);
-    const int64_t visible[] = {1, 2, 4, 5, 7};
     assert_int_equal(page_seqs(p, seqs, 8), 5);
     for (int i = 0; i < 5; i++)
-        assert_int_equal(seqs[i], visible[i]);
+        assert_int_equal(seqs[i], i + 1);
+    char *dump = json_dumps(p, 0);
+    assert_null(strstr(dump, "NOTE"));
+    free(dump);
     json_decref(p);
 
     /* Paged two at a time, the patient still sees exactly the visible ones, once each. */
     int64_t before = 0;
     size_t total = 0;
-    const int64_t pages[3][2] = {{5, 7}, {2, 4}, {1}};
+    const int64_t pages[3][2] = {{4, 5}, {2, 3}, {1}};
     for (int page = 0; page < 3; page++) {
         assert_int_equal(pl_store_msg_history(f->st, c, before, 2, false, &p), 0);
         size_t n = page_seqs(p, seqs, 8);
@@ -598,13 +608,21 @@ static void test_history_without_internal_hides_notes(void **state)
     }
     assert_int_equal(total, 5);
 
-    /* Staff see the notes, marked as notes. */
-    assert_int_equal(pl_store_msg_history(f->st, c, 4, 10, true, &p), 0);
-    assert_int_equal(page_seqs(p, seqs, 8), 3);
-    const json_t *note = json_array_get(json_object_get(p, "messages"), 2);
-    assert_int_equal(jint(note, "seq"), 3);
-    assert_string_equal(json_string_value(json_object_get(note, "kind")), "note");
-    json_decref(p);
+    /* Staff see all seven in transcript order, each note right after the message it follows,
+     * and paging one at a time never splits or repeats an entry. */
+    const int64_t staff_seqs[7] = {1, 2, 2, 3, 4, 4, 5};
+    const bool staff_note[7] = {false, false, true, false, false, true, false};
+    before = 0;
+    for (int k = 6; k >= 0; k--) {
+        assert_int_equal(pl_store_msg_history(f->st, c, before, 1, true, &p), 0);
+        const json_t *m = json_array_get(json_object_get(p, "messages"), 0);
+        assert_int_equal(jint(m, "seq"), staff_seqs[k]);
+        assert_string_equal(json_string_value(json_object_get(m, "kind")),
+                            staff_note[k] ? "note" : "message");
+        before = next_before(p);
+        assert_true(k == 0 ? before == 0 : before > 0);
+        json_decref(p);
+    }
 }
 
 /* ---- events ---- */
