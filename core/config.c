@@ -39,6 +39,8 @@ static const struct opt {
       "session ends after this long unused"),
     I("session_absolute_timeout_s", session_absolute_timeout_s, 2, 86400 * 90, "43200",
       "session ends this long after login whatever its use"),
+    I("session_recheck_s", session_recheck_s, 1, 3600, "30",
+      "how often open connections re-check their session still exists"),
     I("http_timeout_s", http_timeout_s, 1, 600, "10",
       "an HTTP request's headers and body must arrive within this"),
     I("event_page_size", event_page_size, 1, 10000, "200", "events per replay page"),

@@ -21,6 +21,8 @@ typedef struct {
     int rate_limit_burst;        /* ... and burst */
     int session_idle_timeout_s;
     int session_absolute_timeout_s;
+    int session_recheck_s;       /* sign-out, disable or password change elsewhere ends a
+                                    connection within this */
     int http_timeout_s;          /* whole request (headers and body) must arrive within this */
     int event_page_size;         /* events per replay page */
     int max_connections;

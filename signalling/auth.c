@@ -344,6 +344,7 @@ static void resolve_after(pl_req_t *r, int status)
     c->session_expires_at = r->i1;
     c->session_idle_deadline = r->now + (int64_t)c->srv->cfg->session_idle_timeout_s * 1000;
     c->session_touched_at = r->now;
+    c->session_checked_at = r->now;
     c->must_enrol_totp = r->i2 != 0;
     pl_conn_authenticated(c);
     pl_conn_send_json(c, json_pack("{ss sI ss sb}", "type", "session.ready", "user_id",
@@ -351,6 +352,36 @@ static void resolve_after(pl_req_t *r, int status)
                                    c->actor.kind == PL_USER_PATIENT ? "patient" : "staff",
                                    "must_enrol_totp", c->must_enrol_totp));
     lws_rx_flow_control(c->wsi, 1);
+}
+
+static int recheck_run(pl_store_t *st, pl_req_t *r)
+{
+    pl_session_row_t row;
+    int rc = pl_store_session_get(st, json_string_value(json_object_get(r->params, "h")), &row);
+    if (rc == -PL_ENOTFOUND || (rc == 0 && r->now >= row.expires_at)) return -PL_EAUTH;
+    if (rc < 0) return rc;
+    pl_actor_t fresh;
+    rc = pl_store_actor_load(st, row.user_id, &fresh);
+    return rc == -PL_ENOTFOUND ? -PL_EAUTH : rc;
+}
+
+static void recheck_after(pl_req_t *r, int status)
+{
+    pl_conn_t *c = r->conn;
+    if (status != -PL_EAUTH || !c->wsi) return; /* a store hiccup is not a reason to drop */
+    pl_conn_send_json(c, json_pack("{ss s{ss ss}}", "type", "session.ended", "error", "code",
+                                   "unauthorised", "message", "session ended: sign in again"));
+    pl_conn_close(c, 4401, "session ended");
+}
+
+void pl_auth_recheck(pl_conn_t *c)
+{
+    pl_req_t *r = pl_req_new(c, NULL, "session.recheck", NULL, recheck_run);
+    if (!r) return;
+    r->params = json_pack("{ss}", "h", c->token_hash);
+    r->no_reply = true;
+    r->after = recheck_after;
+    pl_req_submit(r);
 }
 
 void pl_auth_resolve_ws(pl_conn_t *c)

@@ -134,15 +134,23 @@ static int confirm_run(pl_store_t *st, pl_req_t *r)
     rc = pl_totp_verify(u.totp_secret, u.totp_secret_len,
                         json_string_value(json_object_get(r->params, "code")),
                         (uint64_t)(r->now / 1000), 1, &step);
-    if (rc == 0) rc = pl_store_user_set_totp(st, u.id, u.totp_secret, u.totp_secret_len, true, step);
-    else json_object_set_new(r->result, "error_message", json_string("that code is not right"));
+    if (rc == 0) {
+        rc = pl_store_user_set_totp(st, u.id, u.totp_secret, u.totp_secret_len, true, step);
+    } else {
+        json_object_set_new(r->result, "error_message", json_string("that code is not right"));
+        rc = -PL_ETOTP;
+    }
     pl_user_wipe(&u);
-    return rc < 0 ? -PL_ETOTP : 0;
+    return rc;
 }
 
 static void confirm_after(pl_req_t *r, int status)
 {
-    if (status == 0 && r->conn) r->conn->must_enrol_totp = false;
+    if (status < 0) return;
+    /* Every open connection of this user is ungated, not just the one that confirmed. */
+    size_t n = 0;
+    void *const *conns = pl_imap_get(r->srv->by_user, r->actor.user_id, &n);
+    for (size_t i = 0; i < n; i++) ((pl_conn_t *)conns[i])->must_enrol_totp = false;
 }
 
 static int h_confirm(pl_conn_t *c, const char *id, json_t *req)

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define HOUSEKEEPING_MS 10000
+
 typedef struct {
     pl_conn_t *conn;
     char token_hash[65];
@@ -99,11 +101,16 @@ static void housekeeping_cb(uv_timer_t *t)
     int64_t now = pl_now_ms();
     pl_throttle_expire(srv->throttle, now);
     for (pl_conn_t *c = srv->conns; c; c = c->next) {
-        if (c->authed && (now >= c->session_expires_at || now >= c->session_idle_deadline)) {
+        if (!c->authed || c->close_code) continue;
+        if (now >= c->session_expires_at || now >= c->session_idle_deadline) {
             pl_conn_send_json(c, json_pack("{ss s{ss ss}}", "type", "session.ended", "error",
                                            "code", "unauthorised", "message",
                                            "session expired: sign in again"));
             pl_conn_close(c, 4401, "session expired");
+        } else if (now - c->session_checked_at >= (int64_t)srv->cfg->session_recheck_s * 1000) {
+            /* Idle connections still receive events: make sure their session still exists. */
+            c->session_checked_at = now;
+            pl_auth_recheck(c);
         }
     }
 }
@@ -144,6 +151,10 @@ int pl_server_create(pl_server_t **out, uv_loop_t *loop, const pl_config_t *cfg)
     char crt[1024], key[1024];
     pl_datadir_path(cfg->data_dir, "tls.crt", crt, sizeof crt);
     pl_datadir_path(cfg->data_dir, "tls.key", key, sizeof key);
+    /* Ping a WebSocket quiet for 30 s; hang up one with no answer for 70 s (dead phones,
+     * half-open NATs). */
+    static const lws_retry_bo_t idle_policy = {.secs_since_valid_ping = 30,
+                                               .secs_since_valid_hangup = 70};
     void *foreign[1] = {loop};
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
@@ -160,6 +171,7 @@ int pl_server_create(pl_server_t **out, uv_loop_t *loop, const pl_config_t *cfg)
     info.timeout_secs_ah_idle = (unsigned)cfg->http_timeout_s;
     info.max_http_header_data = 4096;
     info.pcontext = &srv->lws;
+    info.retry_and_idle_policy = &idle_policy;
     info.gid = -1;
     info.uid = -1;
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
@@ -176,7 +188,9 @@ int pl_server_create(pl_server_t **out, uv_loop_t *loop, const pl_config_t *cfg)
     }
     uv_timer_init(loop, &srv->housekeeping);
     srv->housekeeping.data = srv;
-    uv_timer_start(&srv->housekeeping, housekeeping_cb, 10000, 10000);
+    uint64_t every = (uint64_t)cfg->session_recheck_s * 1000;
+    if (every > HOUSEKEEPING_MS) every = HOUSEKEEPING_MS;
+    uv_timer_start(&srv->housekeeping, housekeeping_cb, every, every);
     pl_log_info("server", "listening on https://%s:%d (store %s)", cfg->bind, cfg->port,
                 strncmp(url, "sqlite:", 7) == 0 ? "sqlite" : "other");
     *out = srv;

@@ -58,7 +58,7 @@ struct pl_conn {
     bool authed;
     bool must_enrol_totp; /* practice requires TOTP and the user has not enrolled */
     char token_hash[65];
-    int64_t session_expires_at, session_idle_deadline, session_touched_at;
+    int64_t session_expires_at, session_idle_deadline, session_touched_at, session_checked_at;
     pl_actor_t actor;
 
     /* receive: one message may arrive in several fragments */
@@ -70,6 +70,7 @@ struct pl_conn {
     pl_frame_t *txq, *txq_tail;
     size_t txq_bytes;
     int close_code; /* non-zero: close after the queue drains */
+    bool close_sent;
     char close_reason[64];
 
     /* rate limit (token bucket) */
@@ -153,6 +154,9 @@ size_t pl_http_pss_size(void);
 /* Resolves the session for a new WebSocket connection (token hash already in c). */
 void pl_auth_resolve_ws(pl_conn_t *c);
 void pl_auth_logout_conns(pl_server_t *srv, const char *token_hash);
+/* Re-checks in the store that the connection's session still exists (it is deleted by sign-out
+ * elsewhere, `parley user disable` and `parley user passwd`); ends the connection if not. */
+void pl_auth_recheck(pl_conn_t *c);
 
 /* ---- throttle.c ---- */
 int pl_throttle_create(pl_throttle_t **out);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #define TXQ_MAX_BYTES (4u << 20) /* a client this far behind is not reading: drop it */
+#define LWS_WRITE_CLOSE_ 4         /* lws's own value for a Close frame (lws-write.h) */
 
 pl_conn_t *pl_conn_create(pl_server_t *srv, struct lws *wsi)
 {
@@ -148,12 +149,20 @@ int pl_conn_writeable(pl_conn_t *c)
         if (c->txq || c->close_code) lws_callback_on_writable(c->wsi);
         return 0;
     }
-    if (c->close_code) {
-        lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
-                         (unsigned char *)c->close_reason, strlen(c->close_reason));
-        return -1;
+    if (c->close_code && !c->close_sent) {
+        /* lws 4.1 drops the socket without a Close frame when a callback just returns -1, so
+         * write the frame (code + reason, RFC 6455 5.5.1) ourselves, then hang up. */
+        unsigned char buf[LWS_PRE + 2 + sizeof c->close_reason];
+        size_t rl = strlen(c->close_reason);
+        buf[LWS_PRE] = (unsigned char)(c->close_code >> 8);
+        buf[LWS_PRE + 1] = (unsigned char)(c->close_code & 0xff);
+        memcpy(buf + LWS_PRE + 2, c->close_reason, rl);
+        c->close_sent = true;
+        lws_write(c->wsi, buf + LWS_PRE, 2 + rl, (enum lws_write_protocol)LWS_WRITE_CLOSE_);
+        lws_callback_on_writable(c->wsi);
+        return 0;
     }
-    return 0;
+    return c->close_code ? -1 : 0;
 }
 
 void pl_conn_reply_ok(pl_conn_t *c, const char *id, json_t *fields)
@@ -187,7 +196,17 @@ static bool rate_ok(pl_conn_t *c)
 
 static int touch_run(pl_store_t *st, pl_req_t *r)
 {
-    return pl_store_session_touch(st, json_string_value(json_object_get(r->params, "h")), r->now);
+    int rc = pl_store_session_touch(st, json_string_value(json_object_get(r->params, "h")), r->now);
+    return rc == -PL_ENOTFOUND ? -PL_EAUTH : rc;
+}
+
+static void touch_after(pl_req_t *r, int status)
+{
+    pl_conn_t *c = r->conn;
+    if (status != -PL_EAUTH || !c->wsi) return;
+    pl_conn_send_json(c, json_pack("{ss s{ss ss}}", "type", "session.ended", "error", "code",
+                                   "unauthorised", "message", "session ended: sign in again"));
+    pl_conn_close(c, 4401, "session ended");
 }
 
 /* Activity keeps a session alive: in memory at once, in the store at most once a minute (so a
@@ -203,6 +222,7 @@ static bool session_live(pl_conn_t *c)
         if (r) {
             r->params = json_pack("{ss}", "h", c->token_hash);
             r->no_reply = true;
+            r->after = touch_after;
             pl_req_submit(r);
         }
     }

@@ -110,6 +110,51 @@ static void test_login_without_json_content_type_is_refused(void **s)
     pl_http_resp_free(&r);
 }
 
+static void test_websocket_without_token_gets_session_error_and_close_4401(void **s)
+{
+    pl_wsc_t *ws = NULL;
+    assert_int_equal(pl_wsc_connect(&ws, "127.0.0.1", fx.port, "/", NULL, T, NULL), 0);
+    char *m = NULL;
+    assert_int_equal(pl_wsc_recv(ws, T, &m, NULL), 0);
+    assert_non_null(strstr(m, "session.error"));
+    free(m);
+    assert_int_equal(pl_wsc_recv(ws, T, &m, NULL), -ECONNRESET);
+    assert_int_equal(pl_wsc_close_code(ws), 4401);
+    pl_wsc_destroy(ws);
+}
+
+static void test_upgrade_without_subprotocol_is_not_accepted(void **s)
+{
+    pl_tls_t *t = NULL;
+    assert_int_equal(pl_tls_connect(&t, "127.0.0.1", fx.port, T), 0);
+    const char *req = "GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+                      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                      "Sec-WebSocket-Version: 13\r\n\r\n";
+    assert_int_equal(pl_tls_write(t, req, strlen(req)), 0);
+    char buf[512] = "";
+    int n = pl_tls_read(t, buf, sizeof buf - 1, T);
+    if (n > 0) buf[n] = 0;
+    assert_null(strstr(buf, " 101 "));
+    pl_tls_destroy(t);
+}
+
+static void test_cross_site_login_is_refused_even_with_a_valid_body(void **s)
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"username\":\"dr.patel\",\"password\":\"%s\"}",
+             pl_fixture_password(&fx, "dr.patel"));
+    pl_http_resp_t r;
+    assert_int_equal(pl_https_request("127.0.0.1", fx.port, "POST", "/api/v1/login",
+                                      "Content-Type: application/json\r\n"
+                                      "Origin: https://evil.example\r\n",
+                                      body, strlen(body), T, &r),
+                     0);
+    assert_int_equal(r.status, 403);
+    char *cookie = pl_http_resp_header(&r, "set-cookie");
+    assert_null(cookie);
+    pl_http_resp_free(&r);
+}
+
 static void test_websocket_without_or_with_bad_token_is_refused(void **s)
 {
     pl_pc_t *c = NULL;
@@ -614,6 +659,9 @@ int main(void)
         cmocka_unit_test(test_login_sets_secure_httponly_strict_cookie),
         cmocka_unit_test(test_login_without_json_content_type_is_refused),
         cmocka_unit_test(test_websocket_without_or_with_bad_token_is_refused),
+        cmocka_unit_test(test_websocket_without_token_gets_session_error_and_close_4401),
+        cmocka_unit_test(test_upgrade_without_subprotocol_is_not_accepted),
+        cmocka_unit_test(test_cross_site_login_is_refused_even_with_a_valid_body),
         cmocka_unit_test(test_patient_request_reaches_practice_inbox_live),
         cmocka_unit_test(test_staff_reply_reaches_patient_but_internal_note_does_not),
         cmocka_unit_test(test_receipts_and_typing_reach_the_other_side),

@@ -20,7 +20,7 @@ static pl_fixture_t fx;
 
 static int setup(void **s)
 {
-    const char *args[] = {"--session-idle-timeout-s", "2", NULL};
+    const char *args[] = {"--session-idle-timeout-s", "2", "--session-recheck-s", "1", NULL};
     return pl_fixture_start(&fx, args);
 }
 
@@ -46,13 +46,39 @@ static void test_idle_session_is_refused_on_next_request_and_reconnect(void **s)
     pl_pc_t *c = NULL;
     assert_int_equal(pl_pc_connect(&c, fx.port, token, NULL), 0);
     sleep(3);
-    json_t *r = pl_pc_callf(c, T, "{ss}", "type", "ping");
-    assert_true(pl_pc_is_error(r, "unauthorised"));
-    json_decref(r);
+    /* The server ends the idle session on its own, with a reason and close code 4401. */
+    json_t *m = pl_pc_next_push(c, T);
+    assert_non_null(m);
+    assert_string_equal(json_string_value(json_object_get(m, "type")), "session.ended");
+    json_decref(m);
+    char *rest = NULL;
+    assert_int_equal(pl_wsc_recv(pl_pc_ws(c), T, &rest, NULL), -ECONNRESET);
+    assert_int_equal(pl_wsc_close_code(pl_pc_ws(c)), 4401);
     pl_pc_destroy(c);
     json_t *err = NULL;
     assert_int_equal(pl_pc_connect(&c, fx.port, token, &err), -EACCES);
     json_decref(err);
+}
+
+static void test_disabling_a_user_ends_their_open_connections(void **s)
+{
+    pl_pc_t *c = NULL;
+    assert_int_equal(pl_pc_open(&c, &fx, "robert.green"), 0);
+    const char *args[] = {"user", "disable", "--data-dir", fx.dir, "--username", "robert.green",
+                          NULL};
+    assert_int_equal(pl_test_run_cli(NULL, args), 0);
+    /* Idle, yet within a few seconds the server notices the session is gone. */
+    json_t *m = pl_pc_next_push(c, 5000);
+    assert_non_null(m);
+    assert_string_equal(json_string_value(json_object_get(m, "type")), "session.ended");
+    json_decref(m);
+    char *rest = NULL;
+    assert_int_equal(pl_wsc_recv(pl_pc_ws(c), 5000, &rest, NULL), -ECONNRESET);
+    assert_int_equal(pl_wsc_close_code(pl_pc_ws(c)), 4401);
+    pl_pc_destroy(c);
+    assert_int_equal(pl_pc_login(fx.port, "robert.green",
+                                 pl_fixture_password(&fx, "robert.green"), NULL, NULL, 0, NULL),
+                     401);
 }
 
 static void test_totp_enrolment_then_login_needs_a_fresh_code(void **s)
@@ -158,6 +184,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_idle_session_is_refused_on_next_request_and_reconnect),
+        cmocka_unit_test(test_disabling_a_user_ends_their_open_connections),
         cmocka_unit_test(test_totp_enrolment_then_login_needs_a_fresh_code),
         cmocka_unit_test(test_practice_requiring_totp_blocks_unenrolled_staff_until_enrolled),
         cmocka_unit_test(test_repeated_failures_are_throttled_with_backoff),
