@@ -62,6 +62,7 @@ static void patient_view(const pl_actor_t *a, json_t *conv)
     if (a->kind != PL_USER_PATIENT) return;
     json_object_del(conv, "assignee_user_id");
     json_object_del(conv, "assignee_role");
+    json_object_del(conv, "updated_at"); /* moves with assignment: would betray it */
 }
 
 /* Staff access to patient data is audited; a patient's access to their own is not. */
@@ -118,7 +119,6 @@ static int create_run(pl_store_t *st, pl_req_t *r)
                               json_string_value(json_object_get(p, "kind")),
                               json_string_value(json_object_get(p, "subject")),
                               json_object_get(p, "answers"), txn, r->now, &conv_id, &dup);
-    if (rc == -PL_ECONFLICT) fail_msg(r, "txn_id was already used for another message");
     if (rc < 0) return rc;
     pl_conv_t conv;
     if ((rc = pl_store_conv_get(st, conv_id, &conv)) < 0) return rc;
@@ -126,6 +126,7 @@ static int create_run(pl_store_t *st, pl_req_t *r)
     bool mdup = false;
     rc = pl_store_msg_append(st, &conv, r->actor.user_id, false, txn, body, strlen(body), r->now,
                              &msg, &mdup);
+    if (rc == -PL_ECONFLICT) fail_msg(r, "txn_id was already used for another message");
     if (rc < 0) return rc;
     json_t *cj = NULL, *mj = NULL;
     if ((rc = pl_store_conv_json(st, conv_id, &cj)) < 0) return rc;

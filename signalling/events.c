@@ -14,13 +14,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-json_t *pl_event_frame(json_t *ev)
+/* What a patient may not learn from an event: which staff member acted (assigned, changed
+ * status, read their message). The practice answers as a team; messages still carry their
+ * author's name, as a letter would. */
+static void redact_for_patient(json_t *e)
+{
+    json_object_del(e, "by");
+    const char *role = json_string_value(json_object_get(e, "role"));
+    if (role && strcmp(role, "staff") == 0) json_object_del(e, "user_id");
+    json_t *conv = json_object_get(e, "conversation");
+    if (json_is_object(conv)) json_object_del(conv, "updated_at");
+}
+
+json_t *pl_event_frame(json_t *ev, bool for_patient)
 {
     json_t *e = json_deep_copy(json_object_get(ev, "payload"));
     if (!json_is_object(e)) {
         json_decref(e);
         e = json_object();
     }
+    if (for_patient) redact_for_patient(e);
     json_object_set(e, "type", json_object_get(ev, "type"));
     json_object_set(e, "conversation_id", json_object_get(ev, "conversation_id"));
     json_object_set(e, "at", json_object_get(ev, "at"));
@@ -39,14 +52,22 @@ static bool may_see(const pl_conn_t *c, json_t *ev)
     return pl_authz_check(&c->actor, &res, PL_ACT_READ) == 0;
 }
 
-static void deliver(pl_conn_t *c, json_t *ev, const char *frame, size_t len)
+static void deliver(pl_conn_t *c, json_t *ev, const char *frame)
 {
     int64_t cursor = json_integer_value(json_object_get(ev, "cursor"));
     if (c->sub != SUB_LIVE || cursor <= c->last_cursor || !may_see(c, ev)) return;
-    if (pl_conn_send(c, frame, len) == 0) {
+    if (pl_conn_send(c, frame, strlen(frame)) == 0) {
         c->last_cursor = cursor;
         c->srv->metrics.messages_out++;
     }
+}
+
+static char *frame_text(json_t *ev, bool for_patient)
+{
+    json_t *fr = pl_event_frame(ev, for_patient);
+    char *t = json_dumps(fr, JSON_COMPACT);
+    json_decref(fr);
+    return t;
 }
 
 void pl_events_fanout(pl_server_t *srv, json_t *events)
@@ -55,19 +76,23 @@ void pl_events_fanout(pl_server_t *srv, json_t *events)
     json_t *ev;
     json_array_foreach(events, i, ev)
     {
-        json_t *fr = pl_event_frame(ev);
-        char *frame = json_dumps(fr, JSON_COMPACT);
-        json_decref(fr);
-        if (!frame) continue;
-        size_t len = strlen(frame), n = 0;
+        size_t n = 0;
         /* Staff of the owning organisation, then the patient: disjoint sets. */
-        void *const *conns = pl_imap_get(srv->by_org, json_integer_value(json_object_get(ev, "org_id")), &n);
-        for (size_t k = 0; k < n; k++) deliver(conns[k], ev, frame, len);
+        void *const *conns =
+            pl_imap_get(srv->by_org, json_integer_value(json_object_get(ev, "org_id")), &n);
+        if (n) {
+            char *frame = frame_text(ev, false);
+            for (size_t k = 0; frame && k < n; k++) deliver(conns[k], ev, frame);
+            free(frame);
+        }
         conns = pl_imap_get(srv->by_user, json_integer_value(json_object_get(ev, "patient_id")), &n);
-        for (size_t k = 0; k < n; k++)
-            if (((pl_conn_t *)conns[k])->actor.kind == PL_USER_PATIENT)
-                deliver(conns[k], ev, frame, len);
-        free(frame);
+        if (n && !json_is_true(json_object_get(ev, "staff_only"))) {
+            char *frame = frame_text(ev, true);
+            for (size_t k = 0; frame && k < n; k++)
+                if (((pl_conn_t *)conns[k])->actor.kind == PL_USER_PATIENT)
+                    deliver(conns[k], ev, frame);
+            free(frame);
+        }
     }
 }
 
@@ -162,7 +187,8 @@ static void replay_after(pl_req_t *r, int status)
         int64_t cur = json_integer_value(json_object_get(ev, "cursor"));
         if (cur > last) last = cur;
         if (cur <= c->last_cursor || !may_see(c, ev)) continue;
-        if (pl_conn_send_json(c, pl_event_frame(ev)) < 0) return;
+        if (pl_conn_send_json(c, pl_event_frame(ev, c->actor.kind == PL_USER_PATIENT)) < 0)
+            return;
         c->srv->metrics.messages_out++;
     }
     c->last_cursor = last;

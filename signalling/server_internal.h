@@ -143,7 +143,8 @@ void pl_events_fanout(pl_server_t *srv, json_t *events); /* borrowed array */
 void pl_events_typing(pl_server_t *srv, const pl_conv_t *conv, const pl_actor_t *who,
                       bool typing);
 int pl_events_subscribe(pl_conn_t *c, const char *id, int64_t cursor);
-json_t *pl_event_frame(json_t *ev); /* wire frame for a stored event; new reference */
+/* Wire frame for a stored event, redacted for a patient's eyes if for_patient; new reference. */
+json_t *pl_event_frame(json_t *ev, bool for_patient);
 
 /* ---- http.c ---- */
 int pl_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

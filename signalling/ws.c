@@ -99,6 +99,7 @@ int pl_conn_send(pl_conn_t *c, const char *data, size_t len)
         pl_log_warn("ws", "conn %llu not reading; dropping it", (unsigned long long)c->id);
         free_txq(c);
         c->close_code = 1008;
+        snprintf(c->close_reason, sizeof c->close_reason, "not reading");
         lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
         return -PL_ETOOBIG;
     }

@@ -320,7 +320,8 @@ int pl_store_msg_append(pl_store_t *st, const pl_conv_t *conv, int64_t sender_id
     /* The patient's words start (or keep) the practice's clock; a staff reply stops it. A note
      * changes neither the clock nor the seq. */
     sqlite3_stmt *s = pl__sq_stmt(
-        st, "UPDATE conversations SET last_seq = last_seq + (1 - ?3), updated_at = ?2, "
+        st, "UPDATE conversations SET last_seq = last_seq + (1 - ?3), "
+            "updated_at = CASE WHEN ?3 = 1 THEN updated_at ELSE ?2 END, "
             "waiting_since = CASE WHEN ?3 = 1 THEN waiting_since "
             "WHEN patient_id = ?4 THEN coalesce(waiting_since, ?2) ELSE NULL END "
             "WHERE id = ?1 RETURNING last_seq");
@@ -418,7 +419,13 @@ int pl_store_msg_history(pl_store_t *st, int64_t conv_id, int64_t before_id, int
     bool more = false;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         json_t *m = msg_row_json(st, s);
-        if (m) json_array_append_new(arr, m);
+        /* A row that will not open (corruption, wrong key) is shown as such, not skipped, so
+         * the transcript keeps its shape and paging its count. */
+        if (!m)
+            m = json_pack("{sI sI sI sb}", "id", (json_int_t)sqlite3_column_int64(s, 0),
+                          "conversation_id", (json_int_t)sqlite3_column_int64(s, 1), "seq",
+                          (json_int_t)sqlite3_column_int64(s, 2), "unreadable", 1);
+        json_array_append_new(arr, m);
     }
     /* Rows come oldest first: the extra one, if there, is the first. */
     if ((int)json_array_size(arr) > limit) {

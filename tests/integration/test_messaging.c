@@ -271,6 +271,8 @@ static void test_receipts_and_typing_reach_the_other_side(void **s)
     assert_non_null(ev);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(ev, "event"), "read_seq")),
                      1);
+    /* The patient learns the practice read it, not which member of staff. */
+    assert_null(json_object_get(json_object_get(ev, "event"), "user_id"));
     json_decref(ev);
     r = pl_pc_callf(gp, T, "{ss sI sb}", "type", "typing.set", "conversation_id", cid, "typing", 1);
     assert_true(pl_pc_is_ok(r));
@@ -278,6 +280,7 @@ static void test_receipts_and_typing_reach_the_other_side(void **s)
     ev = pl_pc_wait_event(pt, "typing", T);
     assert_non_null(ev);
     assert_true(json_is_true(json_object_get(json_object_get(ev, "event"), "typing")));
+    assert_null(json_object_get(json_object_get(ev, "event"), "user_id"));
     assert_null(json_object_get(ev, "cursor")); /* ephemeral: not part of the stream */
     json_decref(ev);
     /* A receipt past the last message is refused. */
