@@ -197,17 +197,15 @@ static int send_run(pl_store_t *st, pl_req_t *r)
     int64_t conv_id = json_integer_value(json_object_get(p, "conversation_id"));
     int rc = load_conv(st, r, conv_id, internal ? PL_ACT_NOTE : PL_ACT_SEND, &conv);
     if (rc < 0) return rc;
-    pl_msg_t prior;
-    const char *ptxn = json_string_value(json_object_get(p, "txn_id"));
-    bool stored = pl_store_msg_find_txn(st, r->actor.user_id, ptxn, &prior) == 0;
+    const char *txn = json_string_value(json_object_get(p, "txn_id"));
     /* A retry of a message already stored is answered as a duplicate whatever has happened to
      * the conversation since; only new messages to a closed request are refused. */
-    if (!stored && !internal && strcmp(conv.status, "closed") == 0 &&
-        r->actor.kind == PL_USER_PATIENT) {
+    pl_msg_t prior;
+    if (!internal && r->actor.kind == PL_USER_PATIENT && strcmp(conv.status, "closed") == 0 &&
+        pl_store_msg_find_txn(st, r->actor.user_id, txn, &prior) != 0) {
         fail_msg(r, "this request is closed: start a new one");
         return -PL_ECONFLICT;
     }
-    const char *txn = json_string_value(json_object_get(p, "txn_id"));
     const char *body = json_string_value(json_object_get(p, "body"));
     pl_msg_t msg;
     bool dup = false;

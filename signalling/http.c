@@ -9,6 +9,7 @@
 #include "core/util.h"
 #include "signalling/server_internal.h"
 
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -385,6 +386,11 @@ int pl_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         /* An upgrade that names no subprotocol lands on this HTTP protocol: refuse it. */
         return 1;
+    case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+        /* lws's one hook onto the server SSL_CTX (user). Idle connections are most of them:
+         * let OpenSSL free each one's 16 KiB+ record buffers between reads and writes. */
+        SSL_CTX_set_mode((SSL_CTX *)user, SSL_MODE_RELEASE_BUFFERS);
+        return 0;
     case LWS_CALLBACK_HTTP_BODY:
         if (!hr) return -1;
         if (hr->answered) return 0;

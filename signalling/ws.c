@@ -301,6 +301,12 @@ int pl_conn_receive(pl_conn_t *c, const void *in, size_t len, bool first, bool f
     if (first) {
         c->rx_len = 0;
         c->rx_discard = false;
+        /* The usual case, a whole message in one piece, is parsed where it lies: no copy, and
+         * no buffer kept per connection. */
+        if (final && len <= cap && !binary) {
+            if (c->authed) dispatch(c, in, len);
+            return 0;
+        }
     }
     if (!c->rx_discard && c->rx_len + len > cap) {
         /* Over the hard cap: drop the rest of this message but keep the connection. */
@@ -308,9 +314,9 @@ int pl_conn_receive(pl_conn_t *c, const void *in, size_t len, bool first, bool f
         c->rx_len = 0;
     }
     if (!c->rx_discard) {
-        if (c->rx_len + len + 1 > c->rx_cap) {
-            size_t ncap = c->rx_len + len + 1 < 4096 ? 4096 : (c->rx_len + len + 1) * 2;
-            if (ncap > cap + 1) ncap = cap + 1;
+        if (c->rx_len + len > c->rx_cap) {
+            size_t ncap = c->rx_len + len < 4096 ? 4096 : (c->rx_len + len) * 2;
+            if (ncap > cap) ncap = cap;
             char *nb = realloc(c->rx, ncap);
             if (!nb) return -1;
             c->rx = nb;
@@ -324,22 +330,16 @@ int pl_conn_receive(pl_conn_t *c, const void *in, size_t len, bool first, bool f
         c->srv->metrics.bad_input++;
         pl_conn_reply_err(c, NULL, -PL_ETOOBIG, "message over the size limit");
         c->rx_discard = false;
-        return 0;
-    }
-    if (binary) {
+    } else if (binary) {
         c->srv->metrics.bad_input++;
         pl_conn_reply_err(c, NULL, -PL_EINVAL, "binary frames are not accepted");
-        return 0;
+    } else if (c->authed) { /* rx is paused until the session resolves */
+        dispatch(c, c->rx, c->rx_len);
     }
-    if (!c->authed) return 0; /* cannot happen: rx is paused until the session resolves */
-    dispatch(c, c->rx, c->rx_len);
-    /* Idle connections should not keep a big buffer. */
-    if (c->rx_cap > 16384) {
-        free(c->rx);
-        c->rx = NULL;
-        c->rx_cap = 0;
-    }
-    c->rx_len = 0;
+    /* Fragmented messages are rare: do not keep their buffer. */
+    free(c->rx);
+    c->rx = NULL;
+    c->rx_cap = c->rx_len = 0;
     return 0;
 }
 
