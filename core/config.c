@@ -44,6 +44,8 @@ static const struct opt {
     I("http_timeout_s", http_timeout_s, 1, 600, "10",
       "an HTTP request's headers and body must arrive within this"),
     I("event_page_size", event_page_size, 1, 10000, "200", "events per replay page"),
+    I("max_store_queue", max_store_queue, 100, 10000000, "20000",
+      "store requests queued before new ones are refused with unavailable"),
     I("max_connections", max_connections, 1, 1000000, "20000", "simultaneous connections"),
     S("web_root", web_root, "./web", "directory of the web app's static files"),
 #undef I

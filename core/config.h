@@ -26,6 +26,7 @@ typedef struct {
     int http_timeout_s;          /* whole request (headers and body) must arrive within this */
     int event_page_size;         /* events per replay page */
     int max_connections;
+    int max_store_queue;         /* shed load beyond this many queued store requests */
     char web_root[512];          /* static files of the web app */
 } pl_config_t;
 

@@ -406,7 +406,18 @@ static void req_done(pl_job_t *job, int status)
 
 void pl_req_submit(pl_req_t *r)
 {
-    int rc = pl_worker_submit(r->srv->worker, &r->job, req_run, req_done);
+    int rc;
+    /* Past this the store cannot keep up: refusing now (the client retries with the same txn_id)
+     * beats letting every acknowledgement wait behind an ever longer queue. */
+    if (r->srv->worker && !r->no_reply &&
+        pl_worker_pending(r->srv->worker) >= r->srv->cfg->max_store_queue) {
+        r->srv->metrics.rate_limited++;
+        if (r->conn && r->conn->wsi)
+            pl_conn_reply_err(r->conn, r->id, -PL_EUNAVAIL, "server busy: retry shortly");
+        pl_req_free(r);
+        return;
+    }
+    rc = pl_worker_submit(r->srv->worker, &r->job, req_run, req_done);
     if (rc < 0) {
         if (r->conn && r->conn->wsi && !r->no_reply) pl_conn_reply_err(r->conn, r->id, rc, NULL);
         pl_req_free(r);

@@ -206,12 +206,64 @@ static void test_restart_keeps_sessions_conversations_and_cursors(void **s)
     pl_pc_destroy(gp);
 }
 
+static void test_overload_is_refused_cleanly_and_refused_sends_are_not_stored(void **s)
+{
+    const char *busy[] = {"--rate-limit-per-sec", "100000", "--rate-limit-burst", "100000",
+                          "--max-store-queue", "100", NULL};
+    assert_int_equal(pl_test_server_stop(fx.srv), 0);
+    assert_int_equal(pl_fixture_restart(&fx, busy), 0);
+    pl_pc_t *pt = NULL;
+    assert_int_equal(pl_pc_open(&pt, &fx, "cara.evans"), 0);
+    json_t *r = pl_pc_callf(pt, T, "{ss ss ss ss ss}", "type", "conversation.create", "txn_id",
+                            "busy-conv", "kind", "admin", "subject", "Busy", "body", "first");
+    json_int_t cid = json_integer_value(json_object_get(json_object_get(r, "conversation"), "id"));
+    json_decref(r);
+    enum { N = 2000 };
+    for (int i = 0; i < N; i++) {
+        char buf[200];
+        int n = snprintf(buf, sizeof buf,
+                         "{\"id\":\"B%d\",\"type\":\"conversation.send\",\"conversation_id\":%lld,"
+                         "\"txn_id\":\"B%d\",\"body\":\"b\"}",
+                         i, (long long)cid, i);
+        assert_int_equal(pl_wsc_send_text(pl_pc_ws(pt), buf, (size_t)n), 0);
+    }
+    static char ok[N];
+    int n_ok = 0, n_busy = 0;
+    for (int got = 0; got < N; got++) {
+        char *m = NULL;
+        assert_int_equal(pl_wsc_recv(pl_pc_ws(pt), 10000, &m, NULL), 0);
+        json_t *j = json_loads(m, 0, NULL);
+        free(m);
+        const char *id = json_string_value(json_object_get(j, "id"));
+        assert_non_null(id);
+        if (pl_pc_is_ok(j)) {
+            ok[atoi(id + 1)] = 1;
+            n_ok++;
+        } else {
+            assert_true(pl_pc_is_error(j, "unavailable"));
+            n_busy++;
+        }
+        json_decref(j);
+    }
+    assert_true(n_busy > 0);
+    assert_true(n_ok > 0);
+    /* Exactly the acknowledged ones are stored; the server is still healthy. */
+    static int counts[N];
+    memset(counts, 0, sizeof counts);
+    count_txns(pt, cid, "B", counts);
+    for (int i = 0; i < N; i++) assert_int_equal(counts[i], ok[i]);
+    pl_pc_destroy(pt);
+    assert_int_equal(pl_test_server_stop(fx.srv), 0);
+    assert_int_equal(pl_fixture_restart(&fx, args), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sigkill_loses_no_acknowledged_message_and_makes_no_duplicate),
         cmocka_unit_test(test_sigterm_drains_acknowledges_and_exits_zero),
         cmocka_unit_test(test_restart_keeps_sessions_conversations_and_cursors),
+        cmocka_unit_test(test_overload_is_refused_cleanly_and_refused_sends_are_not_stored),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
