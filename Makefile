@@ -29,11 +29,22 @@ BENCH_BINS := $(BENCH_SRCS:%.c=$(B)/%)
 
 DATA_DIR ?= var
 
-.PHONY: all deps run test test-asan unit integration bench-messaging clean format
+.PHONY: all deps deps-browser web web-tests run test test-asan unit integration browser \
+        bench-messaging clean format
 all: $(B)/parley $(UNIT_BINS) $(INTEG_BINS) $(BENCH_BINS)
 
 deps:
 	@bash scripts/deps.sh
+
+deps-browser:
+	@bash scripts/deps.sh --browser
+
+# The web app's pinned npm packages and the NHS.UK assets it serves (scripts/web.sh).
+web: deps
+	@bash scripts/web.sh
+
+web-tests: deps-browser
+	@bash scripts/web.sh --tests
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -52,15 +63,16 @@ $(B)/tests/%: $(B)/tests/%.o $(SUP_OBJS) $(B)/libparley.a
 $(B)/bench/%: $(B)/bench/%.o $(SUP_OBJS) $(B)/libparley.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-run: deps
+run: web
 	@$(MAKE) --no-print-directory $(B)/parley
 	./$(B)/parley demo --data-dir $(DATA_DIR)
 	./$(B)/parley serve --data-dir $(DATA_DIR)
 
-# Each test binary is its own process; tests/run.sh prints the one closing tally line.
-test: deps
+# Each test binary is its own process, then the browser scenarios (tests/browser, real
+# Chromium); tests/run.sh prints the one closing tally line.
+test: web-tests
 	@$(MAKE) --no-print-directory all
-	@PARLEY_BIN=$(CURDIR)/$(B)/parley bash tests/run.sh $(UNIT_BINS) $(INTEG_BINS)
+	@PARLEY_BIN=$(CURDIR)/$(B)/parley BROWSER_TESTS=1 bash tests/run.sh $(UNIT_BINS) $(INTEG_BINS)
 
 # The whole suite under AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer.
 test-asan: deps
@@ -82,6 +94,11 @@ unit: deps
 integration: deps
 	@$(MAKE) --no-print-directory $(B)/parley $(INTEG_BINS)
 	@PARLEY_BIN=$(CURDIR)/$(B)/parley bash tests/run.sh $(INTEG_BINS)
+
+# Only the browser scenarios (screenshots land in tests/browser/screenshots/).
+browser: web-tests
+	@$(MAKE) --no-print-directory $(B)/parley
+	@PARLEY_BIN=$(CURDIR)/$(B)/parley BROWSER_TESTS=1 bash tests/run.sh
 
 bench-messaging: deps
 	@$(MAKE) --no-print-directory $(B)/parley $(B)/bench/bench_messaging

@@ -47,7 +47,7 @@ static const struct opt {
     I("max_store_queue", max_store_queue, 100, 10000000, "20000",
       "store requests queued before new ones are refused with unavailable"),
     I("max_connections", max_connections, 1, 1000000, "20000", "simultaneous connections"),
-    S("web_root", web_root, "./web", "directory of the web app's static files"),
+    S("web_root", web_root, "./web/public", "directory of the web app's static files"),
 #undef I
 #undef S
 };

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Parley builds, runs and tests with, and nothing else.
 # Idempotent: when everything is present it only asks dpkg, which costs well under a second.
+#   scripts/deps.sh            build and run: compilers, libraries, Node.js for the web assets
+#   scripts/deps.sh --browser  also Chromium, for the browser tests (make test)
 set -euo pipefail
 
 PKGS=(
@@ -13,6 +15,15 @@ PKGS=(
   libsqlite3-dev
   libcmocka-dev
 )
+# The web app's assets come from npm. Machines that already have Node.js (from any source) keep
+# it; otherwise Debian's nodejs and npm are enough.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  PKGS+=(nodejs npm)
+fi
+if [ "${1:-}" = "--browser" ]; then
+  # Debian's Chromium: the browser tests drive /usr/bin/chromium and never download one.
+  PKGS+=(chromium fonts-liberation)
+fi
 
 missing=()
 for p in "${PKGS[@]}"; do

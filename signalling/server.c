@@ -75,6 +75,12 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
                                lws_is_final_fragment(wsi) != 0, lws_frame_is_binary(wsi) != 0);
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return pss->conn ? pl_conn_writeable(pss->conn) : -1;
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        /* lws echoes the client's Close. A Close of our own after that would be a second one,
+         * which browsers report as a protocol error ("Close received after close"). */
+        if (!pss->conn) return 0;
+        pss->conn->peer_closed = true;
+        return pss->conn->close_sent ? 1 : 0; /* ours already went: just hang up */
     case LWS_CALLBACK_CLOSED:
         if (pss->conn) {
             pl_conn_closed(pss->conn);
@@ -170,6 +176,10 @@ int pl_server_create(pl_server_t **out, uv_loop_t *loop, const pl_config_t *cfg)
     info.timeout_secs = (unsigned)cfg->http_timeout_s;
     info.timeout_secs_ah_idle = (unsigned)cfg->http_timeout_s;
     info.max_http_header_data = 4096;
+    /* HTTP/1.1 only. A browser that negotiates h2 opens its WebSocket over HTTP/2 (RFC 8441),
+     * which this libwebsockets build refuses with a stream error, and h2 requests carry
+     * :authority instead of the Host header the same-site rules compare against. */
+    info.alpn = "http/1.1";
     info.pcontext = &srv->lws;
     info.retry_and_idle_policy = &idle_policy;
     info.gid = -1;

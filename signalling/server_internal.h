@@ -71,6 +71,7 @@ struct pl_conn {
     size_t txq_bytes;
     int close_code; /* non-zero: close after the queue drains */
     bool close_sent;
+    bool peer_closed; /* the client sent Close first: lws answers it, we must not send another */
     char close_reason[64];
 
     /* rate limit (token bucket) */

@@ -150,7 +150,7 @@ int pl_conn_writeable(pl_conn_t *c)
         if (c->txq || c->close_code) lws_callback_on_writable(c->wsi);
         return 0;
     }
-    if (c->close_code && !c->close_sent) {
+    if (c->close_code && !c->close_sent && !c->peer_closed) {
         /* lws 4.1 drops the socket without a Close frame when a callback just returns -1, so
          * write the frame (code + reason, RFC 6455 5.5.1) ourselves, then hang up. */
         unsigned char buf[LWS_PRE + 2 + sizeof c->close_reason];

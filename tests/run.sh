@@ -17,6 +17,20 @@ for t in "$@"; do
     failed+=("$t")
   fi
 done
+# Browser scenarios: node's test runner over tests/browser/*.test.mjs, one file at a time (each
+# starts its own server). Its TAP summary lines are added to the tally.
+if [ "${BROWSER_TESTS:-0}" = 1 ]; then
+  dir=$(cd "$(dirname "$0")/browser" && pwd)
+  out=$(cd "$dir" && node --test --test-concurrency=1 --test-reporter=tap ./*.test.mjs 2>&1); rc=$?
+  echo "$out"
+  p=$(printf '%s\n' "$out" | sed -n 's/^# pass \([0-9]*\)$/\1/p' | tail -1)
+  f=$(printf '%s\n' "$out" | sed -n 's/^# fail \([0-9]*\)$/\1/p' | tail -1)
+  pass=$((pass + ${p:-0})); fail=$((fail + ${f:-0}))
+  if [ $rc -ne 0 ]; then
+    [ "${f:-0}" -eq 0 ] && fail=$((fail + 1))
+    failed+=("tests/browser")
+  fi
+fi
 echo
 [ ${#failed[@]} -gt 0 ] && echo "failing binaries: ${failed[*]}"
 echo "$pass passed, $fail failed"

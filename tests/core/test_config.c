@@ -106,7 +106,7 @@ static void test_defaults_match_the_documented_values(void **state)
     assert_int_equal(c.http_timeout_s, 10);
     assert_int_equal(c.event_page_size, 200);
     assert_int_equal(c.max_connections, 20000);
-    assert_string_equal(c.web_root, "./web");
+    assert_string_equal(c.web_root, "./web/public");
     (void)f;
 }
 
@@ -131,7 +131,7 @@ static void test_file_applies_values_and_skips_comments_and_blank_lines(void **s
     assert_int_equal(f->cfg.max_message_bytes, 2048);
     /* Options the file does not mention keep their defaults. */
     assert_int_equal(f->cfg.media_port, 40000);
-    assert_string_equal(f->cfg.web_root, "./web");
+    assert_string_equal(f->cfg.web_root, "./web/public");
 }
 
 static void test_file_accepts_dashed_keys_and_crlf_line_endings(void **state)

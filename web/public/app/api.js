@@ -1,0 +1,37 @@
+// The two REST calls. Both are JSON from this origin, which is what the server's same-site
+// (CSRF) rule requires; the session cookie is HttpOnly and never seen by this code.
+import { ConnError } from './conn.js';
+
+async function post(path, body) {
+  let res;
+  try {
+    res = await fetch(path, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body || {}),
+    });
+  } catch {
+    throw new ConnError('unavailable', 'Parley could not be reached. Check your internet connection and try again.');
+  }
+  if (res.status === 204) return {};
+  let json = {};
+  try { json = await res.json(); } catch { /* empty or not JSON */ }
+  if (!res.ok) {
+    const e = json.error || {};
+    const err = new ConnError(e.code || 'internal', e.message || `error ${res.status}`);
+    err.retryAfter = Number(res.headers.get('retry-after')) || 0;
+    throw err;
+  }
+  return json;
+}
+
+export function login(username, password, totp) {
+  const body = { username, password };
+  if (totp) body.totp = totp;
+  return post('/api/v1/login', body);
+}
+
+export function logout() {
+  return post('/api/v1/logout', {});
+}

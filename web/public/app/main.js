@@ -1,0 +1,199 @@
+// Parley's browser app: boot, the router and the page frame (header, connection banner).
+// Plain ES modules and no framework: the pages are small, and every byte is served by
+// parley serve from its own origin.
+import { initAll } from '/vendor/nhsuk-frontend.min.js';
+import { Connection } from './conn.js';
+import { State } from './state.js';
+import { h, replace } from './dom.js';
+import * as api from './api.js';
+import { signinPage } from './pages/signin.js';
+import { patientHome, patientNew, patientRequest } from './pages/patient.js';
+import { inboxPage, practiceRequest, templatesPage } from './pages/practice.js';
+import { totpPage } from './pages/totp.js';
+import { errorPage, notFoundPage } from './pages/errors.js';
+
+document.body.classList.add('js-enabled', 'nhsuk-frontend-supported');
+
+const routes = [
+  [/^\/signin$/, signinPage, 'any'],
+  [/^\/patient$/, patientHome, 'patient'],
+  [/^\/patient\/new$/, patientNew, 'patient'],
+  [/^\/patient\/requests\/(\d+)$/, patientRequest, 'patient'],
+  [/^\/practice$/, inboxPage, 'staff'],
+  [/^\/practice\/requests\/(\d+)$/, practiceRequest, 'staff'],
+  [/^\/practice\/templates$/, templatesPage, 'staff'],
+  [/^\/practice\/totp$/, totpPage, 'staff'],
+];
+
+class App {
+  constructor() {
+    this.main = document.getElementById('maincontent');
+    this.state = new State();
+    this.conn = null;
+    this.info = null;      // session.info reply
+    this.cleanup = null;   // the current page's teardown
+    this.flash = null;     // a message for the next page (e.g. "You have signed out")
+    this.renderId = 0;
+  }
+
+  // A fresh connection for a fresh session: after sign-in, or at boot.
+  startConnection() {
+    if (this.conn) this.conn.close();
+    this.state = new State();
+    this.info = null;
+    const conn = new Connection(`wss://${location.host}/`);
+    this.conn = conn;
+    conn.addEventListener('event', (e) => this.state.apply(e.detail));
+    conn.addEventListener('state', (e) => this.onConnState(conn, e.detail));
+    this.ready = new Promise((resolve) => {
+      conn.addEventListener('ready', () => resolve(true), { once: true });
+      conn.addEventListener('state', (e) => { if (e.detail.state === 'signed-out') resolve(false); });
+    });
+    conn.start();
+    return this.ready;
+  }
+
+  onConnState(conn, { state, why }) {
+    if (conn !== this.conn) return;
+    const banner = document.getElementById('connection');
+    if (state === 'offline') {
+      replace(banner, h('div', { class: 'nhsuk-width-container' },
+        h('p', { class: 'nhsuk-body-s parley-connection__text' },
+          why === 'offline'
+            ? "You're offline. Anything you send now will be sent when you're back online."
+            : 'Connection lost. Reconnecting… Anything you send now will be sent when Parley is back.')));
+      banner.className = 'parley-connection parley-connection--offline';
+    } else if (state === 'ready' || state === 'connecting') {
+      if (state === 'ready') { replace(banner); banner.className = 'parley-connection'; }
+    } else if (state === 'signed-out') {
+      replace(banner);
+      banner.className = 'parley-connection';
+      if (this.info && why !== 'closed') {
+        this.info = null;
+        this.flash = why && why.startsWith('You have signed out') ? why : 'Your session has ended. Sign in again to carry on.';
+        this.setHeader();
+        this.navigate('/signin', { replace: true });
+      }
+    }
+  }
+
+  async loadInfo() {
+    this.info = await this.conn.request('session.info');
+    this.setHeader();
+    return this.info;
+  }
+
+  kind() { return this.info ? this.info.user.kind : null; }
+  home() { return this.kind() === 'patient' ? '/patient' : this.kind() === 'staff' ? '/practice' : '/signin'; }
+
+  setHeader() {
+    const account = document.getElementById('account');
+    const nav = document.getElementById('nav');
+    const list = document.getElementById('nav-list');
+    if (!this.info) {
+      account.hidden = true; nav.hidden = true;
+      return;
+    }
+    replace(document.getElementById('account-name'),
+      h('span', { class: 'nhsuk-header__account-text' }, this.info.user.display_name));
+    account.hidden = false;
+    const items = this.kind() === 'patient'
+      ? [['/patient', 'Your requests'], ['/patient/new', 'Start a request']]
+      : [['/practice', 'Inbox'], ['/practice/templates', 'Reply templates']];
+    replace(list, items.map(([href, text]) => h('li', { class: 'nhsuk-header__navigation-item' },
+      h('a', { class: 'nhsuk-header__navigation-link', href }, text))));
+    nav.hidden = false;
+    this.markNav();
+  }
+
+  markNav() {
+    for (const a of document.querySelectorAll('.nhsuk-header__navigation-link')) {
+      const here = location.pathname === a.getAttribute('href') ||
+        (a.getAttribute('href') !== '/patient' && a.getAttribute('href') !== '/practice' && location.pathname.startsWith(a.getAttribute('href')));
+      if (here) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
+    }
+  }
+
+  navigate(path, opts = {}) {
+    if (opts.replace) history.replaceState({}, '', path); else history.pushState({}, '', path);
+    this.route();
+  }
+
+  setTitle(t) { document.title = `${t} - Parley - NHS`; }
+
+  async route() {
+    const id = ++this.renderId;
+    if (this.cleanup) { try { this.cleanup(); } catch { /* page already gone */ } this.cleanup = null; }
+    let path = location.pathname.replace(/\/+$/, '') || '/';
+    if (path === '/') { this.navigate(this.info ? this.home() : '/signin', { replace: true }); return; }
+    const match = routes.find(([re]) => re.test(path));
+    if (!match) { this.show(notFoundPage, [], id); return; }
+    const [re, page, who] = match;
+    if (who !== 'any') {
+      if (!this.info) { this.navigate('/signin', { replace: true }); return; }
+      if (this.kind() !== who) { this.navigate(this.home(), { replace: true }); return; }
+      if (this.info.must_enrol_totp && page !== totpPage) { this.navigate('/practice/totp', { replace: true }); return; }
+    } else if (this.info && page === signinPage) {
+      this.navigate(this.home(), { replace: true }); return;
+    }
+    path = path.match(re).slice(1);
+    this.show(page, path, id);
+  }
+
+  async show(page, params, id) {
+    const main = this.main;
+    replace(main);
+    this.markNav();
+    try {
+      const cleanup = await page(this, params, main, () => id !== this.renderId);
+      if (id !== this.renderId) { if (cleanup) cleanup(); return; }
+      this.cleanup = cleanup || null;
+    } catch (e) {
+      if (id !== this.renderId) return;
+      if (e && e.code === 'unauthorised') return; // the state handler takes the user to sign-in
+      replace(main);
+      errorPage(this, e, main);
+    }
+    if (id !== this.renderId) return;
+    initAll(main);
+    const h1 = main.querySelector('h1');
+    // Move focus to the new page's heading, as a full page load would, so screen readers
+    // announce it. The first render after boot keeps the browser's own start point.
+    if (h1 && this.rendered) { h1.setAttribute('tabindex', '-1'); h1.focus({ preventScroll: false }); }
+    this.rendered = true;
+  }
+
+  async signOut() {
+    try { await api.logout(); } catch { /* the session may already be gone */ }
+    if (this.conn) this.conn.close();
+    this.info = null;
+    this.setHeader();
+    this.flash = 'You have signed out.';
+    this.navigate('/signin', { replace: true });
+  }
+}
+
+const app = new App();
+window.parley = app; // for debugging from the console; holds no secrets
+
+document.addEventListener('click', (e) => {
+  const a = e.target.closest('a[href]');
+  if (!a || a.target || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey) return;
+  const url = new URL(a.href, location.href);
+  if (url.origin !== location.origin || url.pathname.startsWith('/api/') || a.hasAttribute('download')) return;
+  if (url.pathname === location.pathname && url.hash) return;
+  e.preventDefault();
+  app.navigate(url.pathname + url.search);
+});
+window.addEventListener('popstate', () => app.route());
+document.getElementById('sign-out').addEventListener('click', () => app.signOut());
+
+(async () => {
+  initAll(document.querySelector('header'));
+  const ok = await app.startConnection();
+  if (ok) {
+    try { await app.loadInfo(); } catch { /* shown as signed out */ }
+  }
+  document.getElementById('loading')?.remove();
+  app.route();
+})();

@@ -1,0 +1,160 @@
+// The conversation transcript and the reply box, shared by the patient's and the practice's
+// views: messages in order, messages still waiting to send, read receipts and typing.
+import { h, replace } from '../dom.js';
+import { txnId } from '../conn.js';
+import { dateTime } from '../format.js';
+import { button, textarea } from '../ui.js';
+
+// Loads the conversation's history (newest page, then older pages on request) into state.
+export async function loadHistory(app, convId, before) {
+  const r = await app.conn.request('conversation.history', { conversation_id: convId, limit: 50, ...(before ? { before } : {}) });
+  for (const m of r.messages) app.state.putMessage(m);
+  return r.next_before;
+}
+
+export class Transcript {
+  // viewer: 'patient' or 'staff'. names: optional Map(user id -> display name) for staff.
+  constructor(app, convId, viewer) {
+    this.app = app;
+    this.convId = convId;
+    this.viewer = viewer;
+    this.list = h('ol', { class: 'parley-transcript', 'aria-label': 'Messages' });
+    this.typingEl = h('p', { class: 'nhsuk-body-s parley-typing', 'aria-live': 'polite', id: 'typing' });
+    this.olderEl = h('div');
+    this.el = h('section', { 'aria-labelledby': 'messages-heading', class: 'parley-transcript-section' },
+      h('h2', { class: 'nhsuk-heading-m', id: 'messages-heading' }, 'Messages'),
+      this.olderEl, this.list, this.typingEl);
+    this.typingTimer = null;
+  }
+
+  setOlder(nextBefore) {
+    replace(this.olderEl);
+    if (!nextBefore) return;
+    const b = h('button', { class: 'nhsuk-button nhsuk-button--secondary nhsuk-button--small', type: 'button' }, 'Show earlier messages');
+    b.addEventListener('click', async () => {
+      b.disabled = true;
+      try { this.setOlder(await loadHistory(this.app, this.convId, nextBefore)); } catch { b.disabled = false; }
+    });
+    this.olderEl.append(b);
+  }
+
+  mine(m) {
+    return this.viewer === 'patient' ? m.sender.kind === 'patient' : m.sender.id === this.app.info.user.id;
+  }
+
+  render() {
+    const st = this.app.state;
+    const msgs = [...st.messages(this.convId).values()].sort((a, b) => a.id - b.id);
+    const rc = st.receipts.get(this.convId);
+    // The other side's read receipt, shown under the latest message from this side.
+    const other = this.viewer === 'patient' ? rc && rc.staff : rc && rc.patient;
+    const lastOwn = [...msgs].reverse().find((m) => m.kind === 'message' &&
+      (this.viewer === 'patient' ? m.sender.kind === 'patient' : m.sender.kind === 'staff'));
+    const items = msgs.map((m) => {
+      const note = m.kind === 'note';
+      const cls = ['parley-msg', this.mine(m) ? 'parley-msg--mine' : '', note ? 'parley-msg--note' : '',
+        m.sender.kind === 'staff' ? 'parley-msg--staff' : 'parley-msg--patient'].filter(Boolean).join(' ');
+      let receipt = null;
+      if (m === lastOwn && other) {
+        const who = this.viewer === 'patient' ? 'the practice' : 'the patient';
+        if (other.read_seq >= m.seq) receipt = `Read by ${who}`;
+        else if (other.delivered_seq >= m.seq) receipt = `Delivered to ${who}`;
+      }
+      return h('li', { class: cls, 'data-message-id': m.id },
+        h('p', { class: 'parley-msg__meta nhsuk-body-s' },
+          note ? h('strong', { class: 'nhsuk-tag nhsuk-tag--orange parley-note-tag' }, 'Internal note') : null,
+          h('span', { class: 'parley-msg__sender' }, m.sender.display_name), ' ',
+          h('span', { class: 'parley-msg__time' }, dateTime(m.created_at))),
+        h('p', { class: 'parley-msg__body nhsuk-body' }, m.body),
+        receipt ? h('p', { class: 'parley-msg__receipt nhsuk-body-s', 'data-receipt': 'read' }, receipt) : null);
+    });
+    for (const p of st.pending.get(this.convId) || []) {
+      items.push(h('li', { class: `parley-msg parley-msg--mine parley-msg--pending${p.kind === 'note' ? ' parley-msg--note' : ''}`, 'data-txn': p.txn_id },
+        h('p', { class: 'parley-msg__meta nhsuk-body-s' },
+          p.kind === 'note' ? h('strong', { class: 'nhsuk-tag nhsuk-tag--orange parley-note-tag' }, 'Internal note') : null,
+          h('span', { class: 'parley-msg__sender' }, 'You')),
+        h('p', { class: 'parley-msg__body nhsuk-body' }, p.body),
+        p.failed
+          ? h('p', { class: 'nhsuk-error-message parley-msg__status' }, h('span', { class: 'nhsuk-u-visually-hidden' }, 'Error: '), `Not sent: ${p.failed}`)
+          : h('p', { class: 'parley-msg__status nhsuk-body-s' }, this.app.conn.state === 'ready' ? 'Sending…' : 'Waiting to send: you are offline')));
+    }
+    replace(this.list, items.length ? items : h('li', { class: 'nhsuk-body' }, 'No messages yet.'));
+    this.renderTyping();
+  }
+
+  renderTyping() {
+    const t = this.app.state.typingFor(this.convId);
+    clearTimeout(this.typingTimer);
+    if (!t) { this.typingEl.textContent = ''; return; }
+    let who;
+    if (t.role === 'staff') who = this.viewer === 'patient' ? 'The practice is' : 'A colleague is';
+    else who = `${this.patientName || 'The patient'} is`;
+    this.typingEl.textContent = `${who} typing…`;
+    this.typingTimer = setTimeout(() => this.renderTyping(), Math.max(500, t.until - Date.now() + 50));
+  }
+
+  destroy() { clearTimeout(this.typingTimer); }
+}
+
+// Sends a message or note: shown at once as "Sending…", kept until the server confirms it,
+// and resent with the same txn_id after a drop, so it is stored exactly once.
+export function sendMessage(app, convId, kind, body, txn = txnId()) {
+  app.state.addPending(convId, { txn_id: txn, body, kind });
+  const type = kind === 'note' ? 'conversation.note' : 'conversation.send';
+  return app.conn.request(type, { conversation_id: convId, txn_id: txn, body }).then(
+    (r) => { app.state.putMessage(r.message); return r; },
+    (e) => {
+      if (e.code === 'unauthorised') return null;
+      app.state.failPending(convId, txn, e.code === 'conflict' ? 'this request is closed. Start a new request.' : e.message);
+      throw e;
+    });
+}
+
+// The reply box: a labelled textarea and a button, with typing notifications.
+export function composer(app, convId, { id, label, hint, buttonText, kind = 'message', extra }) {
+  const area = textarea({ id, label, hint, rows: 4, labelClass: 'nhsuk-label--s' });
+  const form = h('form', { novalidate: true, class: 'parley-composer' },
+    area, extra || null, button(buttonText, { id: `${id}-send` }));
+  const ta = area.querySelector('textarea');
+  let typing = false;
+  let lastSent = 0;
+  let idle = null;
+  const setTyping = (v) => {
+    if (kind === 'note') return; // notes are between staff; typing is for the conversation
+    if (v === typing && (!v || Date.now() - lastSent < 3000)) return;
+    typing = v;
+    lastSent = Date.now();
+    app.conn.request('typing.set', { conversation_id: convId, typing: v }).catch(() => {});
+  };
+  ta.addEventListener('input', () => {
+    setTyping(ta.value.trim().length > 0);
+    clearTimeout(idle);
+    idle = setTimeout(() => setTyping(false), 4000);
+  });
+  const errorFor = (text) => {
+    const group = ta.closest('.nhsuk-form-group');
+    group.querySelector('.nhsuk-error-message')?.remove();
+    group.classList.toggle('nhsuk-form-group--error', !!text);
+    ta.classList.toggle('nhsuk-textarea--error', !!text);
+    if (text) {
+      const m = h('span', { class: 'nhsuk-error-message', id: `${id}-error` }, h('span', { class: 'nhsuk-u-visually-hidden' }, 'Error: '), text);
+      group.querySelector('label').after(m);
+      ta.setAttribute('aria-describedby', `${id}-error`);
+      ta.focus();
+    } else {
+      ta.removeAttribute('aria-describedby');
+    }
+  };
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const body = ta.value.trim();
+    if (!body) { errorFor(kind === 'note' ? 'Enter a note' : 'Enter a message'); return; }
+    if (new TextEncoder().encode(body).length > 16384) { errorFor('Your message must be shorter'); return; }
+    errorFor(null);
+    ta.value = '';
+    clearTimeout(idle);
+    setTyping(false);
+    sendMessage(app, convId, kind, body).catch(() => {});
+  });
+  return { el: form, textarea: ta };
+}

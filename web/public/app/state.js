@@ -1,0 +1,116 @@
+// What this page knows about conversations, kept current by replies and events. Events are
+// applied idempotently (messages by id, pending sends by txn_id), so a replay after a
+// reconnect or a reply racing its own event changes nothing twice.
+
+export class State extends EventTarget {
+  constructor() {
+    super();
+    this.convs = new Map();    // id -> conversation
+    this.msgs = new Map();     // conversation id -> Map(message id -> message)
+    this.pending = new Map();  // conversation id -> [{txn_id, body, kind, failed}]
+    this.receipts = new Map(); // conversation id -> {patient: {delivered_seq, read_seq}, staff: {...}}
+    this.typing = new Map();   // conversation id -> {role, user_id, until}
+  }
+
+  changed(what, conversationId) {
+    this.dispatchEvent(new CustomEvent('change', { detail: { what, conversationId } }));
+  }
+
+  putConv(c) {
+    const old = this.convs.get(c.id) || {};
+    this.convs.set(c.id, { ...old, ...c });
+    this.changed('conversation', c.id);
+  }
+
+  messages(convId) {
+    let m = this.msgs.get(convId);
+    if (!m) { m = new Map(); this.msgs.set(convId, m); }
+    return m;
+  }
+
+  putMessage(m) {
+    this.messages(m.conversation_id).set(m.id, m);
+    const p = this.pending.get(m.conversation_id);
+    if (p) {
+      const rest = p.filter((x) => x.txn_id !== m.txn_id);
+      if (rest.length !== p.length) this.pending.set(m.conversation_id, rest);
+    }
+    const c = this.convs.get(m.conversation_id);
+    if (c && m.kind === 'message' && m.seq > (c.last_seq || 0)) c.last_seq = m.seq;
+    this.changed('messages', m.conversation_id);
+  }
+
+  addPending(convId, p) {
+    const list = this.pending.get(convId) || [];
+    list.push(p);
+    this.pending.set(convId, list);
+    this.changed('messages', convId);
+  }
+
+  failPending(convId, txn, why) {
+    const p = (this.pending.get(convId) || []).find((x) => x.txn_id === txn);
+    if (p) { p.failed = why; this.changed('messages', convId); }
+  }
+
+  dropPending(convId, txn) {
+    const p = this.pending.get(convId) || [];
+    this.pending.set(convId, p.filter((x) => x.txn_id !== txn));
+    this.changed('messages', convId);
+  }
+
+  putReceipt(convId, role, delivered, read) {
+    const r = this.receipts.get(convId) || { patient: { delivered_seq: 0, read_seq: 0 }, staff: { delivered_seq: 0, read_seq: 0 } };
+    const side = r[role] || (r[role] = { delivered_seq: 0, read_seq: 0 });
+    side.delivered_seq = Math.max(side.delivered_seq, delivered || 0);
+    side.read_seq = Math.max(side.read_seq, read || 0);
+    this.receipts.set(convId, r);
+    this.changed('receipts', convId);
+  }
+
+  // One stored event (PROTOCOL 5.4) or a typing push (5.5).
+  apply(ev) {
+    const id = ev.conversation_id;
+    switch (ev.type) {
+      case 'conversation.created':
+        this.putConv(ev.conversation);
+        this.changed('list', id);
+        break;
+      case 'message.created':
+      case 'note.created':
+        this.putMessage(ev.message);
+        this.typing.delete(id);
+        if (this.convs.has(id)) {
+          const c = this.convs.get(id);
+          c.updated_at = ev.at;
+        }
+        this.changed('list', id);
+        break;
+      case 'conversation.updated': {
+        const c = this.convs.get(id);
+        if (c) {
+          for (const k of ['status', 'assignee_user_id', 'assignee_role']) if (k in ev) c[k] = ev[k];
+          this.changed('conversation', id);
+        }
+        this.changed('list', id);
+        break;
+      }
+      case 'receipt.updated':
+        this.putReceipt(id, ev.role, ev.delivered_seq, ev.read_seq);
+        break;
+      case 'typing':
+        if (ev.typing) this.typing.set(id, { role: ev.role, user_id: ev.user_id, until: Date.now() + 6000 });
+        else this.typing.delete(id);
+        this.changed('typing', id);
+        break;
+      default:
+        break;
+    }
+  }
+
+  typingFor(convId) {
+    const t = this.typing.get(convId);
+    if (!t) return null;
+    if (t.until < Date.now()) { this.typing.delete(convId); return null; }
+    return t;
+  }
+}
