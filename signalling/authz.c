@@ -13,7 +13,8 @@ unsigned pl_authz_roles_at(const pl_actor_t *actor, int64_t org_id)
 
 static int patient_may(const pl_actor_t *a, const pl_resource_t *r, pl_action_t act)
 {
-    if (r->kind == PL_RES_ORG) return -PL_EPERM;
+    /* Organisations and their templates are the practice's business. */
+    if (r->kind == PL_RES_ORG || r->kind == PL_RES_TEMPLATE) return -PL_EPERM;
     if (r->patient_id != a->user_id) return -PL_EPERM;
     if (r->kind == PL_RES_PATIENT) return act == PL_ACT_READ ? 0 : -PL_EPERM;
     if (r->kind == PL_RES_EVENT) return act == PL_ACT_READ && !r->staff_only ? 0 : -PL_EPERM;
@@ -41,6 +42,12 @@ static int staff_may(const pl_actor_t *a, const pl_resource_t *r, pl_action_t ac
                    : -PL_EPERM;
     if (r->kind == PL_RES_EVENT || r->kind == PL_RES_PATIENT)
         return act == PL_ACT_READ ? 0 : -PL_EPERM;
+    /* Templates are the team's shared wording: anyone on the team may keep them. */
+    if (r->kind == PL_RES_TEMPLATE)
+        return (act == PL_ACT_READ || act == PL_ACT_CREATE || act == PL_ACT_UPDATE ||
+                act == PL_ACT_DELETE)
+                   ? 0
+                   : -PL_EPERM;
     switch (act) {
     case PL_ACT_READ:
     case PL_ACT_SEND:

@@ -279,6 +279,14 @@ static int get_run(pl_store_t *st, pl_req_t *r)
     if ((rc = pl_store_conv_json(st, conv.id, &cj)) < 0) return rc;
     patient_view(&r->actor, cj);
     json_object_set_new(r->result, "conversation", cj);
+    pl_receipt_sum_t rs;
+    if ((rc = pl_store_receipt_summary(st, conv.id, conv.patient_id, &rs)) < 0) return rc;
+    json_object_set_new(r->result, "receipts",
+                        json_pack("{s{sI sI} s{sI sI}}", "patient", "delivered_seq",
+                                  (json_int_t)rs.patient_delivered, "read_seq",
+                                  (json_int_t)rs.patient_read, "staff", "delivered_seq",
+                                  (json_int_t)rs.staff_delivered, "read_seq",
+                                  (json_int_t)rs.staff_read));
     return audit(st, r, "conversation.read", "conversation", conv.id, conv.patient_id);
 }
 

@@ -44,6 +44,18 @@ static const struct {
 };
 #define N_USERS (sizeof demo_users / sizeof demo_users[0])
 
+/* Riverside Surgery's reply templates, written by its practice admin. */
+#define DEMO_TPL_ORG "Y90001"
+#define DEMO_TPL_AUTHOR "admin.smith"
+static const struct {
+    const char *title, *body;
+} demo_templates[] = {
+    {"Prescription ready", "Your prescription is ready to collect from your nominated pharmacy."},
+    {"Please book an appointment",
+     "Please call the surgery or book online for an appointment with a GP in the next week."},
+    {"Test results normal", "Your recent test results are normal and no action is needed."},
+};
+
 /* The n-th valid NHS number in the 999 test range. */
 static void test_nhs_number(int n, char out[PL_NHS_LEN + 1])
 {
@@ -82,8 +94,20 @@ static void print_logins(json_t *logins, bool as_json)
     printf("\n");
 }
 
+static int seed_templates(pl_store_t *st, int64_t author)
+{
+    pl_org_t o;
+    int rc = pl_store_org_by_code(st, DEMO_TPL_ORG, &o);
+    int64_t now = pl_now_ms();
+    for (size_t i = 0; rc == 0 && i < sizeof demo_templates / sizeof demo_templates[0]; i++)
+        rc = pl_store_tpl_create(st, o.id, demo_templates[i].title, demo_templates[i].body, author,
+                                 now, NULL);
+    return rc;
+}
+
 static int seed(pl_store_t *st, int log_n, json_t *logins)
 {
+    int64_t tpl_author = 0;
     int rc = pl_store_begin(st);
     for (size_t i = 0; rc == 0 && i < sizeof demo_orgs / sizeof demo_orgs[0]; i++) {
         pl_org_t o = {0}, parent;
@@ -109,6 +133,7 @@ static int seed(pl_store_t *st, int log_n, json_t *logins)
                                   &id);
         if (rc == 0 && !demo_users[i].patient)
             rc = pl_store_membership_add(st, id, o.id, pl_role_from_name(demo_users[i].role));
+        if (rc == 0 && strcmp(demo_users[i].username, DEMO_TPL_AUTHOR) == 0) tpl_author = id;
         json_t *u = json_pack("{sI ss ss ss ss}", "id", (json_int_t)id, "username",
                               demo_users[i].username, "password", pw, "role",
                               demo_users[i].patient ? "patient" : demo_users[i].role, "org",
@@ -117,6 +142,7 @@ static int seed(pl_store_t *st, int log_n, json_t *logins)
         json_array_append_new(logins, u);
         pl_wipe(pw, sizeof pw);
     }
+    if (rc == 0) rc = seed_templates(st, tpl_author);
     if (rc == 0) return pl_store_commit(st);
     pl_store_rollback(st);
     return rc;
@@ -128,8 +154,9 @@ int pl_admin_demo_main(int argc, char **argv)
     if (pl_args_parse(&a, argc - 1, argv + 1) < 0 || pl_args_has(&a, "help")) {
         printf("usage: parley demo [--data-dir DIR] [--json] [--kdf-log-n N]\n\n"
                "Seeds a demo network, two practices and a specialist service with staff and\n"
-               "patients (random passwords), then prints the logins and the patients' NHS\n"
-               "numbers. Run again to print them again; it never seeds twice.\n"
+               "patients (random passwords), and reply templates for Riverside Surgery, then\n"
+               "prints the logins and the patients' NHS numbers. Run again to print them\n"
+               "again; it never seeds twice.\n"
                "--kdf-log-n lowers the password hashing cost (tests only; default 17).\n");
         return pl_args_has(&a, "help") ? 0 : 2;
     }

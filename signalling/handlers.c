@@ -1,5 +1,6 @@
 /* The WebSocket dispatch table and the session-level handlers: ping, session.info,
- * events.subscribe and TOTP enrolment. Conversation handlers live in conversations.c. */
+ * events.subscribe and TOTP enrolment. Conversation handlers live in conversations.c, the
+ * practice team's (org.staff, template.*) in templates.c. */
 #include "core/err.h"
 #include "core/util.h"
 #include "signalling/params.h"
@@ -11,6 +12,7 @@
 
 pl_handler_fn pl__conv_handler(const char *type);
 pl_handler_fn pl__patient_handler(const char *type);
+pl_handler_fn pl__tpl_handler(const char *type);
 
 static int h_ping(pl_conn_t *c, const char *id, json_t *req)
 {
@@ -186,7 +188,8 @@ pl_handler_fn pl_handler_find(const char *type)
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (strcmp(table[i].type, type) == 0) return table[i].fn;
     pl_handler_fn fn = pl__conv_handler(type);
-    return fn ? fn : pl__patient_handler(type);
+    if (!fn) fn = pl__patient_handler(type);
+    return fn ? fn : pl__tpl_handler(type);
 }
 
 bool pl_handler_allowed_before_totp(const char *type)

@@ -250,9 +250,12 @@ static const char *mime_for(const char *path)
     return NULL;
 }
 
+/* Serves a file from the web root, or index.html for a route of the web app. Returns 0 when
+ * lws has taken over the response, 1 when the caller should answer 404, -1 on failure. */
 static int serve_static(pl_http_req_t *hr)
 {
-    const char *path = strcmp(hr->path, "/") == 0 ? "/index.html" : hr->path;
+    const char *path = hr->path;
+    if (path[0] != '/') return 1; /* lws always gives "/..."; the check below reads p[-1] */
     /* Only plain names: no "..", no hidden files, no odd bytes. */
     for (const char *p = path; *p; p++) {
         char ch = *p;
@@ -260,6 +263,10 @@ static int serve_static(pl_http_req_t *hr)
                   ch == '/' || ch == '-' || ch == '_' || (ch == '.' && p[-1] != '/' && p[-1] != '.');
         if (!ok) return 1;
     }
+    /* The web app routes paths such as /practice/inbox in the browser: a last segment without
+     * an extension names a route, not a file, so it gets the app's one page (this covers "/").
+     * Files keep their extension and the rules below. */
+    if (!strchr(strrchr(path, '/'), '.')) path = "/index.html";
     const char *mime = mime_for(path);
     if (!mime) return 1;
     char file[1024];
@@ -367,7 +374,8 @@ static int on_http(struct lws *wsi, http_pss_t *pss, const char *uri)
         if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0) route_body(hr);
         return 0;
     }
-    if (get && strncmp(uri, "/api/", 5) != 0) {
+    /* "/api" itself is API namespace too: it must not fall back to the web app's page. */
+    if (get && strncmp(uri, "/api/", 5) != 0 && strcmp(uri, "/api") != 0) {
         int rc = serve_static(hr);
         if (rc <= 0) return rc;
     }

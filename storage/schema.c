@@ -102,6 +102,19 @@ const char *const pl_schema_migrations[] = {
     "  patient_id INTEGER,"
     "  ip TEXT,"
     "  request_id TEXT);",
+    /* 2: reply templates, kept per practice. Canned text written by staff, never about one
+     * patient, so it is stored in plain text. A deleted template keeps its row (deleted = 1). */
+    "CREATE TABLE reply_templates ("
+    "  id INTEGER PRIMARY KEY,"
+    "  org_id INTEGER NOT NULL REFERENCES orgs(id),"
+    "  title TEXT NOT NULL,"
+    "  body TEXT NOT NULL,"
+    "  created_by INTEGER NOT NULL REFERENCES users(id),"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_by INTEGER NOT NULL REFERENCES users(id),"
+    "  updated_at INTEGER NOT NULL,"
+    "  deleted INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0,1)));"
+    "CREATE INDEX reply_templates_org ON reply_templates(org_id);",
 };
 
 const int pl_schema_version = (int)(sizeof pl_schema_migrations / sizeof pl_schema_migrations[0]);

@@ -182,6 +182,14 @@ int pl_store_receipt_set(pl_store_t *st, int64_t conv_id, int64_t user_id, int64
                          int64_t read_seq, bool *changed, int64_t *out_delivered,
                          int64_t *out_read);
 
+/* Receipts of a conversation by side: the patient's own, and the furthest any staff member
+ * has reached (the practice answers as a team). Zeros where there are none. */
+typedef struct {
+    int64_t patient_delivered, patient_read, staff_delivered, staff_read;
+} pl_receipt_sum_t;
+int pl_store_receipt_summary(pl_store_t *st, int64_t conv_id, int64_t patient_id,
+                             pl_receipt_sum_t *out);
+
 /* Events: the resumable stream. The payload is sealed at rest. */
 int pl_store_event_append(pl_store_t *st, int64_t conv_id, int64_t org_id, int64_t patient_id,
                           bool staff_only, const char *type, const json_t *payload, int64_t now,
@@ -192,6 +200,32 @@ int pl_store_event_append(pl_store_t *st, int64_t conv_id, int64_t org_id, int64
 int pl_store_events_since(pl_store_t *st, const pl_actor_t *actor, int64_t after, int limit,
                           json_t **out);
 int pl_store_events_head(pl_store_t *st, int64_t *head);
+
+/* A practice team's shared, non-patient data (store_sqlite_tpl.c). Stored in plain text. */
+
+/* The non-disabled staff members of org_id with at least one role there, ordered by display
+ * name (ASCII case-insensitive), then id. *out is a new array of {"id","display_name","roles"},
+ * roles being role names; caller decrefs. An unknown org gives an empty array. */
+int pl_store_org_staff(pl_store_t *st, int64_t org_id, json_t **out);
+
+/* Reply templates: canned replies a practice's staff share. A template is
+ * {"id","org_id","title","body","updated_at"}; deleting one marks it deleted, and a deleted
+ * template is not found by any call below. */
+#define PL_TPL_MAX_PER_ORG 200 /* live templates per organisation */
+/* Creates a template for org_id written by user `by`; -PL_ECONFLICT when the organisation
+ * already has PL_TPL_MAX_PER_ORG live ones. */
+int pl_store_tpl_create(pl_store_t *st, int64_t org_id, const char *title, const char *body,
+                        int64_t by, int64_t now, int64_t *id);
+/* Replaces title and body. -PL_ENOTFOUND unless id is a live template of org_id. */
+int pl_store_tpl_update(pl_store_t *st, int64_t id, int64_t org_id, const char *title,
+                        const char *body, int64_t by, int64_t now);
+/* Marks it deleted. -PL_ENOTFOUND unless id is a live template of org_id. */
+int pl_store_tpl_delete(pl_store_t *st, int64_t id, int64_t org_id, int64_t by, int64_t now);
+/* One live template as a new object (caller decrefs); -PL_ENOTFOUND if missing or deleted. */
+int pl_store_tpl_json(pl_store_t *st, int64_t id, json_t **out);
+/* org_id's live templates as a new array, ordered by title (ASCII case-insensitive), then id.
+ * Caller decrefs. */
+int pl_store_tpl_list(pl_store_t *st, int64_t org_id, json_t **out);
 
 /* Audit: who did what to which patient data, when, from where. */
 int pl_store_audit(pl_store_t *st, int64_t actor_id, const char *action, const char *resource_type,

@@ -482,6 +482,30 @@ int pl_store_receipt_set(pl_store_t *st, int64_t conv_id, int64_t user_id, int64
     return pl__sq_done(st, s, "receipt set");
 }
 
+int pl_store_receipt_summary(pl_store_t *st, int64_t conv_id, int64_t patient_id,
+                             pl_receipt_sum_t *out)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *s = pl__sq_stmt(
+        st, "SELECT COALESCE(MAX(CASE WHEN user_id = ?2 THEN delivered_seq END), 0),"
+            " COALESCE(MAX(CASE WHEN user_id = ?2 THEN read_seq END), 0),"
+            " COALESCE(MAX(CASE WHEN user_id <> ?2 THEN delivered_seq END), 0),"
+            " COALESCE(MAX(CASE WHEN user_id <> ?2 THEN read_seq END), 0)"
+            " FROM receipts WHERE conversation_id = ?1");
+    if (!s) return -PL_EINTERNAL;
+    sqlite3_bind_int64(s, 1, conv_id);
+    sqlite3_bind_int64(s, 2, patient_id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        out->patient_delivered = sqlite3_column_int64(s, 0);
+        out->patient_read = sqlite3_column_int64(s, 1);
+        out->staff_delivered = sqlite3_column_int64(s, 2);
+        out->staff_read = sqlite3_column_int64(s, 3);
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : pl__sq_err(st, rc, "receipt summary");
+}
+
 /* ---- events ---- */
 
 int pl_store_event_append(pl_store_t *st, int64_t conv_id, int64_t org_id, int64_t patient_id,

@@ -283,6 +283,13 @@ static void test_receipts_and_typing_reach_the_other_side(void **s)
     assert_null(json_object_get(json_object_get(ev, "event"), "user_id"));
     assert_null(json_object_get(ev, "cursor")); /* ephemeral: not part of the stream */
     json_decref(ev);
+    /* A page opened later learns the receipts from conversation.get, by side. */
+    r = pl_pc_callf(pt, T, "{ss sI}", "type", "conversation.get", "conversation_id", cid);
+    json_t *rc = json_object_get(r, "receipts");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(rc, "staff"), "read_seq")), 1);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(rc, "patient"), "read_seq")), 0);
+    json_decref(r);
     /* A receipt past the last message is refused. */
     r = pl_pc_callf(gp, T, "{ss sI sI ss}", "type", "receipt.mark", "conversation_id", cid, "seq",
                     (json_int_t)99, "kind", "read");

@@ -111,35 +111,38 @@ static pl_actor_t make_actor(int which)
 
 /* ---- resources ---- */
 
-enum { R_CONV, R_EVENT, R_EVENT_STAFF, R_ORG, N_RES };
+enum { R_CONV, R_EVENT, R_EVENT_STAFF, R_ORG, R_TPL, N_RES };
 
-static const char *const res_names[N_RES] = {"conversation", "event", "staff_only event", "org"};
+static const char *const res_names[N_RES] = {"conversation", "event", "staff_only event", "org",
+                                             "template"};
 
 static const pl_resource_t resources[N_RES] = {
     [R_CONV] = {PL_RES_CONVERSATION, ORG_A, OWNER, false},
     [R_EVENT] = {PL_RES_EVENT, ORG_A, OWNER, false},
     [R_EVENT_STAFF] = {PL_RES_EVENT, ORG_A, OWNER, true},
     [R_ORG] = {PL_RES_ORG, ORG_A, 0, false},
+    [R_TPL] = {PL_RES_TEMPLATE, ORG_A, 0, false},
 };
 
 /* ---- actions, in the order of the expected strings ---- */
 
 static const pl_action_t actions[] = {
-    PL_ACT_READ,   PL_ACT_CREATE,     PL_ACT_SEND,    PL_ACT_NOTE,   PL_ACT_READ_NOTES,
-    PL_ACT_ASSIGN, PL_ACT_SET_STATUS, PL_ACT_RECEIPT, PL_ACT_TYPING, PL_ACT_ADMIN,
+    PL_ACT_READ,    PL_ACT_CREATE,     PL_ACT_SEND,    PL_ACT_NOTE,   PL_ACT_READ_NOTES,
+    PL_ACT_ASSIGN,  PL_ACT_SET_STATUS, PL_ACT_RECEIPT, PL_ACT_TYPING, PL_ACT_ADMIN,
+    PL_ACT_UPDATE,  PL_ACT_DELETE,
 };
 #define N_ACTIONS (sizeof actions / sizeof actions[0])
 static const char *const action_names[N_ACTIONS] = {
-    "READ",   "CREATE",     "SEND",    "NOTE",   "READ_NOTES",
-    "ASSIGN", "SET_STATUS", "RECEIPT", "TYPING", "ADMIN",
+    "READ",   "CREATE",     "SEND",    "NOTE",   "READ_NOTES", "ASSIGN",
+    "SET_STATUS", "RECEIPT", "TYPING", "ADMIN",  "UPDATE",     "DELETE",
 };
 
 /* The expected policy. One string per (actor, resource); character i is action i above:
  *
- *                    R C S N R A S R T A
- *                    E R E O N S T C Y D
- *                    A E N T O G A P P M
- *                    D A D E T N T T E N
+ *                    R C S N R A S R T A U D
+ *                    E R E O N S T C Y D P E
+ *                    A E N T O G A P P M D L
+ *                    D A D E T N T T E N T E
  *
  * 'Y' allowed, '.' denied. Derived from the rules:
  * - a patient may READ, SEND, RECEIPT and TYPING on their own conversation, and CREATE it only at
@@ -148,26 +151,30 @@ static const char *const action_names[N_ACTIONS] = {
  *   "change organisation settings", so it has no meaning on a conversation and is denied there);
  *   may READ its events, staff_only included; may READ the org, and ADMIN it only as
  *   practice_admin;
+ * - staff who belong to the org, whatever their role, may READ, CREATE, UPDATE and DELETE its
+ *   reply templates (and nothing else on them); patients, even of that practice, may not even
+ *   READ them; UPDATE and DELETE mean nothing on any other resource;
  * - everyone else (other patients, other orgs' staff, staff with no orgs, user_id 0) nothing. */
 /* clang-format off */
-#define NONE ".........."
-#define STAFF_CONV "Y.YYYYYYY."
-#define READ_ONLY "Y........."
+#define NONE "............"
+#define STAFF_CONV "Y.YYYYYYY..."
+#define READ_ONLY "Y..........."
+#define STAFF_TPL "YY........YY"
 static const char *const expected[N_ACTORS][N_RES] = {
-    /*                      conversation   event      staff event  org */
-    [PAT_OWNER] =         {"YYY....YY.",  READ_ONLY, NONE,        NONE},
-    [PAT_OTHER] =         {NONE,          NONE,      NONE,        NONE},
-    [PAT_B] =             {NONE,          NONE,      NONE,        NONE},
-    [ST_RECEPTIONIST] =   {STAFF_CONV,    READ_ONLY, READ_ONLY,   READ_ONLY},
-    [ST_GP] =             {STAFF_CONV,    READ_ONLY, READ_ONLY,   READ_ONLY},
-    [ST_NURSE] =          {STAFF_CONV,    READ_ONLY, READ_ONLY,   READ_ONLY},
-    [ST_PHARMACIST] =     {STAFF_CONV,    READ_ONLY, READ_ONLY,   READ_ONLY},
-    [ST_CLINICIAN] =      {STAFF_CONV,    READ_ONLY, READ_ONLY,   READ_ONLY},
-    [ST_SPECIALIST] =     {STAFF_CONV,    READ_ONLY, READ_ONLY,   READ_ONLY},
-    [ST_ADMIN] =          {STAFF_CONV,    READ_ONLY, READ_ONLY,   "Y........Y"},
-    [ST_GP_B] =           {NONE,          NONE,      NONE,        NONE},
-    [ST_NONE] =           {NONE,          NONE,      NONE,        NONE},
-    [ST_ZERO] =           {NONE,          NONE,      NONE,        NONE},
+    /*                      conversation     event      staff event  org             template */
+    [PAT_OWNER] =         {"YYY....YY...",  READ_ONLY, NONE,        NONE,           NONE},
+    [PAT_OTHER] =         {NONE,            NONE,      NONE,        NONE,           NONE},
+    [PAT_B] =             {NONE,            NONE,      NONE,        NONE,           NONE},
+    [ST_RECEPTIONIST] =   {STAFF_CONV,      READ_ONLY, READ_ONLY,   READ_ONLY,      STAFF_TPL},
+    [ST_GP] =             {STAFF_CONV,      READ_ONLY, READ_ONLY,   READ_ONLY,      STAFF_TPL},
+    [ST_NURSE] =          {STAFF_CONV,      READ_ONLY, READ_ONLY,   READ_ONLY,      STAFF_TPL},
+    [ST_PHARMACIST] =     {STAFF_CONV,      READ_ONLY, READ_ONLY,   READ_ONLY,      STAFF_TPL},
+    [ST_CLINICIAN] =      {STAFF_CONV,      READ_ONLY, READ_ONLY,   READ_ONLY,      STAFF_TPL},
+    [ST_SPECIALIST] =     {STAFF_CONV,      READ_ONLY, READ_ONLY,   READ_ONLY,      STAFF_TPL},
+    [ST_ADMIN] =          {STAFF_CONV,      READ_ONLY, READ_ONLY,   "Y........Y..", STAFF_TPL},
+    [ST_GP_B] =           {NONE,            NONE,      NONE,        NONE,           NONE},
+    [ST_NONE] =           {NONE,            NONE,      NONE,        NONE,           NONE},
+    [ST_ZERO] =           {NONE,            NONE,      NONE,        NONE,           NONE},
 };
 /* clang-format on */
 
@@ -253,6 +260,28 @@ static void test_patient_memberships_do_not_grant_staff_rights(void **state)
     assert_int_equal(pl_authz_check(&p, &resources[R_ORG], PL_ACT_ADMIN), -PL_EPERM);
 }
 
+static void test_template_rights_follow_the_template_org(void **state)
+{
+    (void)state;
+    pl_resource_t tpl_b = {PL_RES_TEMPLATE, ORG_B, 0, false};
+    pl_actor_t gp_b = make_actor(ST_GP_B), gp_a = make_actor(ST_GP);
+    const pl_action_t edits[] = {PL_ACT_READ, PL_ACT_CREATE, PL_ACT_UPDATE, PL_ACT_DELETE};
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        assert_int_equal(pl_authz_check(&gp_b, &tpl_b, edits[i]), 0);
+        assert_int_equal(pl_authz_check(&gp_a, &tpl_b, edits[i]), -PL_EPERM);
+    }
+}
+
+static void test_patient_cannot_touch_a_template_even_if_it_names_them(void **state)
+{
+    (void)state;
+    /* A template is never about a patient; a resource that claims so still grants nothing. */
+    pl_resource_t odd = {PL_RES_TEMPLATE, ORG_A, OWNER, false};
+    pl_actor_t owner = make_actor(PAT_OWNER);
+    for (size_t i = 0; i < N_ACTIONS; i++)
+        assert_int_equal(pl_authz_check(&owner, &odd, actions[i]), -PL_EPERM);
+}
+
 static void test_null_actor_or_resource_is_denied(void **state)
 {
     (void)state;
@@ -280,7 +309,7 @@ static void test_negative_user_id_and_unknown_kind_are_denied(void **state)
 static void test_unknown_actions_are_denied_to_everyone(void **state)
 {
     (void)state;
-    const pl_action_t bogus[] = {(pl_action_t)0, (pl_action_t)(PL_ACT_ADMIN + 1), (pl_action_t)-1};
+    const pl_action_t bogus[] = {(pl_action_t)0, (pl_action_t)(PL_ACT_DELETE + 1), (pl_action_t)-1};
     for (int a = 0; a < N_ACTORS; a++) {
         pl_actor_t actor = make_actor(a);
         for (int r = 0; r < N_RES; r++)
@@ -337,6 +366,8 @@ int main(void)
         cmocka_unit_test(test_membership_with_no_roles_grants_nothing),
         cmocka_unit_test(test_patient_may_create_only_at_own_practice),
         cmocka_unit_test(test_patient_memberships_do_not_grant_staff_rights),
+        cmocka_unit_test(test_template_rights_follow_the_template_org),
+        cmocka_unit_test(test_patient_cannot_touch_a_template_even_if_it_names_them),
         cmocka_unit_test(test_null_actor_or_resource_is_denied),
         cmocka_unit_test(test_negative_user_id_and_unknown_kind_are_denied),
         cmocka_unit_test(test_unknown_actions_are_denied_to_everyone),

@@ -1,7 +1,7 @@
-/* Shared fixture for the SQLite store tests (test_store_sqlite.c, test_store_sqlite_msg.c):
- * a fresh store in its own mkdtemp directory under a random key, seeded with two practices
- * (A and B), patients and staff; helpers read the raw database where a test must see what is
- * really on disk. Header-only: each test binary includes it once. */
+/* Shared fixture for the SQLite store tests (test_store_sqlite.c, test_store_sqlite_msg.c,
+ * test_store_sqlite_tpl.c): a fresh store in its own mkdtemp directory under a random key,
+ * seeded with two practices (A and B), patients and staff; helpers read the raw database where
+ * a test must see what is really on disk. Header-only: each test binary includes it once. */
 #ifndef PL_TEST_STORE_FIXTURE_H
 #define PL_TEST_STORE_FIXTURE_H
 

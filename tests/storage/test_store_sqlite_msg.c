@@ -471,6 +471,27 @@ static void test_receipts_never_move_backwards_and_read_implies_delivered(void *
     assert_int_equal(raw_int(f, sql), 605);
 }
 
+static void test_receipt_summary_splits_patient_and_furthest_staff(void **state)
+{
+    fx_t *f = *state;
+    int64_t c = new_conv(f, f->org_a, f->pat1, "rs1");
+    pl_receipt_sum_t rs;
+    assert_int_equal(pl_store_receipt_summary(f->st, c, f->pat1, &rs), 0);
+    assert_int_equal(rs.patient_read + rs.patient_delivered + rs.staff_read + rs.staff_delivered, 0);
+    receipt(f, c, f->pat1, 4, 2, true, 4, 2);
+    receipt(f, c, f->gp, 3, 3, true, 3, 3);
+    receipt(f, c, f->recep, 5, 1, true, 5, 1);
+    assert_int_equal(pl_store_receipt_summary(f->st, c, f->pat1, &rs), 0);
+    assert_int_equal(rs.patient_delivered, 4);
+    assert_int_equal(rs.patient_read, 2);
+    assert_int_equal(rs.staff_delivered, 5); /* the furthest any member of staff got */
+    assert_int_equal(rs.staff_read, 3);
+    /* Another conversation's receipts do not leak in. */
+    int64_t c2 = new_conv(f, f->org_a, f->pat1, "rs2");
+    assert_int_equal(pl_store_receipt_summary(f->st, c2, f->pat1, &rs), 0);
+    assert_int_equal(rs.staff_delivered, 0);
+}
+
 /* ---- inbox filters ---- */
 
 static size_t list_ids(fx_t *f, const int64_t *orgs, int n_orgs, int64_t me, const char *filter,
@@ -632,6 +653,7 @@ int main(void)
         T(test_resume_from_cursor_returns_exactly_the_later_events_in_order),
         T(test_paging_events_with_small_limit_replays_each_once),
         T(test_receipts_never_move_backwards_and_read_implies_delivered),
+        T(test_receipt_summary_splits_patient_and_furthest_staff),
         T(test_conv_list_org_filters_select_the_right_conversations),
         T(test_conv_list_org_pages_backwards_by_id),
         T(test_waiting_since_follows_who_spoke_last),

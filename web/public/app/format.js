@@ -34,7 +34,7 @@ export function duration(seconds) {
 }
 
 export function target(minutes) {
-  if (!minutes) return 'same working day (by 6:30pm)';
+  if (!minutes) return 'same working day, by 6:30pm';
   if (minutes % 60 === 0) return `within ${duration(minutes * 60)}`;
   return `within ${duration(minutes * 60)}`;
 }

@@ -316,7 +316,7 @@ export async function patientRequest(app, [idText], main, stale) {
     replace(statusEl, summaryList([
       ['Status', statusTag(c.status)],
       ['Sent', dateTime(c.created_at)],
-      c.answers ? ['Your answers', h('ul', { class: 'nhsuk-list' }, Object.entries(c.answers).map(([q, v]) => h('li', null, `${q} ${v}`)))] : null,
+      c.answers ? ['Your answers', h('dl', { class: 'parley-answers' }, Object.entries(c.answers).flatMap(([q, v]) => [h('dt', null, q), h('dd', null, String(v))]))] : null,
     ]));
     if (c.status === 'closed') {
       reply = null;
