@@ -117,7 +117,7 @@ test('every practice page, at desktop width and at 320 px', async () => {
     await page.locator('.parley-msg--note').first().waitFor();
     await page.getByRole('button', { name: 'Assign' }).click();
     await page.locator('.nhsuk-error-summary').waitFor();
-    await go('practice-request');
+    await go('practice-request-errors');
     await page.getByRole('link', { name: 'Reply templates' }).click();
     await page.getByRole('button', { name: 'Save template' }).click();
     await page.locator('.nhsuk-error-summary').waitFor();
@@ -161,8 +161,8 @@ test('two-factor sign-in: enrolment page, then sign-in with a code', async () =>
 });
 
 test('screenshots and axe covered every page', () => {
-  for (const name of ['signin', 'patient-home', 'new-check', 'patient-request', 'practice-inbox-new', 'practice-request',
-    'practice-templates-errors', 'practice-totp', 'signin-code', 'not-found', 'patient-home-320', 'practice-request-320']) {
+  for (const name of ['signin', 'patient-home', 'new-check', 'patient-request', 'practice-inbox-new', 'practice-request-errors',
+    'practice-templates-errors', 'practice-totp', 'signin-code', 'not-found', 'patient-home-320', 'practice-request-errors-320']) {
     assert.ok(checked.includes(name), `${name} was not checked`);
   }
 });
