@@ -37,6 +37,8 @@ test('messages typed offline are sent once, and missed events are replayed', asy
   await patient.locator('.parley-msg--pending').nth(1).waitFor();
   assert.equal(await patient.locator('.parley-msg--pending').count(), 2);
   assert.match(await patient.locator('.parley-msg--pending').first().innerText(), /Waiting to send/);
+  // The txn ids were fixed when Send was pressed, offline.
+  const offlineTxns = await patient.locator('.parley-msg--pending').evaluateAll((els) => els.map((e) => e.dataset.txn));
   await screenshot(patient, 'patient-offline');
 
   // While the patient is offline, the practice replies.
@@ -59,6 +61,7 @@ test('messages typed offline are sent once, and missed events are replayed', asy
   const sent = frames.sent.slice(sentBefore).map((f) => JSON.parse(f));
   const sends = sent.filter((f) => f.type === 'conversation.send');
   assert.deepEqual(sends.map((f) => f.body), [first, second]);
+  assert.deepEqual(sends.map((f) => f.txn_id), offlineTxns);
   const subscribe = sent.find((f) => f.type === 'events.subscribe');
   assert.ok(subscribe && Number.isInteger(subscribe.cursor) && subscribe.cursor > 0, 'resumes from its cursor');
 
