@@ -165,3 +165,38 @@ test('keyboard only: sign in and start a request without a mouse', async () => {
   assert.equal(await page.locator('#route').isChecked(), true);
   assert.deepEqual(page.errors, []);
 });
+
+test('long lists page: the inbox and the patient list show older requests on demand', async () => {
+  const patient = await newPage(browser);
+  await signIn(patient, server, 'cara.evans'); // Hillside: an inbox of its own
+  const made = await patient.evaluate(async () => {
+    const ids = [];
+    for (let i = 0; i < 105; i++) {
+      const r = await window.parley.conn.request('conversation.create', {
+        txn_id: `bulk-${i}`, kind: 'admin', subject: `Bulk request ${i}`, body: `Body ${i}`,
+      });
+      ids.push(r.conversation.id);
+    }
+    return ids;
+  });
+  assert.equal(made.length, 105);
+  const gp = await newPage(browser);
+  await signIn(gp, server, 'dr.hughes');
+  await gp.locator('tr[data-conversation-id]').first().waitFor();
+  assert.equal(await gp.locator('tr[data-conversation-id]').count(), 100);
+  await gp.getByRole('button', { name: 'Show older requests' }).click();
+  await gp.locator(`tr[data-conversation-id="${made[0]}"]`).waitFor();
+  assert.equal(await gp.locator('tr[data-conversation-id]').count(), 105);
+  assert.equal(await gp.getByRole('button', { name: 'Show older requests' }).count(), 0);
+
+  await patient.reload();
+  await patient.locator('.parley-request').first().waitFor();
+  assert.equal(await patient.locator('.parley-request').count(), 50);
+  await patient.getByRole('button', { name: 'Show older requests' }).click();
+  await patient.locator('.parley-request').nth(99).waitFor();
+  await patient.getByRole('button', { name: 'Show older requests' }).click();
+  await patient.getByText('Bulk request 0', { exact: true }).waitFor();
+  assert.equal(await patient.locator('.parley-request').count(), 105);
+  assert.deepEqual(gp.errors, []);
+  assert.deepEqual(patient.errors, []);
+});

@@ -41,10 +41,22 @@ export async function patientHome(app, _p, main, stale) {
     h('a', { class: 'nhsuk-button', href: '/patient/new', role: 'button', draggable: 'false', 'data-module': 'nhsuk-button' }, 'Start a new request'),
     listEl)));
 
+  let pages = 1;
   const load = async () => {
-    const r = await app.conn.request('conversation.list', { limit: 50 });
+    const r = { conversations: [] };
+    let before = 0;
+    let more = false;
+    for (let i = 0; i < pages; i++) {
+      const page = await app.conn.request('conversation.list', { limit: 50, ...(before ? { before } : {}) });
+      r.conversations.push(...page.conversations);
+      before = page.next_before;
+      if (!before) break;
+      more = i === pages - 1;
+    }
     if (stale()) return;
     for (const c of r.conversations) app.state.putConv(c);
+    const moreButton = more ? h('button', { class: 'nhsuk-button nhsuk-button--secondary', type: 'button',
+      onclick: (e) => { pages++; e.target.disabled = true; load().catch(() => {}); } }, 'Show older requests') : null;
     if (!r.conversations.length) {
       replace(listEl, h('p', { class: 'nhsuk-body' }, 'You have not sent any requests yet.'));
       return;
@@ -55,7 +67,7 @@ export async function patientHome(app, _p, main, stale) {
           h('h3', { class: 'nhsuk-heading-s parley-request__title' },
             h('a', { href: `/patient/requests/${c.id}` }, c.subject)),
           h('p', { class: 'nhsuk-body-s parley-request__meta' },
-            statusTag(c.status), ` ${KIND[c.kind]} request · sent ${dateTime(c.created_at)}`)))));
+            statusTag(c.status), ` ${KIND[c.kind]} request · sent ${dateTime(c.created_at)}`)))), moreButton);
   };
   await load();
   return liveReload(app, () => load().catch(() => {}));

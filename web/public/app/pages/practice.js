@@ -69,16 +69,37 @@ export async function inboxPage(app, _p, main, stale) {
     tableEl);
 
   let known = null;
+  let pages = 1; // how many pages of 100 the user has asked to see
+  let more = false;
   const load = async () => {
-    const r = await app.conn.request('conversation.list', { filter, limit: 100 });
+    const list = [];
+    let before = 0;
+    more = false;
+    for (let i = 0; i < pages; i++) {
+      const r = await app.conn.request('conversation.list', { filter, limit: 100, ...(before ? { before } : {}) });
+      list.push(...r.conversations);
+      before = r.next_before;
+      if (!before) break;
+      more = i === pages - 1;
+    }
     if (stale()) return;
-    for (const c of r.conversations) app.state.putConv(c);
-    const fresh = known ? r.conversations.filter((c) => !known.has(c.id)) : [];
-    known = new Set(r.conversations.map((c) => c.id));
+    for (const c of list) app.state.putConv(c);
+    const fresh = known ? list.filter((c) => !known.has(c.id)) : [];
+    known = new Set(list.map((c) => c.id));
     if (fresh.length) document.getElementById('inbox-live').textContent = `${fresh.length} new request${fresh.length === 1 ? '' : 's'} in ${label}`;
-    render(r.conversations);
+    render(list);
+  };
+  const moreButton = () => {
+    if (!more) return null;
+    const b = h('button', { class: 'nhsuk-button nhsuk-button--secondary', type: 'button', id: 'inbox-more' }, 'Show older requests');
+    b.addEventListener('click', () => { pages++; b.disabled = true; load().catch(() => { b.disabled = false; }); });
+    return b;
   };
   const render = (list) => {
+    if (!list.length && more) {
+      replace(tableEl, h('p', { class: 'nhsuk-body' }, `No recent requests in ${label.toLowerCase()}.`), moreButton());
+      return;
+    }
     if (!list.length) {
       replace(tableEl, h('p', { class: 'nhsuk-body', id: 'inbox-empty' }, `There are no requests in ${label.toLowerCase()}.`));
       return;
@@ -98,7 +119,7 @@ export async function inboxPage(app, _p, main, stale) {
           h('td', { class: 'nhsuk-table__cell' }, statusTag(c.status)),
           h('td', { class: 'nhsuk-table__cell' }, [who, role].filter(Boolean).join(', ') || 'Not assigned'),
           h('td', { class: 'nhsuk-table__cell' }, waiting(c, orgById.get(c.org_id))));
-      })))));
+      })))), moreButton());
   };
   await load();
   let t = null;
