@@ -135,6 +135,7 @@ test('reply templates: kept per practice and used in a reply', async () => {
 test('keyboard only: sign in and start a request without a mouse', async () => {
   const page = await newPage(browser);
   await page.goto(`${server.url}/signin`);
+  await page.locator('#username').waitFor(); // the form is drawn once the app has started
   // The skip link is the first stop, then the header, then the form.
   await page.keyboard.press('Tab');
   assert.equal(await page.evaluate(() => document.activeElement.textContent.trim()), 'Skip to main content');
@@ -146,6 +147,7 @@ test('keyboard only: sign in and start a request without a mouse', async () => {
   await page.keyboard.type(server.logins['cara.evans'].password);
   await page.keyboard.press('Enter');
   await page.waitForURL(/\/patient$/);
+  await page.getByRole('heading', { name: 'Your requests' }).waitFor();
   // Focus moves to the new page's heading; the "start" button is reachable by Tab.
   guard = 0;
   while (!(await page.evaluate(() => document.activeElement.textContent.trim() === 'Start a new request')) && guard++ < 20) await page.keyboard.press('Tab');
