@@ -62,9 +62,12 @@ static int yesno(const char *v, bool *out)
 int pl_admin_org_main(int argc, char **argv)
 {
     pl_args_t a;
-    if (argc < 2 || pl_args_parse(&a, argc - 2, argv + 2) < 0 || pl_args_has(&a, "help")) {
+    /* "parley org --help" names no command: answer it before anything opens the data dir. */
+    bool want_help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
+    if (argc < 2 || argv[1][0] == '-' || pl_args_parse(&a, argc - 2, argv + 2) < 0 ||
+        pl_args_has(&a, "help")) {
         org_usage();
-        return argc < 2 ? 2 : (pl_args_has(&a, "help") ? 0 : 2);
+        return want_help || (argc >= 2 && argv[1][0] != '-' && pl_args_has(&a, "help")) ? 0 : 2;
     }
     const char *cmd = argv[1];
     pl_store_t *st = NULL;
@@ -302,9 +305,12 @@ static int user_lookup(pl_store_t *st, pl_args_t *a, pl_user_t *u)
 int pl_admin_user_main(int argc, char **argv)
 {
     pl_args_t a;
-    if (argc < 2 || pl_args_parse(&a, argc - 2, argv + 2) < 0 || pl_args_has(&a, "help")) {
+    /* "parley org --help" names no command: answer it before anything opens the data dir. */
+    bool want_help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
+    if (argc < 2 || argv[1][0] == '-' || pl_args_parse(&a, argc - 2, argv + 2) < 0 ||
+        pl_args_has(&a, "help")) {
         user_usage();
-        return argc < 2 ? 2 : (pl_args_has(&a, "help") ? 0 : 2);
+        return want_help || (argc >= 2 && argv[1][0] != '-' && pl_args_has(&a, "help")) ? 0 : 2;
     }
     const char *cmd = argv[1];
     pl_store_t *st = NULL;

@@ -564,6 +564,14 @@ static void test_invalid_nhs_number_is_rejected(void **s)
                           "Bad", "--patient", "--nhs-number", "1234567890", "--dob",
                           "1980-01-01", "--practice", "Y90001", "--kdf-log-n", "10", NULL};
     assert_int_not_equal(pl_test_run_cli(NULL, args), 0);
+    /* Asking for help names no command and must not create a data directory. */
+    char nowhere[4200], *out = NULL;
+    snprintf(nowhere, sizeof nowhere, "%s/not-created", fx.dir);
+    const char *help[] = {"org", "--help", "--data-dir", nowhere, NULL};
+    assert_int_equal(pl_test_run_cli(&out, help), 0);
+    assert_non_null(strstr(out, "usage: parley org"));
+    free(out);
+    assert_int_equal(access(nowhere, F_OK), -1);
 }
 
 static void test_request_flood_is_rate_limited_and_connection_recovers(void **s)
