@@ -48,6 +48,14 @@ static const struct opt {
       "store requests queued before new ones are refused with unavailable"),
     I("max_connections", max_connections, 1, 1000000, "20000", "simultaneous connections"),
     S("web_root", web_root, "./web/public", "directory of the web app's static files"),
+    S("media_ip", media_ip, "127.0.0.1",
+      "IP address browsers reach the media port on (the ICE host candidate)"),
+    S("turn_urls", turn_urls, "",
+      "comma-separated TURN URLs for clients behind UDP-blocking firewalls, e.g. "
+      "turn:turn.example.nhs.uk:3478?transport=udp,turns:turn.example.nhs.uk:5349?transport=tcp"),
+    S("turn_secret_file", turn_secret_file, "",
+      "file holding the TURN REST API shared secret (coturn static-auth-secret)"),
+    I("turn_ttl_s", turn_ttl_s, 60, 86400 * 2, "43200", "lifetime of TURN credentials handed out"),
 #undef I
 #undef S
 };

@@ -28,6 +28,10 @@ typedef struct {
     int max_connections;
     int max_store_queue;         /* shed load beyond this many queued store requests */
     char web_root[512];          /* static files of the web app */
+    char media_ip[64];           /* address put in the media host candidate browsers connect to */
+    char turn_urls[512];         /* comma-separated turn:/turns: URLs handed to clients */
+    char turn_secret_file[512];  /* file holding coturn's static-auth-secret (0600) */
+    int turn_ttl_s;              /* lifetime of the TURN credentials handed out */
 } pl_config_t;
 
 void pl_config_defaults(pl_config_t *c);
