@@ -1,0 +1,425 @@
+/* The SFU's socket, peer registry and rooms (see media.h). This is the only file that touches
+ * the libuv UDP handle. The receive path uses one buffer: everything runs on the loop thread,
+ * and a datagram is fully handled (forwarded or dropped) before the next is read. */
+#include "media/media.h"
+#include "core/err.h"
+#include "core/imap.h"
+#include "core/util.h"
+#include "media/srtp_session.h"
+#include "media/stun.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_UFRAGS 2 /* current and, during an ICE restart, previous */
+#define MAX_ADDRS 8
+#define TICK_MS 50
+#define BUF_CAP 2048
+
+struct pl_media_peer {
+    pl_media_t *m;
+    pl_media_room_t *room;
+    pl_media_peer_t *next; /* in the room */
+    uint64_t key;
+    pl_peer_t *peer;
+    char ufrag[MAX_UFRAGS][32];
+    struct sockaddr_storage addr[MAX_ADDRS];
+    int n_addr;
+};
+
+struct pl_media_room {
+    pl_media_t *m;
+    pl_media_room_t *next; /* in the media */
+    uint64_t key;
+    pl_media_peer_t *peers;
+};
+
+struct pl_media {
+    uv_loop_t *loop;
+    uv_udp_t udp;
+    uv_timer_t tick;
+    int open_handles;
+    bool closing;
+    pl_dtls_ctx_t *dtls;
+    pl_imap_t *by_ufrag, *by_addr;
+    pl_media_room_t *rooms;
+    pl_media_event_fn on_event;
+    void *opaque;
+    char advertise_ip[64];
+    int port;
+    uint8_t rx[BUF_CAP];
+    uint8_t tx[BUF_CAP]; /* one subscriber's copy while it is encrypted and sent */
+    pl_media_stats_t stats;
+};
+
+/* ---- keys for the two indexes ---- */
+
+static int64_t fnv(const void *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ ((const uint8_t *)p)[i]) * 1099511628211ull;
+    return (int64_t)(h >> 1);
+}
+
+static int64_t ufrag_key(const char *u, size_t n) { return fnv(u, n); }
+
+static int64_t addr_key(const struct sockaddr *a)
+{
+    if (a->sa_family == AF_INET) {
+        const struct sockaddr_in *v = (const void *)a;
+        uint8_t k[6];
+        memcpy(k, &v->sin_addr, 4);
+        memcpy(k + 4, &v->sin_port, 2);
+        return fnv(k, sizeof k);
+    }
+    const struct sockaddr_in6 *v = (const void *)a;
+    uint8_t k[18];
+    memcpy(k, &v->sin6_addr, 16);
+    memcpy(k + 16, &v->sin6_port, 2);
+    return fnv(k, sizeof k);
+}
+
+static bool same_addr(const struct sockaddr *a, const struct sockaddr_storage *b)
+{
+    return addr_key(a) == addr_key((const struct sockaddr *)b) &&
+           a->sa_family == ((const struct sockaddr *)b)->sa_family;
+}
+
+static size_t addr_len(const struct sockaddr *a)
+{
+    return a->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+/* ---- sending ---- */
+
+static void udp_send(pl_media_t *m, const uint8_t *buf, size_t len, const struct sockaddr *to)
+{
+    uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
+    /* try_send never queues or allocates: when the kernel buffer is full the datagram is
+     * dropped, which is what UDP media wants (RTP recovers by NACK or the next frame). */
+    if (uv_udp_try_send(&m->udp, &b, 1, to) < 0) m->stats.send_failures++;
+    else m->stats.datagrams_out++;
+}
+
+static void peer_send(void *opaque, const uint8_t *buf, size_t len, const struct sockaddr *to)
+{
+    pl_media_peer_t *mp = opaque;
+    udp_send(mp->m, buf, len, to);
+}
+
+/* Forwarding, first cut: every RTP packet of a peer goes to every other connected peer of the
+ * room, re-encrypted for each. SSRC/sequence rewriting per subscriber slot, the NACK buffer
+ * and RTCP feedback routing are the next step (media/README.md). */
+static void peer_rtp(void *opaque, uint8_t *buf, size_t len)
+{
+    pl_media_peer_t *src = opaque;
+    pl_media_t *m = src->m;
+    if (len + PL_SRTP_TAIL_ROOM > sizeof m->tx) {
+        m->stats.truncated++;
+        return;
+    }
+    for (pl_media_peer_t *dst = src->room->peers; dst; dst = dst->next) {
+        if (dst == src || pl_peer_state(dst->peer) != PL_PEER_CONNECTED) continue;
+        memcpy(m->tx, buf, len);
+        if (pl_peer_send_rtp(dst->peer, m->tx, len, sizeof m->tx) == 0) m->stats.rtp_forwarded++;
+    }
+}
+
+static void peer_rtcp(void *opaque, uint8_t *buf, size_t len)
+{
+    pl_media_peer_t *src = opaque;
+    pl_media_t *m = src->m;
+    if (len + PL_SRTP_TAIL_ROOM > sizeof m->tx) return;
+    for (pl_media_peer_t *dst = src->room->peers; dst; dst = dst->next) {
+        if (dst == src || pl_peer_state(dst->peer) != PL_PEER_CONNECTED) continue;
+        memcpy(m->tx, buf, len);
+        pl_peer_send_rtcp(dst->peer, m->tx, len, sizeof m->tx);
+    }
+}
+
+static void peer_state(void *opaque, pl_peer_state_t st, bool reconnected)
+{
+    pl_media_peer_t *mp = opaque;
+    pl_media_event_t ev = {.room_key = mp->room->key, .peer_key = mp->key};
+    switch (st) {
+    case PL_PEER_CONNECTED:
+        ev.kind = reconnected ? PL_MEDIA_EV_RECONNECTED : PL_MEDIA_EV_CONNECTED;
+        break;
+    case PL_PEER_DISCONNECTED: ev.kind = PL_MEDIA_EV_DISCONNECTED; break;
+    case PL_PEER_FAILED:
+    case PL_PEER_CLOSED: ev.kind = PL_MEDIA_EV_FAILED; break;
+    default: return;
+    }
+    if (mp->m->on_event) mp->m->on_event(mp->m->opaque, &ev);
+}
+
+/* ---- receiving ---- */
+
+static void remember_addr(pl_media_peer_t *mp, const struct sockaddr *from)
+{
+    for (int i = 0; i < mp->n_addr; i++)
+        if (same_addr(from, &mp->addr[i])) return;
+    if (mp->n_addr == MAX_ADDRS) { /* forget the oldest */
+        pl_imap_remove(mp->m->by_addr, addr_key((const struct sockaddr *)&mp->addr[0]), mp);
+        memmove(&mp->addr[0], &mp->addr[1], sizeof mp->addr[0] * (MAX_ADDRS - 1));
+        mp->n_addr--;
+    }
+    if (pl_imap_add(mp->m->by_addr, addr_key(from), mp) < 0) return;
+    memcpy(&mp->addr[mp->n_addr++], from, addr_len(from));
+}
+
+static pl_media_peer_t *by_ufrag(pl_media_t *m, const uint8_t *user, size_t user_len)
+{
+    size_t n = 0;
+    while (n < user_len && user[n] != ':') n++;
+    if (n == 0 || n == user_len || n >= 32) return NULL;
+    size_t cnt;
+    void *const *set = pl_imap_get(m->by_ufrag, ufrag_key((const char *)user, n), &cnt);
+    for (size_t i = 0; i < cnt; i++) {
+        pl_media_peer_t *mp = set[i];
+        for (int u = 0; u < MAX_UFRAGS; u++)
+            if (strlen(mp->ufrag[u]) == n && memcmp(mp->ufrag[u], user, n) == 0) return mp;
+    }
+    return NULL;
+}
+
+static pl_media_peer_t *by_addr(pl_media_t *m, const struct sockaddr *from)
+{
+    size_t cnt;
+    void *const *set = pl_imap_get(m->by_addr, addr_key(from), &cnt);
+    for (size_t i = 0; i < cnt; i++) {
+        pl_media_peer_t *mp = set[i];
+        for (int a = 0; a < mp->n_addr; a++)
+            if (same_addr(from, &mp->addr[a])) return mp;
+    }
+    return NULL;
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    pl_media_t *m = h->data;
+    *buf = uv_buf_init((char *)m->rx, sizeof m->rx - PL_SRTP_TAIL_ROOM);
+}
+
+static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *from,
+                    unsigned flags)
+{
+    pl_media_t *m = h->data;
+    (void)buf;
+    if (nread <= 0 || !from) return;
+    m->stats.datagrams_in++;
+    if (flags & UV_UDP_PARTIAL) {
+        m->stats.truncated++;
+        return;
+    }
+    size_t len = (size_t)nread;
+    int64_t now = (int64_t)uv_now(m->loop);
+    pl_media_peer_t *mp = NULL;
+    if (m->rx[0] <= 3) {
+        pl_stun_msg_t msg;
+        if (pl_stun_parse(m->rx, len, &msg) < 0 || !msg.username) {
+            m->stats.stun_refused++;
+            return;
+        }
+        mp = by_ufrag(m, msg.username, msg.username_len);
+        if (!mp) {
+            m->stats.unknown_source++;
+            return;
+        }
+        if (pl_peer_receive(mp->peer, m->rx, len, sizeof m->rx, from, now) == 0)
+            remember_addr(mp, from);
+        else m->stats.stun_refused++;
+        return;
+    }
+    mp = by_addr(m, from);
+    if (!mp) {
+        m->stats.unknown_source++;
+        return;
+    }
+    int rc = pl_peer_receive(mp->peer, m->rx, len, sizeof m->rx, from, now);
+    if (rc == -PL_ECRYPTO) m->stats.srtp_auth_failures++;
+    else if (rc == -PL_ECONFLICT && m->rx[0] >= 128) m->stats.srtp_replays++;
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    pl_media_t *m = t->data;
+    int64_t now = (int64_t)uv_now(m->loop);
+    for (pl_media_room_t *r = m->rooms; r; r = r->next)
+        for (pl_media_peer_t *p = r->peers; p; p = p->next) pl_peer_tick(p->peer, now);
+}
+
+/* ---- lifecycle ---- */
+
+int pl_media_create(uv_loop_t *loop, const char *bind_ip, const char *advertise_ip, int port,
+                    pl_media_event_fn on_event, void *opaque, pl_media_t **out)
+{
+    *out = NULL;
+    if (!loop || !bind_ip || !advertise_ip || port < 0 || port > 65535) return -PL_EINVAL;
+    struct sockaddr_storage sa;
+    memset(&sa, 0, sizeof sa);
+    if (uv_ip4_addr(bind_ip, port, (struct sockaddr_in *)&sa) != 0 &&
+        uv_ip6_addr(bind_ip, port, (struct sockaddr_in6 *)&sa) != 0)
+        return -PL_EINVAL;
+    pl_media_t *m = calloc(1, sizeof *m);
+    if (!m) return -PL_ENOMEM;
+    m->loop = loop;
+    m->on_event = on_event;
+    m->opaque = opaque;
+    snprintf(m->advertise_ip, sizeof m->advertise_ip, "%s", advertise_ip);
+    int rc = pl_srtp_global_init();
+    if (rc == 0) rc = pl_dtls_ctx_create(NULL, 0, &m->dtls);
+    if (rc == 0) rc = pl_imap_create(&m->by_ufrag);
+    if (rc == 0) rc = pl_imap_create(&m->by_addr);
+    if (rc < 0) goto fail;
+    uv_udp_init(loop, &m->udp);
+    m->udp.data = m;
+    m->open_handles++;
+    uv_timer_init(loop, &m->tick);
+    m->tick.data = m;
+    m->open_handles++;
+    if (uv_udp_bind(&m->udp, (const struct sockaddr *)&sa, 0) != 0) {
+        rc = -PL_EIO;
+        pl_media_destroy(m);
+        return rc;
+    }
+    struct sockaddr_storage bound;
+    int blen = sizeof bound;
+    uv_udp_getsockname(&m->udp, (struct sockaddr *)&bound, &blen);
+    m->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                : ((struct sockaddr_in *)&bound)->sin_port);
+    uv_udp_recv_start(&m->udp, on_alloc, on_recv);
+    uv_timer_start(&m->tick, on_tick, TICK_MS, TICK_MS);
+    *out = m;
+    return 0;
+fail:
+    pl_imap_destroy(m->by_ufrag);
+    pl_imap_destroy(m->by_addr);
+    pl_dtls_ctx_destroy(m->dtls);
+    free(m);
+    return rc;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    pl_media_t *m = h->data;
+    if (--m->open_handles > 0) return;
+    pl_imap_destroy(m->by_ufrag);
+    pl_imap_destroy(m->by_addr);
+    pl_dtls_ctx_destroy(m->dtls);
+    free(m);
+}
+
+void pl_media_destroy(pl_media_t *m)
+{
+    if (!m || m->closing) return;
+    m->closing = true;
+    while (m->rooms) pl_media_room_destroy(m->rooms);
+    uv_udp_recv_stop(&m->udp);
+    uv_timer_stop(&m->tick);
+    uv_close((uv_handle_t *)&m->udp, on_closed);
+    uv_close((uv_handle_t *)&m->tick, on_closed);
+}
+
+int pl_media_port(const pl_media_t *m) { return m->port; }
+const char *pl_media_fingerprint(const pl_media_t *m) { return pl_dtls_ctx_fingerprint(m->dtls); }
+const char *pl_media_advertised_ip(const pl_media_t *m) { return m->advertise_ip; }
+
+void pl_media_stats(const pl_media_t *m, pl_media_stats_t *out)
+{
+    *out = m->stats;
+    for (pl_media_room_t *r = m->rooms; r; r = r->next)
+        for (pl_media_peer_t *p = r->peers; p; p = p->next) {
+            pl_peer_stats_t s;
+            pl_peer_stats(p->peer, &s);
+            out->dtls_unknown_tuple += s.dtls_unknown_tuple;
+        }
+}
+
+int pl_media_room_create(pl_media_t *m, uint64_t room_key, pl_media_room_t **out)
+{
+    pl_media_room_t *r = calloc(1, sizeof *r);
+    if (!r) return -PL_ENOMEM;
+    r->m = m;
+    r->key = room_key;
+    r->next = m->rooms;
+    m->rooms = r;
+    *out = r;
+    return 0;
+}
+
+void pl_media_room_destroy(pl_media_room_t *r)
+{
+    if (!r) return;
+    while (r->peers) pl_media_peer_remove(r->peers);
+    pl_media_room_t **pp = &r->m->rooms;
+    while (*pp && *pp != r) pp = &(*pp)->next;
+    if (*pp) *pp = r->next;
+    free(r);
+}
+
+static void register_ufrag(pl_media_peer_t *mp, int slot)
+{
+    snprintf(mp->ufrag[slot], sizeof mp->ufrag[slot], "%s", pl_peer_local_ufrag(mp->peer));
+    pl_imap_add(mp->m->by_ufrag, ufrag_key(mp->ufrag[slot], strlen(mp->ufrag[slot])), mp);
+}
+
+int pl_media_peer_add(pl_media_room_t *r, uint64_t peer_key, const char *remote_ufrag,
+                      const char *remote_pwd, const char *remote_fp, pl_media_peer_t **out)
+{
+    *out = NULL;
+    uint8_t fp[PL_DTLS_FP_LEN];
+    if (!remote_fp || pl_dtls_fingerprint_parse(remote_fp, fp) < 0) return -PL_EINVAL;
+    pl_media_peer_t *mp = calloc(1, sizeof *mp);
+    if (!mp) return -PL_ENOMEM;
+    mp->m = r->m;
+    mp->room = r;
+    mp->key = peer_key;
+    pl_peer_listener_t l = {.send = peer_send, .rtp = peer_rtp, .rtcp = peer_rtcp,
+                            .state = peer_state};
+    int rc = pl_peer_create(r->m->dtls, remote_ufrag, remote_pwd, fp, &l, mp, &mp->peer);
+    if (rc < 0) {
+        free(mp);
+        return rc;
+    }
+    register_ufrag(mp, 0);
+    mp->next = r->peers;
+    r->peers = mp;
+    *out = mp;
+    return 0;
+}
+
+void pl_media_peer_remove(pl_media_peer_t *mp)
+{
+    if (!mp) return;
+    pl_media_t *m = mp->m;
+    for (int u = 0; u < MAX_UFRAGS; u++)
+        if (mp->ufrag[u][0]) pl_imap_remove(m->by_ufrag, ufrag_key(mp->ufrag[u], strlen(mp->ufrag[u])), mp);
+    for (int a = 0; a < mp->n_addr; a++)
+        pl_imap_remove(m->by_addr, addr_key((const struct sockaddr *)&mp->addr[a]), mp);
+    pl_media_peer_t **pp = &mp->room->peers;
+    while (*pp && *pp != mp) pp = &(*pp)->next;
+    if (*pp) *pp = mp->next;
+    pl_peer_destroy(mp->peer);
+    free(mp);
+}
+
+const char *pl_media_peer_ufrag(const pl_media_peer_t *p) { return pl_peer_local_ufrag(p->peer); }
+const char *pl_media_peer_pwd(const pl_media_peer_t *p) { return pl_peer_local_pwd(p->peer); }
+pl_peer_state_t pl_media_peer_state(const pl_media_peer_t *p) { return pl_peer_state(p->peer); }
+
+int pl_media_peer_restart_ice(pl_media_peer_t *mp, const char *remote_ufrag,
+                              const char *remote_pwd)
+{
+    int rc = pl_peer_restart_ice(mp->peer, remote_ufrag, remote_pwd);
+    if (rc < 0) return rc;
+    /* Keep the previous ufrag registered (media still flows on it) and add the new one. */
+    if (mp->ufrag[1][0])
+        pl_imap_remove(mp->m->by_ufrag, ufrag_key(mp->ufrag[1], strlen(mp->ufrag[1])), mp);
+    memcpy(mp->ufrag[1], mp->ufrag[0], sizeof mp->ufrag[0]);
+    register_ufrag(mp, 0);
+    return 0;
+}

@@ -1,0 +1,76 @@
+/* The SFU as signalling/ sees it: one UDP port on the server's libuv loop, the process DTLS
+ * certificate, and rooms of peers. This is the narrow API of DESIGN.md ("create a room, add a
+ * peer with an SDP offer and get the answer, remove a peer, events up"); nothing here touches
+ * the store.
+ *
+ * Datagrams are matched to peers first by the ICE username of a STUN check (the local ufrag
+ * before the colon) and then by the 5-tuple the check came from. Anything else is dropped and
+ * counted. */
+#ifndef PL_MEDIA_H
+#define PL_MEDIA_H
+
+#include "media/peer.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct pl_media pl_media_t;
+typedef struct pl_media_room pl_media_room_t;
+typedef struct pl_media_peer pl_media_peer_t;
+
+typedef enum {
+    PL_MEDIA_EV_CONNECTED = 1, /* the peer's media is flowing */
+    PL_MEDIA_EV_RECONNECTED,   /* back after a network change or a consent lapse */
+    PL_MEDIA_EV_DISCONNECTED,  /* consent lapsed: the browser stopped answering */
+    PL_MEDIA_EV_FAILED,        /* DTLS failed (fingerprint mismatch, timeout) or closed */
+} pl_media_event_kind_t;
+
+typedef struct {
+    pl_media_event_kind_t kind;
+    uint64_t room_key; /* as given to pl_media_room_create */
+    uint64_t peer_key; /* as given to pl_media_peer_add */
+} pl_media_event_t;
+
+typedef void (*pl_media_event_fn)(void *opaque, const pl_media_event_t *ev);
+
+/* Global counters for /metrics. */
+typedef struct {
+    uint64_t datagrams_in, datagrams_out, send_failures;
+    uint64_t unknown_source;    /* no peer for this ufrag or 5-tuple */
+    uint64_t stun_refused;      /* bad integrity, unknown username, malformed */
+    uint64_t dtls_unknown_tuple, srtp_auth_failures, srtp_replays;
+    uint64_t rtp_forwarded, rtp_unknown_ssrc, truncated;
+} pl_media_stats_t;
+
+/* Binds UDP bind_ip:port on loop (port 0 picks one: see pl_media_port). advertise_ip is the
+ * address put in the answer's host candidate. Returns 0 and *out; -PL_EINVAL, -PL_EIO (bind
+ * failed), -PL_ENOMEM, -PL_ECRYPTO. */
+int pl_media_create(uv_loop_t *loop, const char *bind_ip, const char *advertise_ip, int port,
+                    pl_media_event_fn on_event, void *opaque, pl_media_t **out);
+/* Stops the socket and timers and frees everything. Returns after the handles closed (it runs
+ * the loop for the close callbacks only when the loop is not running). */
+void pl_media_destroy(pl_media_t *m);
+int pl_media_port(const pl_media_t *m);
+const char *pl_media_fingerprint(const pl_media_t *m);
+const char *pl_media_advertised_ip(const pl_media_t *m);
+void pl_media_stats(const pl_media_t *m, pl_media_stats_t *out);
+
+int pl_media_room_create(pl_media_t *m, uint64_t room_key, pl_media_room_t **out);
+/* Removes every peer of the room and frees it. */
+void pl_media_room_destroy(pl_media_room_t *r);
+
+/* Adds a peer for a browser that gave remote_ufrag/remote_pwd/remote_fp (SDP form) in its
+ * offer. The returned peer's credentials go in the answer. */
+int pl_media_peer_add(pl_media_room_t *r, uint64_t peer_key, const char *remote_ufrag,
+                      const char *remote_pwd, const char *remote_fp, pl_media_peer_t **out);
+void pl_media_peer_remove(pl_media_peer_t *p);
+const char *pl_media_peer_ufrag(const pl_media_peer_t *p);
+const char *pl_media_peer_pwd(const pl_media_peer_t *p);
+pl_peer_state_t pl_media_peer_state(const pl_media_peer_t *p);
+/* An ICE restart from a re-offer: the new local credentials are registered alongside the old
+ * ones, which keep working until the browser uses the new ones. */
+int pl_media_peer_restart_ice(pl_media_peer_t *p, const char *remote_ufrag,
+                              const char *remote_pwd);
+
+#endif

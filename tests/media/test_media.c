@@ -1,0 +1,180 @@
+/* The SFU over real UDP on loopback: two test clients (acting as browsers) connect to one room
+ * through pl_media's socket, and RTP from one reaches the other, decrypted. Datagrams from
+ * strangers are dropped and counted. */
+#include "core/err.h"
+#include "media/media.h"
+#include "tests/support/rtc_client.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+typedef struct {
+    int fd;
+    struct sockaddr_in server;
+    pl_rtc_client_t *cli;
+    int rtp_in;
+    char last[64];
+} client_t;
+
+static void cli_send(void *opaque, const uint8_t *buf, size_t len)
+{
+    client_t *c = opaque;
+    sendto(c->fd, buf, len, 0, (const struct sockaddr *)&c->server, sizeof c->server);
+}
+
+static void cli_media(void *opaque, const uint8_t *buf, size_t len, bool rtcp)
+{
+    client_t *c = opaque;
+    if (rtcp || len <= 12) return;
+    c->rtp_in++;
+    size_t n = len - 12 < sizeof c->last - 1 ? len - 12 : sizeof c->last - 1;
+    memcpy(c->last, buf + 12, n);
+    c->last[n] = 0;
+}
+
+static void client_open(client_t *c, int port)
+{
+    memset(c, 0, sizeof *c);
+    c->fd = socket(AF_INET, SOCK_DGRAM, 0);
+    assert_true(c->fd >= 0);
+    struct sockaddr_in me = {.sin_family = AF_INET};
+    inet_pton(AF_INET, "127.0.0.1", &me.sin_addr);
+    assert_int_equal(bind(c->fd, (struct sockaddr *)&me, sizeof me), 0);
+    fcntl(c->fd, F_SETFL, O_NONBLOCK);
+    c->server.sin_family = AF_INET;
+    c->server.sin_port = htons((uint16_t)port);
+    inet_pton(AF_INET, "127.0.0.1", &c->server.sin_addr);
+}
+
+static void client_poll(client_t *c)
+{
+    uint8_t buf[2048];
+    ssize_t n;
+    while ((n = recv(c->fd, buf, sizeof buf, 0)) > 0) pl_rtc_client_receive(c->cli, buf, (size_t)n);
+    pl_rtc_client_tick(c->cli);
+}
+
+static void spin(uv_loop_t *loop, client_t *a, client_t *b, int ms)
+{
+    for (int i = 0; i < ms; i++) {
+        uv_run(loop, UV_RUN_NOWAIT);
+        client_poll(a);
+        if (b) client_poll(b);
+        usleep(1000);
+    }
+}
+
+static size_t rtp_packet(uint8_t *buf, uint16_t seq, uint32_t ssrc, const char *payload)
+{
+    memset(buf, 0, 12);
+    buf[0] = 0x80;
+    buf[1] = 111;
+    buf[2] = (uint8_t)(seq >> 8);
+    buf[3] = (uint8_t)seq;
+    buf[8] = (uint8_t)(ssrc >> 24);
+    buf[9] = (uint8_t)(ssrc >> 16);
+    buf[10] = (uint8_t)(ssrc >> 8);
+    buf[11] = (uint8_t)ssrc;
+    size_t n = strlen(payload);
+    memcpy(buf + 12, payload, n);
+    return 12 + n;
+}
+
+static int events;
+static void on_event(void *opaque, const pl_media_event_t *ev)
+{
+    (void)opaque;
+    if (ev->kind == PL_MEDIA_EV_CONNECTED) events++;
+}
+
+static void join(pl_media_t *m, pl_media_room_t *r, client_t *c, uint64_t key)
+{
+    assert_int_equal(pl_rtc_client_create("x", "y", pl_media_fingerprint(m), cli_send, cli_media,
+                                          c, &c->cli),
+                     0);
+    pl_media_peer_t *p;
+    assert_int_equal(pl_media_peer_add(r, key, pl_rtc_client_ufrag(c->cli),
+                                       pl_rtc_client_pwd(c->cli), pl_rtc_client_fingerprint(c->cli),
+                                       &p),
+                     0);
+    pl_rtc_client_restart(c->cli, pl_media_peer_ufrag(p), pl_media_peer_pwd(p), NULL, NULL);
+}
+
+static void test_two_clients_exchange_media_over_udp(void **s)
+{
+    (void)s;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    pl_media_t *m;
+    events = 0;
+    assert_int_equal(pl_media_create(&loop, "127.0.0.1", "127.0.0.1", 0, on_event, NULL, &m), 0);
+    assert_true(pl_media_port(m) > 0);
+    pl_media_room_t *room;
+    assert_int_equal(pl_media_room_create(m, 1, &room), 0);
+    client_t a, b;
+    client_open(&a, pl_media_port(m));
+    client_open(&b, pl_media_port(m));
+    join(m, room, &a, 10);
+    join(m, room, &b, 20);
+    for (client_t *c = &a; c; c = c == &a ? &b : NULL) {
+        assert_int_equal(pl_rtc_client_check(c->cli, true), 0);
+        spin(&loop, &a, &b, 30);
+        assert_int_equal(pl_rtc_client_stun_ok(c->cli), 1);
+        assert_int_equal(pl_rtc_client_start_dtls(c->cli), 0);
+        for (int i = 0; i < 200 && !pl_rtc_client_connected(c->cli); i++) spin(&loop, &a, &b, 5);
+        assert_true(pl_rtc_client_connected(c->cli));
+    }
+    spin(&loop, &a, &b, 20);
+    assert_int_equal(events, 2);
+    uint8_t buf[1500];
+    for (int i = 0; i < 10; i++) {
+        size_t n = rtp_packet(buf, (uint16_t)(100 + i), 0xA1A1A1A1, "opus-frame-from-a");
+        assert_int_equal(pl_rtc_client_send(a.cli, buf, n, sizeof buf, false), 0);
+    }
+    size_t n = rtp_packet(buf, 5, 0xB2B2B2B2, "vp8-frame-from-b");
+    assert_int_equal(pl_rtc_client_send(b.cli, buf, n, sizeof buf, false), 0);
+    spin(&loop, &a, &b, 50);
+    assert_int_equal(b.rtp_in, 10);
+    assert_string_equal(b.last, "opus-frame-from-a");
+    assert_int_equal(a.rtp_in, 1);
+    assert_string_equal(a.last, "vp8-frame-from-b");
+
+    /* A stranger's datagrams reach no one. */
+    client_t x;
+    client_open(&x, pl_media_port(m));
+    uint8_t junk[] = {0x80, 111, 0, 1, 0, 0, 0, 0, 1, 2, 3, 4, 'h', 'i'};
+    sendto(x.fd, junk, sizeof junk, 0, (const struct sockaddr *)&x.server, sizeof x.server);
+    uint8_t dtls[] = {22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0};
+    sendto(x.fd, dtls, sizeof dtls, 0, (const struct sockaddr *)&x.server, sizeof x.server);
+    spin(&loop, &a, &b, 20);
+    pl_media_stats_t st;
+    pl_media_stats(m, &st);
+    assert_int_equal(st.unknown_source, 2);
+    assert_int_equal(st.rtp_forwarded, 11);
+    assert_int_equal(b.rtp_in, 10);
+
+    pl_rtc_client_destroy(a.cli);
+    pl_rtc_client_destroy(b.cli);
+    close(a.fd);
+    close(b.fd);
+    close(x.fd);
+    pl_media_destroy(m);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_two_clients_exchange_media_over_udp),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
