@@ -17,7 +17,7 @@ void pl_metrics_observe_commit(pl_metrics_t *m, double seconds)
 
 char *pl_metrics_render(const pl_metrics_t *m, size_t *len)
 {
-    size_t cap = 4096;
+    size_t cap = 8192;
     char *b = malloc(cap);
     if (!b) return NULL;
     int n = snprintf(
@@ -42,13 +42,19 @@ char *pl_metrics_render(const pl_metrics_t *m, size_t *len)
         "# TYPE parley_rate_limited_total counter\nparley_rate_limited_total %llu\n"
         "# HELP parley_store_errors_total Store operations that failed.\n"
         "# TYPE parley_store_errors_total counter\nparley_store_errors_total %llu\n"
+        "# HELP parley_join_failures_total Video consultation links refused at POST /api/v1/join.\n"
+        "# TYPE parley_join_failures_total counter\nparley_join_failures_total %llu\n"
+        "# HELP parley_join_other_device_total Consultation links refused as already used on "
+        "another device.\n"
+        "# TYPE parley_join_other_device_total counter\nparley_join_other_device_total %llu\n"
         "# HELP parley_store_commit_seconds Store group-commit latency.\n"
         "# TYPE parley_store_commit_seconds histogram\n",
         (long long)m->connections, (unsigned long long)m->connections_total,
         (unsigned long long)m->messages_in, (unsigned long long)m->messages_out,
         (unsigned long long)m->requests, (unsigned long long)m->http_requests,
         (unsigned long long)m->auth_failures, (unsigned long long)m->bad_input,
-        (unsigned long long)m->rate_limited, (unsigned long long)m->store_errors);
+        (unsigned long long)m->rate_limited, (unsigned long long)m->store_errors,
+        (unsigned long long)m->join_failures, (unsigned long long)m->join_other_device);
     size_t used = (size_t)n;
     for (int i = 0; i < PL_METRICS_BUCKETS && used < cap; i++)
         used += (size_t)snprintf(b + used, cap - used,

@@ -19,6 +19,8 @@ typedef struct {
     uint64_t rate_limited;
     uint64_t http_requests;
     uint64_t store_errors;
+    uint64_t join_failures;      /* consultation links refused (POST /api/v1/join) */
+    uint64_t join_other_device;  /* ... of which: a link already bound to another device */
     uint64_t commit_buckets[PL_METRICS_BUCKETS]; /* store commit latency histogram */
     uint64_t commit_count;
     double commit_sum_s;

@@ -315,6 +315,17 @@ static int resolve_run(pl_store_t *st, pl_req_t *r)
     }
     if ((rc = pl_store_actor_load(st, row.user_id, &r->actor)) < 0)
         return rc == -PL_ENOTFOUND ? -PL_EAUTH : rc;
+    /* A session opened from a consultation link carries its scope into every request. */
+    int64_t scope = 0;
+    if ((rc = pl_store_session_scope(st, hash, &scope)) < 0) return rc;
+    if (scope) {
+        pl_consult_t k;
+        rc = pl_store_consult_get(st, scope, &k);
+        if (rc == -PL_ENOTFOUND || (rc == 0 && k.patient_id != row.user_id)) return -PL_EAUTH;
+        if (rc < 0) return rc;
+        r->actor.scope_consultation_id = k.id;
+        r->actor.scope_conversation_id = k.conversation_id;
+    }
     if ((rc = pl_store_session_touch(st, hash, r->now)) < 0) return rc;
     r->i1 = row.expires_at;
     pl_user_t u;
@@ -347,10 +358,14 @@ static void resolve_after(pl_req_t *r, int status)
     c->session_checked_at = r->now;
     c->must_enrol_totp = r->i2 != 0;
     pl_conn_authenticated(c);
-    pl_conn_send_json(c, json_pack("{ss sI ss sb}", "type", "session.ready", "user_id",
-                                   (json_int_t)c->actor.user_id, "kind",
-                                   c->actor.kind == PL_USER_PATIENT ? "patient" : "staff",
-                                   "must_enrol_totp", c->must_enrol_totp));
+    json_t *ready = json_pack("{ss sI ss sb}", "type", "session.ready", "user_id",
+                              (json_int_t)c->actor.user_id, "kind",
+                              c->actor.kind == PL_USER_PATIENT ? "patient" : "staff",
+                              "must_enrol_totp", c->must_enrol_totp);
+    if (c->actor.scope_consultation_id)
+        json_object_set_new(ready, "consultation_id",
+                            json_integer(c->actor.scope_consultation_id));
+    pl_conn_send_json(c, ready);
     lws_rx_flow_control(c->wsi, 1);
 }
 

@@ -4,11 +4,39 @@
 #include "signalling/authz.h"
 #include "core/err.h"
 
+#include <string.h>
+
 unsigned pl_authz_roles_at(const pl_actor_t *actor, int64_t org_id)
 {
     for (int i = 0; i < actor->n_orgs; i++)
         if (actor->orgs[i].org_id == org_id) return actor->orgs[i].roles;
     return 0;
+}
+
+/* A session opened from a consultation link (POST /api/v1/join) is held to that consultation:
+ * reading it and waiting in it, its conversation's chat, and that conversation's events. Not
+ * the patient's other conversations, not their list, not their identity. The ordinary rules
+ * still apply on top: a scope narrows, it never grants. */
+static int scope_allows(const pl_actor_t *a, const pl_resource_t *r, pl_action_t act)
+{
+    if (a->scope_consultation_id == 0) return 0;
+    if (a->scope_consultation_id < 0 || a->scope_conversation_id <= 0) return -PL_EPERM;
+    switch (r->kind) {
+    case PL_RES_CONSULTATION:
+        if (r->consultation_id != a->scope_consultation_id) return -PL_EPERM;
+        return act == PL_ACT_READ || act == PL_ACT_WAIT || act == PL_ACT_JOIN ? 0 : -PL_EPERM;
+    case PL_RES_CONVERSATION:
+        if (r->conversation_id != a->scope_conversation_id) return -PL_EPERM;
+        return act == PL_ACT_READ || act == PL_ACT_SEND || act == PL_ACT_RECEIPT ||
+                       act == PL_ACT_TYPING
+                   ? 0
+                   : -PL_EPERM;
+    case PL_RES_EVENT:
+        return r->conversation_id == a->scope_conversation_id && act == PL_ACT_READ ? 0
+                                                                                  : -PL_EPERM;
+    default:
+        return -PL_EPERM;
+    }
 }
 
 static int patient_may(const pl_actor_t *a, const pl_resource_t *r, pl_action_t act)
@@ -18,6 +46,10 @@ static int patient_may(const pl_actor_t *a, const pl_resource_t *r, pl_action_t 
     if (r->patient_id != a->user_id) return -PL_EPERM;
     if (r->kind == PL_RES_PATIENT) return act == PL_ACT_READ ? 0 : -PL_EPERM;
     if (r->kind == PL_RES_EVENT) return act == PL_ACT_READ && !r->staff_only ? 0 : -PL_EPERM;
+    /* Their own consultations: see them, wait to be admitted, be in the call. Booking and
+     * running one is the practice's. */
+    if (r->kind == PL_RES_CONSULTATION)
+        return act == PL_ACT_READ || act == PL_ACT_WAIT || act == PL_ACT_JOIN ? 0 : -PL_EPERM;
     switch (act) {
     case PL_ACT_CREATE:
         /* Patients write only to the practice they are registered with. */
@@ -42,6 +74,15 @@ static int staff_may(const pl_actor_t *a, const pl_resource_t *r, pl_action_t ac
                    : -PL_EPERM;
     if (r->kind == PL_RES_EVENT || r->kind == PL_RES_PATIENT)
         return act == PL_ACT_READ ? 0 : -PL_EPERM;
+    /* Consultations are run by the practice team, as its inbox is: any member may book one,
+     * send the link, admit the patient, invite a colleague, take part and end it. Waiting to be
+     * admitted is the patient's. */
+    if (r->kind == PL_RES_CONSULTATION)
+        return (act == PL_ACT_READ || act == PL_ACT_CREATE || act == PL_ACT_ADMIT ||
+                act == PL_ACT_END || act == PL_ACT_INVITE || act == PL_ACT_LINK ||
+                act == PL_ACT_JOIN)
+                   ? 0
+                   : -PL_EPERM;
     /* Templates are the team's shared wording: anyone on the team may keep them. */
     if (r->kind == PL_RES_TEMPLATE)
         return (act == PL_ACT_READ || act == PL_ACT_CREATE || act == PL_ACT_UPDATE ||
@@ -68,7 +109,22 @@ static int staff_may(const pl_actor_t *a, const pl_resource_t *r, pl_action_t ac
 int pl_authz_check(const pl_actor_t *actor, const pl_resource_t *res, pl_action_t action)
 {
     if (!actor || !res || actor->user_id <= 0) return -PL_EPERM;
+    if (scope_allows(actor, res, action) < 0) return -PL_EPERM;
     if (actor->kind == PL_USER_PATIENT) return patient_may(actor, res, action);
     if (actor->kind == PL_USER_STAFF) return staff_may(actor, res, action);
     return -PL_EPERM;
+}
+
+bool pl_authz_request_allowed(const pl_actor_t *actor, const char *type)
+{
+    static const char *const scoped[] = {
+        "ping",         "session.info", "events.subscribe", "conversation.get",
+        "conversation.history", "conversation.send", "typing.set", "receipt.mark",
+        "consult.get",  "consult.wait", NULL,
+    };
+    if (!actor || !type) return false;
+    if (actor->scope_consultation_id == 0) return true;
+    for (int i = 0; scoped[i]; i++)
+        if (strcmp(type, scoped[i]) == 0) return true;
+    return false;
 }

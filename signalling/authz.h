@@ -13,6 +13,7 @@ typedef enum {
     PL_RES_ORG,              /* an organisation's settings */
     PL_RES_PATIENT,          /* a patient's identity (org_id = their registered practice) */
     PL_RES_TEMPLATE,         /* a practice's reply template (patient_id 0) */
+    PL_RES_CONSULTATION,     /* a video consultation (on a conversation of the patient's) */
 } pl_resource_kind_t;
 
 typedef struct {
@@ -20,6 +21,10 @@ typedef struct {
     int64_t org_id;     /* owning organisation */
     int64_t patient_id; /* the patient it is about (0 for PL_RES_ORG and PL_RES_TEMPLATE) */
     bool staff_only;    /* events: internal notes and other staff-only facts */
+    /* Conversations, their events and consultations: the conversation (0 when not known, which
+     * a session scoped to a consultation is never allowed). */
+    int64_t conversation_id;
+    int64_t consultation_id; /* PL_RES_CONSULTATION: the consultation */
 } pl_resource_t;
 
 typedef enum {
@@ -35,10 +40,24 @@ typedef enum {
     PL_ACT_ADMIN,        /* change organisation settings */
     PL_ACT_UPDATE,       /* change a template */
     PL_ACT_DELETE,       /* delete a template */
+    PL_ACT_WAIT,         /* consultation: enter its waiting room (the patient) */
+    PL_ACT_ADMIT,        /* consultation: let the waiting patient into the call */
+    PL_ACT_END,          /* consultation: end it for everyone, or cancel it */
+    PL_ACT_INVITE,       /* consultation: add a colleague as a participant */
+    PL_ACT_LINK,         /* consultation: issue the patient a new join link */
+    PL_ACT_JOIN,         /* consultation: take part in the call's media (media/ integration) */
 } pl_action_t;
 
-/* 0 if allowed, -PL_EPERM if not. NULL actor or resource is never allowed. */
+/* 0 if allowed, -PL_EPERM if not. NULL actor or resource is never allowed. An actor with a
+ * scope (a session opened from a consultation link) is first held to that consultation, its
+ * conversation and that conversation's events; the ordinary rules then apply on top. */
 int pl_authz_check(const pl_actor_t *actor, const pl_resource_t *res, pl_action_t action);
+
+/* Whether the actor's session may send requests of this type at all. Ordinary sessions may send
+ * any; a session scoped to a consultation only what its page needs (ping, session.info,
+ * events.subscribe, conversation.get/history/send, typing.set, receipt.mark, consult.get and
+ * consult.wait). What those requests touch is still checked by pl_authz_check. */
+bool pl_authz_request_allowed(const pl_actor_t *actor, const char *type);
 
 /* The actor's roles at org (0 if not a member). */
 unsigned pl_authz_roles_at(const pl_actor_t *actor, int64_t org_id);

@@ -14,16 +14,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A member of staff named by role: their user id is left out. */
+static void redact_person(json_t *p)
+{
+    const char *role = json_string_value(json_object_get(p, "role"));
+    if (role && strcmp(role, "staff") == 0) json_object_del(p, "user_id");
+}
+
 /* What a patient may not learn from an event: which staff member acted (assigned, changed
  * status, read their message). The practice answers as a team; messages still carry their
  * author's name, as a letter would. */
 static void redact_for_patient(json_t *e)
 {
     json_object_del(e, "by");
-    const char *role = json_string_value(json_object_get(e, "role"));
-    if (role && strcmp(role, "staff") == 0) json_object_del(e, "user_id");
+    redact_person(e);
     json_t *conv = json_object_get(e, "conversation");
     if (json_is_object(conv)) json_object_del(conv, "updated_at");
+    /* Consultation events name the people in the call; patients get their names, not the
+     * staff members' ids. */
+    json_t *p = json_object_get(e, "participant"), *consult = json_object_get(e, "consultation");
+    if (json_is_object(p)) redact_person(p);
+    size_t i;
+    json_array_foreach(json_object_get(e, "participants"), i, p) redact_person(p);
+    if (json_is_object(consult)) pl_consult_patient_view(consult);
 }
 
 json_t *pl_event_frame(json_t *ev, bool for_patient)
@@ -48,6 +61,7 @@ static bool may_see(const pl_conn_t *c, json_t *ev)
         .org_id = json_integer_value(json_object_get(ev, "org_id")),
         .patient_id = json_integer_value(json_object_get(ev, "patient_id")),
         .staff_only = json_is_true(json_object_get(ev, "staff_only")),
+        .conversation_id = json_integer_value(json_object_get(ev, "conversation_id")),
     };
     return pl_authz_check(&c->actor, &res, PL_ACT_READ) == 0;
 }
@@ -123,7 +137,7 @@ void pl_events_typing(pl_server_t *srv, const pl_conv_t *conv, const pl_actor_t 
 {
     /* Ephemeral: not stored, no cursor. Patients see "the practice is typing", not who. */
     pl_resource_t res = {.kind = PL_RES_EVENT, .org_id = conv->org_id,
-                         .patient_id = conv->patient_id};
+                         .patient_id = conv->patient_id, .conversation_id = conv->id};
     char *staff = typing_frame(conv, who, typing, true);
     char *patient = typing_frame(conv, who, typing, who->kind == PL_USER_PATIENT);
     if (staff && patient) {

@@ -1,6 +1,7 @@
 /* The WebSocket dispatch table and the session-level handlers: ping, session.info,
  * events.subscribe and TOTP enrolment. Conversation handlers live in conversations.c, the
- * practice team's (org.staff, template.*) in templates.c. */
+ * practice team's (org.staff, template.*) in templates.c, video consultations' (consult.*) in
+ * consult.c. */
 #include "core/err.h"
 #include "core/util.h"
 #include "signalling/params.h"
@@ -13,6 +14,7 @@
 pl_handler_fn pl__conv_handler(const char *type);
 pl_handler_fn pl__patient_handler(const char *type);
 pl_handler_fn pl__tpl_handler(const char *type);
+pl_handler_fn pl__consult_handler(const char *type);
 
 static int h_ping(pl_conn_t *c, const char *id, json_t *req)
 {
@@ -48,6 +50,9 @@ static int info_run(pl_store_t *st, pl_req_t *r)
                                 json_pack("{sI ss ss}", "id", (json_int_t)o.id, "code", o.code,
                                           "name", o.name));
     }
+    if (r->actor.scope_consultation_id)
+        json_object_set_new(r->result, "consultation_id",
+                            json_integer(r->actor.scope_consultation_id));
     json_object_set_new(r->result, "user", user);
     json_object_set_new(r->result, "organisations", orgs);
     json_object_set_new(r->result, "must_enrol_totp", json_boolean(r->i1));
@@ -183,13 +188,34 @@ static const struct {
     {"totp.confirm", h_confirm, true},
 };
 
-pl_handler_fn pl_handler_find(const char *type)
+static pl_handler_fn find(const char *type)
 {
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (strcmp(table[i].type, type) == 0) return table[i].fn;
     pl_handler_fn fn = pl__conv_handler(type);
     if (!fn) fn = pl__patient_handler(type);
+    if (!fn) fn = pl__consult_handler(type);
     return fn ? fn : pl__tpl_handler(type);
+}
+
+/* Every request passes here: a session opened from a consultation link may send only the few
+ * types its page needs, and authz.c decides which (what they touch is checked again there).
+ * The dispatcher knows the type but not the connection, hence the second lookup. */
+static int h_gate(pl_conn_t *c, const char *id, json_t *req)
+{
+    const char *type = json_string_value(json_object_get(req, "type"));
+    pl_handler_fn fn = type ? find(type) : NULL;
+    if (!fn) return -PL_EUNKNOWN_TYPE;
+    if (!pl_authz_request_allowed(&c->actor, type)) {
+        pl_conn_reply_err(c, id, -PL_EPERM, "this session is for your video consultation only");
+        return 0;
+    }
+    return fn(c, id, req);
+}
+
+pl_handler_fn pl_handler_find(const char *type)
+{
+    return find(type) ? h_gate : NULL;
 }
 
 bool pl_handler_allowed_before_totp(const char *type)

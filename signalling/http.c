@@ -1,5 +1,6 @@
-/* The REST surface: GET /healthz, GET /metrics, POST /api/v1/login, POST /api/v1/logout, and
- * the web app's static files. Everything else a client does goes over the WebSocket.
+/* The REST surface: GET /healthz, GET /metrics, POST /api/v1/login, POST /api/v1/logout,
+ * POST /api/v1/join (a patient opening a video consultation link: consult_join.c), and the web
+ * app's static files. Everything else a client does goes over the WebSocket.
  *
  * A request object outlives its socket when the answer needs the storage thread: it is
  * reference counted, and an answer for a client that has gone is dropped. Bodies are capped at
@@ -36,7 +37,7 @@ struct pl_http_req {
     unsigned char *resp; /* LWS_PRE headroom + body */
     size_t resp_len;
     const char *ctype; /* NULL: application/json */
-    char cookie[256];
+    char cookie[512];  /* Set-Cookie values, '\n' between two */
 };
 
 typedef struct {
@@ -125,7 +126,12 @@ static int write_response(pl_http_req_t *hr)
                                     end) ||
         security_headers(wsi, &p, end) || add_hdr(wsi, "cache-control:", "no-store", &p, end))
         return -1;
-    if (hr->cookie[0] && add_hdr(wsi, "set-cookie:", hr->cookie, &p, end)) return -1;
+    for (char *ck = hr->cookie; *ck;) {
+        char *nl = strchr(ck, '\n');
+        if (nl) *nl = 0;
+        if (add_hdr(wsi, "set-cookie:", ck, &p, end)) return -1;
+        ck = nl ? nl + 1 : ck + strlen(ck);
+    }
     if (hr->status == 429) {
         char ra[16];
         snprintf(ra, sizeof ra, "%d", hr->retry_after_s > 0 ? hr->retry_after_s : 1);
@@ -145,34 +151,51 @@ static void respond_err_now(pl_http_req_t *hr, int err, const char *msg)
     pl_http_respond_err(hr, err, msg);
 }
 
-int pl_http_token(struct lws *wsi, char *out, size_t cap)
+/* The value of cookie `name` from the request's Cookie header: 0, or -PL_ENOTFOUND. */
+static int cookie_value(struct lws *wsi, const char *name, char *out, size_t cap)
 {
     char buf[4096]; /* a whole header: cookies from other apps on the host can be long */
-    if (lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_AUTHORIZATION) > 0 &&
-        strncasecmp(buf, "Bearer ", 7) == 0) {
-        size_t n = strlen(buf + 7);
-        if (n == 0 || n >= cap) return -PL_EAUTH;
-        memcpy(out, buf + 7, n + 1);
-        pl_wipe(buf, sizeof buf);
-        return 0;
-    }
-    size_t nlen = strlen(PL_SESSION_COOKIE);
+    size_t nlen = strlen(name);
     int n = lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_COOKIE);
+    int rc = -PL_ENOTFOUND;
     for (char *s = n > 0 ? buf : NULL; s && *s;) {
         while (*s == ' ' || *s == ';') s++;
         char *e = strchr(s, ';');
         size_t len = e ? (size_t)(e - s) : strlen(s);
-        if (len > nlen && strncmp(s, PL_SESSION_COOKIE, nlen) == 0 && s[nlen] == '=') {
+        if (len > nlen && strncmp(s, name, nlen) == 0 && s[nlen] == '=') {
             size_t vl = len - nlen - 1;
-            if (vl == 0 || vl >= cap) return -PL_EAUTH;
-            memcpy(out, s + nlen + 1, vl);
-            out[vl] = 0;
-            pl_wipe(buf, sizeof buf);
-            return 0;
+            if (vl > 0 && vl < cap) {
+                memcpy(out, s + nlen + 1, vl);
+                out[vl] = 0;
+                rc = 0;
+            }
+            break;
         }
         s = e;
     }
-    return -PL_EAUTH;
+    pl_wipe(buf, sizeof buf);
+    return rc;
+}
+
+int pl_http_token(struct lws *wsi, char *out, size_t cap)
+{
+    char buf[4096];
+    if (lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_AUTHORIZATION) > 0 &&
+        strncasecmp(buf, "Bearer ", 7) == 0) {
+        size_t n = strlen(buf + 7);
+        int rc = n == 0 || n >= cap ? -PL_EAUTH : 0;
+        if (rc == 0) memcpy(out, buf + 7, n + 1);
+        pl_wipe(buf, sizeof buf);
+        return rc;
+    }
+    pl_wipe(buf, sizeof buf);
+    return cookie_value(wsi, PL_SESSION_COOKIE, out, cap) == 0 ? 0 : -PL_EAUTH;
+}
+
+int pl_http_cookie(pl_http_req_t *hr, const char *name, char *out, size_t cap)
+{
+    if (!hr->wsi) return -PL_ENOTFOUND;
+    return cookie_value(hr->wsi, name, out, cap);
 }
 
 /* A browser on another site must not be able to drive our API with the user's cookie: state
@@ -302,6 +325,8 @@ static void route_body(pl_http_req_t *hr)
     hr->refs++; /* released by pl_http_respond */
     if (strcmp(hr->path, "/api/v1/login") == 0) {
         pl_auth_login(srv, hr, body);
+    } else if (strcmp(hr->path, "/api/v1/join") == 0) {
+        pl_consult_join(srv, hr, body);
     } else {
         char token[128];
         if (pl_http_token(hr->wsi, token, sizeof token) < 0) {
@@ -363,7 +388,8 @@ static int on_http(struct lws *wsi, http_pss_t *pss, const char *uri)
         lws_callback_on_writable(wsi);
         return 0;
     }
-    if (hr->post && (strcmp(uri, "/api/v1/login") == 0 || strcmp(uri, "/api/v1/logout") == 0)) {
+    if (hr->post && (strcmp(uri, "/api/v1/login") == 0 || strcmp(uri, "/api/v1/logout") == 0 ||
+                     strcmp(uri, "/api/v1/join") == 0)) {
         if (!csrf_ok(wsi)) {
             srv->metrics.bad_input++;
             respond_err_now(hr, -PL_EPERM, "requests must be JSON from this site");
@@ -415,6 +441,7 @@ int pl_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
             hr->body_too_big = true;
             return 0;
         }
+        if (len == 0) return 0; /* lws reports "Content-Length: 0" as one empty chunk */
         if (!hr->body && !(hr->body = malloc(BODY_MAX))) return -1;
         memcpy(hr->body + hr->body_len, in, len);
         hr->body_len += len;

@@ -147,6 +147,19 @@ int pl_events_subscribe(pl_conn_t *c, const char *id, int64_t cursor);
 /* Wire frame for a stored event, redacted for a patient's eyes if for_patient; new reference. */
 json_t *pl_event_frame(json_t *ev, bool for_patient);
 
+/* ---- consult.c ---- */
+/* Turns a consultation object (store view) into what its patient may see: staff names without
+ * their user ids. In place. */
+void pl_consult_patient_view(json_t *consultation);
+/* For the media integration: records that user_id joined, left or reconnected to the call of
+ * consultation_id, as a consult.joined / consult.left / consult.reconnected event on its
+ * conversation (visible to the patient and the practice), and fans it out. The caller has
+ * already asked authz (PL_RES_CONSULTATION, PL_ACT_JOIN) before letting the user into the call.
+ * Fire and forget: it runs on the storage thread and a failure is logged. 0, or -PL_ENOMEM /
+ * -PL_EUNAVAIL when it could not be queued. */
+int pl_consult_presence(pl_server_t *srv, int64_t consultation_id, int64_t user_id,
+                        pl_presence_t what);
+
 /* ---- http.c ---- */
 int pl_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                      size_t len);
@@ -176,7 +189,8 @@ void pl_throttle_expire(pl_throttle_t *t, int64_t now);
 #define PL_HTTP_REQ_DECLARED
 typedef struct pl_http_req pl_http_req_t;
 /* Sends the response (JSON body stolen, may be NULL for 204) once the request is still alive;
- * set_cookie may be NULL. Releases the hold taken for async work. */
+ * set_cookie may be NULL, or one or more cookies separated by '\n' (each becomes its own
+ * Set-Cookie header). Releases the hold taken for async work. */
 void pl_http_respond(pl_http_req_t *hr, int status, json_t *body, const char *set_cookie);
 void pl_http_respond_err(pl_http_req_t *hr, int err, const char *message);
 /* Retry-After for a 429 answer (seconds). */
@@ -187,7 +201,13 @@ const char *pl_http_ip(const pl_http_req_t *hr);
 int pl_http_token(struct lws *wsi, char *out, size_t cap);
 #define PL_SESSION_COOKIE "parley_session"
 
+/* Copies the value of the request's cookie `name` into out. 0, or -PL_ENOTFOUND when absent,
+ * empty or longer than cap - 1. */
+int pl_http_cookie(pl_http_req_t *hr, const char *name, char *out, size_t cap);
+
 /* auth.c entry points for REST */
 void pl_auth_login(pl_server_t *srv, pl_http_req_t *hr, json_t *body);
 void pl_auth_logout(pl_server_t *srv, pl_http_req_t *hr, const char *token);
+/* consult_join.c: POST /api/v1/join (body borrowed) */
+void pl_consult_join(pl_server_t *srv, pl_http_req_t *hr, json_t *body);
 #endif

@@ -115,6 +115,94 @@ const char *const pl_schema_migrations[] = {
     "  updated_at INTEGER NOT NULL,"
     "  deleted INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0,1)));"
     "CREATE INDEX reply_templates_org ON reply_templates(org_id);",
+    /* 3: video consultations. A consultation belongs to a conversation (its chat, receipts,
+     * events and transcript are the conversation's), so conversations gain the kind 'video'.
+     * SQLite cannot change a CHECK constraint in place, so the table is rebuilt: copied aside,
+     * dropped, created again under its own name and refilled. Foreign keys are deferred to the
+     * commit, and the refill gives messages and receipts their parent rows back before it.
+     * (Renaming a new table into place instead would leave them counted as orphans.)
+     * sessions is rebuilt the same way to gain scope_consultation_id: a session opened from a
+     * consultation link may act only on that consultation (signalling/authz.c). Written so that
+     * it can run again over its own result without failing: tests rewind schema_version. */
+    "PRAGMA defer_foreign_keys = ON;"
+    "CREATE TEMP TABLE conversations_copy AS SELECT * FROM conversations;"
+    "DROP TABLE conversations;"
+    "CREATE TABLE conversations ("
+    "  id INTEGER PRIMARY KEY,"
+    "  org_id INTEGER NOT NULL REFERENCES orgs(id),"
+    "  patient_id INTEGER NOT NULL REFERENCES users(id),"
+    "  kind TEXT NOT NULL CHECK (kind IN ('admin','clinical','video')),"
+    "  subject BLOB NOT NULL,"
+    "  answers BLOB,"
+    "  status TEXT NOT NULL DEFAULT 'new'"
+    "    CHECK (status IN ('new','in_progress','awaiting_patient','closed')),"
+    "  assignee_user_id INTEGER REFERENCES users(id),"
+    "  assignee_role TEXT,"
+    "  last_seq INTEGER NOT NULL DEFAULT 0,"
+    "  create_txn TEXT NOT NULL,"
+    "  waiting_since INTEGER,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  UNIQUE (patient_id, create_txn));"
+    "INSERT INTO conversations SELECT * FROM temp.conversations_copy;"
+    "DROP TABLE temp.conversations_copy;"
+    "CREATE INDEX conversations_org ON conversations(org_id, id);"
+    "CREATE INDEX conversations_patient ON conversations(patient_id, id);"
+    /* status: booked -> waiting (the patient is in the waiting room) -> in_call (admitted) ->
+     * ended; booked or waiting -> cancelled. */
+    "CREATE TABLE IF NOT EXISTS consultations ("
+    "  id INTEGER PRIMARY KEY,"
+    "  conversation_id INTEGER NOT NULL REFERENCES conversations(id),"
+    "  org_id INTEGER NOT NULL REFERENCES orgs(id),"
+    "  patient_id INTEGER NOT NULL REFERENCES users(id),"
+    "  clinician_user_id INTEGER NOT NULL REFERENCES users(id),"
+    "  scheduled_at INTEGER,"
+    "  status TEXT NOT NULL DEFAULT 'booked'"
+    "    CHECK (status IN ('booked','waiting','in_call','ended','cancelled')),"
+    "  created_at INTEGER NOT NULL,"
+    "  started_at INTEGER,"
+    "  ended_at INTEGER);"
+    "CREATE INDEX IF NOT EXISTS consultations_org ON consultations(org_id, id);"
+    "CREATE INDEX IF NOT EXISTS consultations_patient ON consultations(patient_id, id);"
+    "CREATE INDEX IF NOT EXISTS consultations_conversation ON consultations(conversation_id);"
+    /* A patient's join links: only the SHA-256 of the token is kept. device_hash binds a link
+     * to the first device that passed the date-of-birth check. */
+    "CREATE TABLE IF NOT EXISTS consult_links ("
+    "  id INTEGER PRIMARY KEY,"
+    "  consultation_id INTEGER NOT NULL REFERENCES consultations(id),"
+    "  token_hash TEXT NOT NULL UNIQUE,"
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL,"
+    "  device_hash TEXT,"
+    "  claimed_at INTEGER,"
+    "  dob_failures INTEGER NOT NULL DEFAULT 0,"
+    "  revoked INTEGER NOT NULL DEFAULT 0 CHECK (revoked IN (0,1)));"
+    "CREATE INDEX IF NOT EXISTS consult_links_consultation ON consult_links(consultation_id);"
+    /* Everyone beyond the booking: colleagues invited (invited_by set) and, once the media
+     * layer reports it, who joined the call and whether they are in it now. */
+    "CREATE TABLE IF NOT EXISTS consult_participants ("
+    "  consultation_id INTEGER NOT NULL REFERENCES consultations(id),"
+    "  user_id INTEGER NOT NULL REFERENCES users(id),"
+    "  invited_by INTEGER REFERENCES users(id),"
+    "  invited_at INTEGER,"
+    "  joined_at INTEGER,"
+    "  left_at INTEGER,"
+    "  present INTEGER NOT NULL DEFAULT 0 CHECK (present IN (0,1)),"
+    "  PRIMARY KEY (consultation_id, user_id));"
+    "CREATE TEMP TABLE sessions_copy AS SELECT token_hash, user_id, created_at, last_seen_at, "
+    "  expires_at FROM sessions;"
+    "DROP TABLE sessions;"
+    "CREATE TABLE sessions ("
+    "  token_hash TEXT PRIMARY KEY,"
+    "  user_id INTEGER NOT NULL REFERENCES users(id),"
+    "  created_at INTEGER NOT NULL,"
+    "  last_seen_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL,"
+    "  scope_consultation_id INTEGER REFERENCES consultations(id));"
+    "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at) "
+    "  SELECT * FROM temp.sessions_copy;"
+    "DROP TABLE temp.sessions_copy;"
+    "CREATE INDEX sessions_user ON sessions(user_id);",
 };
 
 const int pl_schema_version = (int)(sizeof pl_schema_migrations / sizeof pl_schema_migrations[0]);

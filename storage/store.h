@@ -48,6 +48,10 @@ typedef struct {
     } orgs[PL_ACTOR_MAX_ORGS];
     char username[64];
     char display_name[128];
+    /* A session opened from a video consultation link (POST /api/v1/join) acts only on that
+     * consultation and its conversation (signalling/authz.c); both 0 for an ordinary session. */
+    int64_t scope_consultation_id;
+    int64_t scope_conversation_id;
 } pl_actor_t;
 
 typedef struct {
@@ -87,7 +91,7 @@ typedef struct {
     int64_t patient_id;
     int64_t last_seq;
     char status[24]; /* new | in_progress | awaiting_patient | closed */
-    char kind[16];   /* admin | clinical */
+    char kind[16];   /* admin | clinical | video */
 } pl_conv_t;
 
 /* A message as written: */
@@ -226,6 +230,88 @@ int pl_store_tpl_json(pl_store_t *st, int64_t id, json_t **out);
 /* org_id's live templates as a new array, ordered by title (ASCII case-insensitive), then id.
  * Caller decrefs. */
 int pl_store_tpl_list(pl_store_t *st, int64_t org_id, json_t **out);
+
+/* ---- video consultations (store_sqlite_consult.c) ----
+ * A consultation belongs to a conversation: its chat, receipts and events are the
+ * conversation's. Status moves booked -> waiting -> in_call -> ended, or from booked or waiting
+ * to cancelled. Times are ms since the epoch; 0 stands for "not set" (NULL in the database). */
+typedef struct {
+    int64_t id, conversation_id, org_id, patient_id;
+    int64_t clinician_user_id; /* who booked it, and leads it */
+    int64_t scheduled_at, created_at, started_at, ended_at;
+    char status[16]; /* booked | waiting | in_call | ended | cancelled */
+} pl_consult_t;
+
+/* A join link as stored: never the token itself, only its hash. */
+typedef struct {
+    int64_t id, consultation_id, created_at, expires_at, claimed_at;
+    char device_hash[65]; /* "" until a device has claimed the link */
+    int dob_failures;
+    bool revoked;
+} pl_consult_link_t;
+
+/* Presence in the call, as the media layer reports it. */
+typedef enum { PL_CONSULT_JOINED = 1, PL_CONSULT_LEFT, PL_CONSULT_RECONNECTED } pl_presence_t;
+
+#define PL_CONSULT_MAX_INVITED 1 /* the call has three places: patient, clinician, one more */
+
+/* A conversation the server starts itself for a consultation: kind "video", status in_progress
+ * and no response clock running (nobody is waiting for the practice to answer yet). The
+ * subject is sealed like any other. */
+int pl_store_consult_conv_create(pl_store_t *st, int64_t org_id, int64_t patient_id,
+                                 const char *subject, int64_t now, int64_t *id);
+/* scheduled_at 0: not scheduled. Status starts at booked. */
+int pl_store_consult_create(pl_store_t *st, int64_t conversation_id, int64_t org_id,
+                            int64_t patient_id, int64_t clinician_user_id, int64_t scheduled_at,
+                            int64_t now, int64_t *id);
+int pl_store_consult_get(pl_store_t *st, int64_t id, pl_consult_t *out);
+/* Moves status from `from` to `to`, stamping started_at when `to` is in_call and ended_at when it
+ * is ended or cancelled. -PL_ECONFLICT if the status is no longer `from`, -PL_ENOTFOUND. */
+int pl_store_consult_set_status(pl_store_t *st, int64_t id, const char *from, const char *to,
+                                int64_t now);
+/* The consultation as a new object (caller decrefs): the staff view, see docs/PROTOCOL.md. */
+int pl_store_consult_json(pl_store_t *st, int64_t id, json_t **out);
+/* Listings, newest booking first, paging backwards by id (before_id 0 = newest).
+ * filter: "today" (scheduled, or if unscheduled booked, on the server's local day of now),
+ * "upcoming" (not ended or cancelled) or NULL/"all". *out is {"consultations":[...],
+ * "next_before": id|null}; caller decrefs. */
+int pl_store_consult_list_org(pl_store_t *st, const int64_t *org_ids, int n_orgs,
+                              const char *filter, int64_t before_id, int limit, int64_t now,
+                              json_t **out);
+int pl_store_consult_list_patient(pl_store_t *st, int64_t patient_id, const char *filter,
+                                  int64_t before_id, int limit, int64_t now, json_t **out);
+
+/* Invites a colleague. *added is false when user_id was already invited (nothing changes).
+ * -PL_ECONFLICT when PL_CONSULT_MAX_INVITED others are already invited. */
+int pl_store_consult_invite(pl_store_t *st, int64_t consultation_id, int64_t user_id,
+                            int64_t by, int64_t now, bool *added);
+/* Records presence in the call for the media layer: joined (first join time kept), left,
+ * reconnected. */
+int pl_store_consult_presence(pl_store_t *st, int64_t consultation_id, int64_t user_id,
+                              pl_presence_t what, int64_t now);
+
+/* Join links, keyed by the hex SHA-256 of the token. */
+int pl_store_consult_link_create(pl_store_t *st, int64_t consultation_id, const char *token_hash,
+                                 int64_t now, int64_t expires_at, int64_t *id);
+/* Revokes every live link of the consultation. */
+int pl_store_consult_links_revoke(pl_store_t *st, int64_t consultation_id);
+/* The link with this token hash, whatever its state: callers judge expiry and revocation. */
+int pl_store_consult_link_find(pl_store_t *st, const char *token_hash, pl_consult_link_t *out);
+/* Counts a wrong date of birth; *failures gets the new count. */
+int pl_store_consult_link_fail(pl_store_t *st, int64_t link_id, int *failures);
+/* Binds an unclaimed link to a device (hex SHA-256 of its secret). -PL_ECONFLICT if already
+ * bound. */
+int pl_store_consult_link_claim(pl_store_t *st, int64_t link_id, const char *device_hash,
+                                int64_t now);
+
+/* A patient's date of birth as stored ("YYYY-MM-DD"); -PL_ENOTFOUND for non-patients. */
+int pl_store_patient_dob(pl_store_t *st, int64_t user_id, char out[16]);
+
+/* Sessions restricted to one consultation (opened by POST /api/v1/join). */
+int pl_store_session_create_scoped(pl_store_t *st, const char *token_hash, int64_t user_id,
+                                   int64_t consultation_id, int64_t now, int64_t expires_at);
+/* The session's scope: *consultation_id is 0 for an ordinary session. -PL_ENOTFOUND. */
+int pl_store_session_scope(pl_store_t *st, const char *token_hash, int64_t *consultation_id);
 
 /* Audit: who did what to which patient data, when, from where. */
 int pl_store_audit(pl_store_t *st, int64_t actor_id, const char *action, const char *resource_type,

@@ -1,7 +1,8 @@
 /* Unit tests for signalling/authz.c: the whole policy as one explicit matrix of
  * actor x resource x action, written out cell by cell from the rules (not from the code), plus
  * the edges the matrix cannot show: creating at another practice, NULL arguments, unknown actor
- * kinds and actions, and pl_authz_roles_at. authz is pure, so no fixtures touch the disk. */
+ * kinds and actions, pl_authz_roles_at, and the request types a session scoped to one video
+ * consultation may send. authz is pure, so no fixtures touch the disk. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,10 @@
 #define ORG_A 10
 #define ORG_B 20
 #define OWNER 100 /* the patient whose conversation every resource below belongs to */
+#define CONV 50          /* the owner's conversation that holds consultation CONSULT */
+#define CONV_OTHER 51    /* another conversation of the owner's, with CONSULT_OTHER */
+#define CONSULT 70
+#define CONSULT_OTHER 71
 
 /* ---- actors ---- */
 
@@ -24,6 +29,7 @@ enum {
     PAT_OWNER, /* patient of A, owns the conversation */
     PAT_OTHER, /* another patient of A */
     PAT_B,     /* patient of B */
+    PAT_SCOPED, /* the owner, on a session opened from the link of CONSULT */
     ST_RECEPTIONIST,
     ST_GP,
     ST_NURSE,
@@ -41,6 +47,7 @@ static const char *const actor_names[N_ACTORS] = {
     "patient owner (A)",
     "other patient (A)",
     "patient (B)",
+    "owner, scoped to a consultation",
     "receptionist (A)",
     "gp (A)",
     "nurse (A)",
@@ -86,6 +93,12 @@ static pl_actor_t make_actor(int which)
         return patient(101, ORG_A);
     case PAT_B:
         return patient(102, ORG_B);
+    case PAT_SCOPED: {
+        pl_actor_t a = patient(OWNER, ORG_A);
+        a.scope_consultation_id = CONSULT;
+        a.scope_conversation_id = CONV;
+        return a;
+    }
     case ST_RECEPTIONIST:
         return staff(201, ORG_A, PL_ROLE_RECEPTIONIST);
     case ST_GP:
@@ -111,17 +124,35 @@ static pl_actor_t make_actor(int which)
 
 /* ---- resources ---- */
 
-enum { R_CONV, R_EVENT, R_EVENT_STAFF, R_ORG, R_TPL, N_RES };
+enum {
+    R_CONV,
+    R_EVENT,
+    R_EVENT_STAFF,
+    R_ORG,
+    R_TPL,
+    R_CONSULT,
+    R_CONV_OTHER,
+    R_EVENT_OTHER,
+    R_CONSULT_OTHER,
+    N_RES
+};
 
-static const char *const res_names[N_RES] = {"conversation", "event", "staff_only event", "org",
-                                             "template"};
+static const char *const res_names[N_RES] = {
+    "conversation",         "event",           "staff_only event",
+    "org",                  "template",        "consultation",
+    "other conversation",   "event of other conversation", "other consultation"};
 
+/* {kind, org, patient, staff_only, conversation, consultation} */
 static const pl_resource_t resources[N_RES] = {
-    [R_CONV] = {PL_RES_CONVERSATION, ORG_A, OWNER, false},
-    [R_EVENT] = {PL_RES_EVENT, ORG_A, OWNER, false},
-    [R_EVENT_STAFF] = {PL_RES_EVENT, ORG_A, OWNER, true},
-    [R_ORG] = {PL_RES_ORG, ORG_A, 0, false},
-    [R_TPL] = {PL_RES_TEMPLATE, ORG_A, 0, false},
+    [R_CONV] = {PL_RES_CONVERSATION, ORG_A, OWNER, false, CONV, 0},
+    [R_EVENT] = {PL_RES_EVENT, ORG_A, OWNER, false, CONV, 0},
+    [R_EVENT_STAFF] = {PL_RES_EVENT, ORG_A, OWNER, true, CONV, 0},
+    [R_ORG] = {PL_RES_ORG, ORG_A, 0, false, 0, 0},
+    [R_TPL] = {PL_RES_TEMPLATE, ORG_A, 0, false, 0, 0},
+    [R_CONSULT] = {PL_RES_CONSULTATION, ORG_A, OWNER, false, CONV, CONSULT},
+    [R_CONV_OTHER] = {PL_RES_CONVERSATION, ORG_A, OWNER, false, CONV_OTHER, 0},
+    [R_EVENT_OTHER] = {PL_RES_EVENT, ORG_A, OWNER, false, CONV_OTHER, 0},
+    [R_CONSULT_OTHER] = {PL_RES_CONSULTATION, ORG_A, OWNER, false, CONV_OTHER, CONSULT_OTHER},
 };
 
 /* ---- actions, in the order of the expected strings ---- */
@@ -129,20 +160,22 @@ static const pl_resource_t resources[N_RES] = {
 static const pl_action_t actions[] = {
     PL_ACT_READ,    PL_ACT_CREATE,     PL_ACT_SEND,    PL_ACT_NOTE,   PL_ACT_READ_NOTES,
     PL_ACT_ASSIGN,  PL_ACT_SET_STATUS, PL_ACT_RECEIPT, PL_ACT_TYPING, PL_ACT_ADMIN,
-    PL_ACT_UPDATE,  PL_ACT_DELETE,
+    PL_ACT_UPDATE,  PL_ACT_DELETE,     PL_ACT_WAIT,    PL_ACT_ADMIT,  PL_ACT_END,
+    PL_ACT_INVITE,  PL_ACT_LINK,       PL_ACT_JOIN,
 };
 #define N_ACTIONS (sizeof actions / sizeof actions[0])
 static const char *const action_names[N_ACTIONS] = {
     "READ",   "CREATE",     "SEND",    "NOTE",   "READ_NOTES", "ASSIGN",
     "SET_STATUS", "RECEIPT", "TYPING", "ADMIN",  "UPDATE",     "DELETE",
+    "WAIT",   "ADMIT",      "END",     "INVITE", "LINK",       "JOIN",
 };
 
 /* The expected policy. One string per (actor, resource); character i is action i above:
  *
- *                    R C S N R A S R T A U D
- *                    E R E O N S T C Y D P E
- *                    A E N T O G A P P M D L
- *                    D A D E T N T T E N T E
+ *                    R C S N R A S R T A U D W A E I L J
+ *                    E R E O N S T C Y D P E A D N N I O
+ *                    A E N T O G A P P M D L I M D V N I
+ *                    D A D E T N T T E N T E T I   I K N
  *
  * 'Y' allowed, '.' denied. Derived from the rules:
  * - a patient may READ, SEND, RECEIPT and TYPING on their own conversation, and CREATE it only at
@@ -154,27 +187,46 @@ static const char *const action_names[N_ACTIONS] = {
  * - staff who belong to the org, whatever their role, may READ, CREATE, UPDATE and DELETE its
  *   reply templates (and nothing else on them); patients, even of that practice, may not even
  *   READ them; UPDATE and DELETE mean nothing on any other resource;
+ * - a patient may READ, WAIT (enter the waiting room) and JOIN (the call's media) their own
+ *   consultations, and nothing else on them: booking and running one is the practice's;
+ * - staff who belong to the org may READ, CREATE (book), ADMIT, END, INVITE, LINK and JOIN its
+ *   consultations, whatever their role; never WAIT;
+ * - the owner on a session scoped to CONSULT keeps, within the patient's rights, only: READ,
+ *   WAIT and JOIN on CONSULT; READ, SEND, RECEIPT and TYPING on its conversation CONV (not
+ *   CREATE); READ on CONV's events; nothing on the other conversation, its events or its
+ *   consultation;
  * - everyone else (other patients, other orgs' staff, staff with no orgs, user_id 0) nothing. */
 /* clang-format off */
-#define NONE "............"
-#define STAFF_CONV "Y.YYYYYYY..."
-#define READ_ONLY "Y..........."
-#define STAFF_TPL "YY........YY"
+#define NONE          ".................."
+#define READ_ONLY     "Y................."
+#define PAT_CONV      "YYY....YY........."
+#define PAT_CONSULT   "Y...........Y....Y"
+#define STAFF_CONV    "Y.YYYYYYY........."
+#define STAFF_TPL     "YY........YY......"
+#define STAFF_CONSULT "YY...........YYYYY"
+#define ADMIN_ORG     "Y........Y........"
+#define STAFF_ROW(org) {STAFF_CONV, READ_ONLY, READ_ONLY, org, STAFF_TPL, STAFF_CONSULT, \
+                        STAFF_CONV, READ_ONLY, STAFF_CONSULT}
+#define NOTHING {NONE, NONE, NONE, NONE, NONE, NONE, NONE, NONE, NONE}
 static const char *const expected[N_ACTORS][N_RES] = {
-    /*                      conversation     event      staff event  org             template */
-    [PAT_OWNER] =         {"YYY....YY...",  READ_ONLY, NONE,        NONE,           NONE},
-    [PAT_OTHER] =         {NONE,            NONE,      NONE,        NONE,           NONE},
-    [PAT_B] =             {NONE,            NONE,      NONE,        NONE,           NONE},
-    [ST_RECEPTIONIST] =   {STAFF_CONV,      READ_ONLY, READ_ONLY,   READ_ONLY,      STAFF_TPL},
-    [ST_GP] =             {STAFF_CONV,      READ_ONLY, READ_ONLY,   READ_ONLY,      STAFF_TPL},
-    [ST_NURSE] =          {STAFF_CONV,      READ_ONLY, READ_ONLY,   READ_ONLY,      STAFF_TPL},
-    [ST_PHARMACIST] =     {STAFF_CONV,      READ_ONLY, READ_ONLY,   READ_ONLY,      STAFF_TPL},
-    [ST_CLINICIAN] =      {STAFF_CONV,      READ_ONLY, READ_ONLY,   READ_ONLY,      STAFF_TPL},
-    [ST_SPECIALIST] =     {STAFF_CONV,      READ_ONLY, READ_ONLY,   READ_ONLY,      STAFF_TPL},
-    [ST_ADMIN] =          {STAFF_CONV,      READ_ONLY, READ_ONLY,   "Y........Y..", STAFF_TPL},
-    [ST_GP_B] =           {NONE,            NONE,      NONE,        NONE,           NONE},
-    [ST_NONE] =           {NONE,            NONE,      NONE,        NONE,           NONE},
-    [ST_ZERO] =           {NONE,            NONE,      NONE,        NONE,           NONE},
+    /*  conversation, event, staff event, org, template, consultation,
+     *  other conversation, its event, other consultation */
+    [PAT_OWNER] =       {PAT_CONV, READ_ONLY, NONE, NONE, NONE, PAT_CONSULT,
+                         PAT_CONV, READ_ONLY, PAT_CONSULT},
+    [PAT_OTHER] =       NOTHING,
+    [PAT_B] =           NOTHING,
+    [PAT_SCOPED] =      {"Y.Y....YY.........", READ_ONLY, NONE, NONE, NONE, PAT_CONSULT,
+                         NONE, NONE, NONE},
+    [ST_RECEPTIONIST] = STAFF_ROW(READ_ONLY),
+    [ST_GP] =           STAFF_ROW(READ_ONLY),
+    [ST_NURSE] =        STAFF_ROW(READ_ONLY),
+    [ST_PHARMACIST] =   STAFF_ROW(READ_ONLY),
+    [ST_CLINICIAN] =    STAFF_ROW(READ_ONLY),
+    [ST_SPECIALIST] =   STAFF_ROW(READ_ONLY),
+    [ST_ADMIN] =        STAFF_ROW(ADMIN_ORG),
+    [ST_GP_B] =         NOTHING,
+    [ST_NONE] =         NOTHING,
+    [ST_ZERO] =         NOTHING,
 };
 /* clang-format on */
 
@@ -222,7 +274,7 @@ static void test_staff_rights_follow_the_resource_org_not_the_first_membership(v
     assert_int_equal(pl_authz_check(&a, &resources[R_ORG], PL_ACT_ADMIN), -PL_EPERM);
     assert_int_equal(pl_authz_check(&a, &resources[R_ORG], PL_ACT_READ), 0);
     assert_int_equal(pl_authz_check(&a, &resources[R_CONV], PL_ACT_SEND), 0);
-    pl_resource_t org_b = {PL_RES_ORG, ORG_B, 0, false};
+    pl_resource_t org_b = {PL_RES_ORG, ORG_B, 0, false, 0, 0};
     assert_int_equal(pl_authz_check(&a, &org_b, PL_ACT_ADMIN), 0);
 }
 
@@ -239,9 +291,9 @@ static void test_patient_may_create_only_at_own_practice(void **state)
 {
     (void)state;
     pl_actor_t owner = make_actor(PAT_OWNER);
-    pl_resource_t at_b = {PL_RES_CONVERSATION, ORG_B, OWNER, false};
+    pl_resource_t at_b = {PL_RES_CONVERSATION, ORG_B, OWNER, false, 0, 0};
     assert_int_equal(pl_authz_check(&owner, &at_b, PL_ACT_CREATE), -PL_EPERM);
-    pl_resource_t at_a = {PL_RES_CONVERSATION, ORG_A, OWNER, false};
+    pl_resource_t at_a = {PL_RES_CONVERSATION, ORG_A, OWNER, false, 0, 0};
     assert_int_equal(pl_authz_check(&owner, &at_a, PL_ACT_CREATE), 0);
     /* Nor may another patient create a conversation in the owner's name at the owner's practice. */
     pl_actor_t other = make_actor(PAT_OTHER);
@@ -263,7 +315,7 @@ static void test_patient_memberships_do_not_grant_staff_rights(void **state)
 static void test_template_rights_follow_the_template_org(void **state)
 {
     (void)state;
-    pl_resource_t tpl_b = {PL_RES_TEMPLATE, ORG_B, 0, false};
+    pl_resource_t tpl_b = {PL_RES_TEMPLATE, ORG_B, 0, false, 0, 0};
     pl_actor_t gp_b = make_actor(ST_GP_B), gp_a = make_actor(ST_GP);
     const pl_action_t edits[] = {PL_ACT_READ, PL_ACT_CREATE, PL_ACT_UPDATE, PL_ACT_DELETE};
     for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
@@ -276,7 +328,7 @@ static void test_patient_cannot_touch_a_template_even_if_it_names_them(void **st
 {
     (void)state;
     /* A template is never about a patient; a resource that claims so still grants nothing. */
-    pl_resource_t odd = {PL_RES_TEMPLATE, ORG_A, OWNER, false};
+    pl_resource_t odd = {PL_RES_TEMPLATE, ORG_A, OWNER, false, 0, 0};
     pl_actor_t owner = make_actor(PAT_OWNER);
     for (size_t i = 0; i < N_ACTIONS; i++)
         assert_int_equal(pl_authz_check(&owner, &odd, actions[i]), -PL_EPERM);
@@ -309,7 +361,7 @@ static void test_negative_user_id_and_unknown_kind_are_denied(void **state)
 static void test_unknown_actions_are_denied_to_everyone(void **state)
 {
     (void)state;
-    const pl_action_t bogus[] = {(pl_action_t)0, (pl_action_t)(PL_ACT_DELETE + 1), (pl_action_t)-1};
+    const pl_action_t bogus[] = {(pl_action_t)0, (pl_action_t)(PL_ACT_JOIN + 1), (pl_action_t)-1};
     for (int a = 0; a < N_ACTORS; a++) {
         pl_actor_t actor = make_actor(a);
         for (int r = 0; r < N_RES; r++)
@@ -353,8 +405,104 @@ static void test_roles_at_finds_the_last_of_many_memberships(void **state)
     a.n_orgs = PL_ACTOR_MAX_ORGS;
     int last = PL_ACTOR_MAX_ORGS - 1;
     assert_int_equal(pl_authz_roles_at(&a, 1000 + last), 1u << (last % PL_ROLE_COUNT));
-    pl_resource_t org = {PL_RES_ORG, 1000 + last, 0, false};
+    pl_resource_t org = {PL_RES_ORG, 1000 + last, 0, false, 0, 0};
     assert_int_equal(pl_authz_check(&a, &org, PL_ACT_READ), 0);
+}
+
+/* ---- sessions scoped to one consultation ---- */
+
+static void test_scoped_session_is_denied_resources_that_name_no_conversation(void **state)
+{
+    (void)state;
+    /* A caller that leaves conversation_id out (0) gets nothing from a scoped session: the
+     * scope fails closed rather than matching "any". */
+    pl_actor_t a = make_actor(PAT_SCOPED);
+    pl_resource_t conv = {PL_RES_CONVERSATION, ORG_A, OWNER, false, 0, 0};
+    pl_resource_t ev = {PL_RES_EVENT, ORG_A, OWNER, false, 0, 0};
+    pl_resource_t consult = {PL_RES_CONSULTATION, ORG_A, OWNER, false, CONV, 0};
+    pl_resource_t me = {PL_RES_PATIENT, ORG_A, OWNER, false, 0, 0};
+    for (size_t i = 0; i < N_ACTIONS; i++) {
+        assert_int_equal(pl_authz_check(&a, &conv, actions[i]), -PL_EPERM);
+        assert_int_equal(pl_authz_check(&a, &ev, actions[i]), -PL_EPERM);
+        assert_int_equal(pl_authz_check(&a, &consult, actions[i]), -PL_EPERM);
+        assert_int_equal(pl_authz_check(&a, &me, actions[i]), -PL_EPERM);
+    }
+    /* The same patient on an ordinary session may read their own identity. */
+    pl_actor_t owner = make_actor(PAT_OWNER);
+    assert_int_equal(pl_authz_check(&owner, &me, PL_ACT_READ), 0);
+}
+
+static void test_scope_narrows_and_never_grants(void **state)
+{
+    (void)state;
+    /* A scope naming another patient's consultation and conversation opens none of it. */
+    pl_actor_t a = make_actor(PAT_OTHER);
+    a.scope_consultation_id = CONSULT;
+    a.scope_conversation_id = CONV;
+    for (size_t i = 0; i < N_ACTIONS; i++) {
+        assert_int_equal(pl_authz_check(&a, &resources[R_CONSULT], actions[i]), -PL_EPERM);
+        assert_int_equal(pl_authz_check(&a, &resources[R_CONV], actions[i]), -PL_EPERM);
+        assert_int_equal(pl_authz_check(&a, &resources[R_EVENT], actions[i]), -PL_EPERM);
+    }
+    /* A scope missing its conversation half, or negative, allows nothing at all. */
+    pl_actor_t half = make_actor(PAT_SCOPED), neg = make_actor(PAT_SCOPED);
+    half.scope_conversation_id = 0;
+    neg.scope_consultation_id = -CONSULT;
+    for (int r = 0; r < N_RES; r++)
+        for (size_t i = 0; i < N_ACTIONS; i++) {
+            assert_int_equal(pl_authz_check(&half, &resources[r], actions[i]), -PL_EPERM);
+            assert_int_equal(pl_authz_check(&neg, &resources[r], actions[i]), -PL_EPERM);
+        }
+    /* Staff carrying a scope are held to it as well. */
+    pl_actor_t gp = make_actor(ST_GP);
+    gp.scope_consultation_id = CONSULT;
+    gp.scope_conversation_id = CONV;
+    assert_int_equal(pl_authz_check(&gp, &resources[R_CONSULT], PL_ACT_READ), 0);
+    assert_int_equal(pl_authz_check(&gp, &resources[R_CONSULT], PL_ACT_ADMIT), -PL_EPERM);
+    assert_int_equal(pl_authz_check(&gp, &resources[R_CONV_OTHER], PL_ACT_READ), -PL_EPERM);
+    assert_int_equal(pl_authz_check(&gp, &resources[R_ORG], PL_ACT_READ), -PL_EPERM);
+}
+
+static void test_consultation_rights_follow_the_consultation_org(void **state)
+{
+    (void)state;
+    pl_resource_t at_b = {PL_RES_CONSULTATION, ORG_B, 102, false, 60, 80};
+    pl_actor_t gp_a = make_actor(ST_GP), gp_b = make_actor(ST_GP_B), pat_b = make_actor(PAT_B);
+    for (size_t i = 0; i < N_ACTIONS; i++)
+        assert_int_equal(pl_authz_check(&gp_a, &at_b, actions[i]), -PL_EPERM);
+    assert_int_equal(pl_authz_check(&gp_b, &at_b, PL_ACT_ADMIT), 0);
+    assert_int_equal(pl_authz_check(&pat_b, &at_b, PL_ACT_WAIT), 0);
+    assert_int_equal(pl_authz_check(&pat_b, &at_b, PL_ACT_ADMIT), -PL_EPERM);
+}
+
+static void test_request_types_of_a_scoped_session(void **state)
+{
+    (void)state;
+    const char *const allowed[] = {"ping",         "session.info",      "events.subscribe",
+                                   "conversation.get", "conversation.history",
+                                   "conversation.send", "typing.set",   "receipt.mark",
+                                   "consult.get",  "consult.wait"};
+    const char *const refused[] = {
+        "conversation.list", "conversation.create", "conversation.note",
+        "conversation.assign", "conversation.set_status", "patient.lookup",
+        "org.staff",         "template.list",       "template.save",
+        "totp.enrol",        "totp.confirm",        "consult.list",
+        "consult.book",      "consult.link",        "consult.admit",
+        "consult.end",       "consult.cancel",      "consult.invite",
+        "no.such.type",      "",                    "ping ",
+    };
+    pl_actor_t scoped = make_actor(PAT_SCOPED), owner = make_actor(PAT_OWNER);
+    pl_actor_t gp = make_actor(ST_GP);
+    for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
+        assert_true(pl_authz_request_allowed(&scoped, allowed[i]));
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        assert_false(pl_authz_request_allowed(&scoped, refused[i]));
+        /* Ordinary sessions are not gated here: the handlers' authz checks decide. */
+        assert_true(pl_authz_request_allowed(&owner, refused[i]));
+        assert_true(pl_authz_request_allowed(&gp, refused[i]));
+    }
+    assert_false(pl_authz_request_allowed(NULL, "ping"));
+    assert_false(pl_authz_request_allowed(&owner, NULL));
 }
 
 int main(void)
@@ -374,6 +522,10 @@ int main(void)
         cmocka_unit_test(test_roles_at_returns_the_roles_of_that_org_only),
         cmocka_unit_test(test_roles_at_ignores_entries_beyond_n_orgs),
         cmocka_unit_test(test_roles_at_finds_the_last_of_many_memberships),
+        cmocka_unit_test(test_scoped_session_is_denied_resources_that_name_no_conversation),
+        cmocka_unit_test(test_scope_narrows_and_never_grants),
+        cmocka_unit_test(test_consultation_rights_follow_the_consultation_org),
+        cmocka_unit_test(test_request_types_of_a_scoped_session),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

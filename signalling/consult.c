@@ -1,0 +1,635 @@
+/* Video consultations, the WebSocket requests: consult.book, consult.link, consult.get,
+ * consult.list, consult.wait, consult.admit, consult.invite, consult.end and consult.cancel;
+ * and pl_consult_presence, through which the media layer will report who joined or left the
+ * call. The patient's side of a join link (POST /api/v1/join) is in consult_join.c.
+ *
+ * A consultation belongs to a conversation of its patient, so its chat, receipts, transcript
+ * and event stream are the conversation's: every consult.* event is stored on that
+ * conversation, visible to the patient and to the practice, and replayable by cursor. Booking
+ * either starts a conversation of kind "video" or attaches to one the patient already has.
+ *
+ * As in conversations.c, a handler validates on the loop thread and its run function executes
+ * on the storage thread: load the consultation, ask authz (PL_RES_CONSULTATION), move the
+ * status, append events and audit in one transaction that the reply waits for.
+ *
+ * The join link's token is made here and handed back once, in the reply to the member of staff
+ * who will send it; only its SHA-256 is stored. It goes in the URL fragment (/join#TOKEN), which
+ * browsers never send to a server, so it stays out of request lines, logs and Referer. */
+#include "core/err.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "signalling/params.h"
+#include "signalling/server_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LIST_MAX 100
+#define HOUR_MS (3600 * 1000LL)
+#define LINK_AFTER_SCHEDULE_MS (12 * HOUR_MS) /* a scheduled consultation's link: until +12 h */
+#define LINK_UNSCHEDULED_MS (24 * HOUR_MS)    /* an unscheduled one's: 24 h from issue */
+#define SCHEDULE_AHEAD_MAX_MS (366 * 24 * HOUR_MS)
+#define SUBJECT "Video consultation"
+
+static const char *const filters[] = {"today", "upcoming", "all", NULL};
+
+static int reject(pl_conn_t *c, const char *id, int rc, const pl_perr_t *e)
+{
+    c->srv->metrics.bad_input++;
+    pl_conn_reply_err(c, id, rc, e->msg);
+    return 0;
+}
+
+static void fail_msg(pl_req_t *r, const char *msg)
+{
+    json_object_set_new(r->result, "error_message", json_string(msg));
+}
+
+static int submit(pl_conn_t *c, const char *id, const char *type, json_t *req, pl_req_run_fn run)
+{
+    pl_req_t *r = pl_req_new(c, id, type, req, run);
+    if (!r) return -PL_ENOMEM;
+    pl_req_submit(r);
+    return 0;
+}
+
+static int64_t param_id(const pl_req_t *r, const char *name)
+{
+    return json_integer_value(json_object_get(r->params, name));
+}
+
+void pl_consult_patient_view(json_t *consultation)
+{
+    /* The practice answers as a team: its staff appear to patients by name only. */
+    json_object_del(json_object_get(consultation, "clinician"), "id");
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(consultation, "invited"), i, p) json_object_del(p, "id");
+}
+
+static pl_resource_t resource_of(const pl_consult_t *k)
+{
+    pl_resource_t res = {.kind = PL_RES_CONSULTATION,
+                         .org_id = k->org_id,
+                         .patient_id = k->patient_id,
+                         .conversation_id = k->conversation_id,
+                         .consultation_id = k->id};
+    return res;
+}
+
+/* Loads the consultation named by the request and asks authz; a refusal says why in the
+ * caller's terms. */
+static int load(pl_store_t *st, pl_req_t *r, pl_action_t act, pl_consult_t *k)
+{
+    int rc = pl_store_consult_get(st, param_id(r, "consultation_id"), k);
+    if (rc == -PL_ENOTFOUND) fail_msg(r, "no such consultation");
+    if (rc < 0) return rc;
+    pl_resource_t res = resource_of(k);
+    if (pl_authz_check(&r->actor, &res, PL_ACT_READ) < 0) {
+        fail_msg(r, "you do not have access to this consultation");
+        return -PL_EPERM;
+    }
+    rc = pl_authz_check(&r->actor, &res, act);
+    if (rc < 0)
+        fail_msg(r, act == PL_ACT_WAIT ? "the waiting room is for the patient"
+                                       : "this is for the practice team");
+    return rc;
+}
+
+/* The refusal for a request that needs the consultation still open. */
+static int closed(pl_req_t *r, const pl_consult_t *k)
+{
+    if (strcmp(k->status, "ended") == 0) {
+        fail_msg(r, "this consultation has ended");
+        return -PL_ECONFLICT;
+    }
+    if (strcmp(k->status, "cancelled") == 0) {
+        fail_msg(r, "this consultation was cancelled");
+        return -PL_ECONFLICT;
+    }
+    return 0;
+}
+
+/* Staff access to a consultation is audited like access to a conversation; a patient's access
+ * to their own is not. */
+static int audit(pl_store_t *st, pl_req_t *r, const char *action, const pl_consult_t *k)
+{
+    if (r->actor.kind != PL_USER_STAFF) return 0;
+    return pl_store_audit(st, r->actor.user_id, action, "consultation", k->id, k->patient_id, r->ip,
+                          r->id, r->now);
+}
+
+/* Puts the consultation, as the caller may see it, into the reply. If full is given, *full gets
+ * a copy of the staff view (for event payloads), which the caller owns. */
+static int reply_consult(pl_store_t *st, pl_req_t *r, int64_t id, json_t **full)
+{
+    json_t *c = NULL;
+    int rc = pl_store_consult_json(st, id, &c);
+    if (rc < 0) return rc;
+    if (full) *full = json_deep_copy(c);
+    if (r->actor.kind == PL_USER_PATIENT) pl_consult_patient_view(c);
+    json_object_set_new(r->result, "consultation", c);
+    return 0;
+}
+
+/* {"user_id","role","display_name"} from a store view's {"id","display_name"}. */
+static json_t *person(json_t *who, const char *role)
+{
+    return json_pack("{sO ss sO}", "user_id", json_object_get(who, "id"), "role", role,
+                     "display_name", json_object_get(who, "display_name"));
+}
+
+/* Appends a consult.* event to the consultation's conversation; payload stolen. */
+static int consult_event(pl_store_t *st, pl_req_t *r, const pl_consult_t *k, const char *type,
+                         json_t *payload)
+{
+    pl_conv_t conv = {.id = k->conversation_id, .org_id = k->org_id, .patient_id = k->patient_id};
+    json_object_set_new(payload, "consultation_id", json_integer(k->id));
+    return pl_req_event(st, r, &conv, false, type, payload);
+}
+
+/* A new join link for k: the token goes into the reply as {"path","expires_at"}, its hash into
+ * the store. */
+static int issue_link(pl_store_t *st, pl_req_t *r, const pl_consult_t *k)
+{
+    char token[PL_TOKEN_BUF], hash[65], path[16 + PL_TOKEN_BUF];
+    int rc = pl_token_new(token, sizeof token);
+    if (rc < 0) return rc;
+    pl_token_hash(token, hash);
+    int64_t expires =
+        k->scheduled_at ? k->scheduled_at + LINK_AFTER_SCHEDULE_MS : r->now + LINK_UNSCHEDULED_MS;
+    rc = pl_store_consult_link_create(st, k->id, hash, r->now, expires, NULL);
+    if (rc == 0) {
+        snprintf(path, sizeof path, "/join#%s", token);
+        json_object_set_new(r->result, "link",
+                            json_pack("{ss sI}", "path", path, "expires_at", (json_int_t)expires));
+    }
+    pl_wipe(token, sizeof token);
+    pl_wipe(path, sizeof path);
+    return rc;
+}
+
+/* ---- consult.book ---- */
+
+static int book_run(pl_store_t *st, pl_req_t *r)
+{
+    int64_t patient_id = param_id(r, "patient_id"), conv_id = param_id(r, "conversation_id");
+    bool staff = r->actor.kind == PL_USER_STAFF;
+    pl_conv_t conv = {0};
+    int rc;
+    if (conv_id) {
+        rc = pl_store_conv_get(st, conv_id, &conv);
+        if (rc == -PL_ENOTFOUND) fail_msg(r, "no such conversation");
+        if (rc < 0) return rc;
+        pl_resource_t cres = {.kind = PL_RES_CONVERSATION,
+                              .org_id = conv.org_id,
+                              .patient_id = conv.patient_id,
+                              .conversation_id = conv.id};
+        if (pl_authz_check(&r->actor, &cres, PL_ACT_READ) < 0) {
+            fail_msg(r, "you do not have access to this conversation");
+            return -PL_EPERM;
+        }
+    }
+    pl_actor_t pat;
+    rc = pl_store_actor_load(st, patient_id, &pat);
+    if (rc < 0 && rc != -PL_ENOTFOUND && rc != -PL_EAUTH) return rc;
+    bool is_patient = rc == 0 && pat.kind == PL_USER_PATIENT;
+    /* The consultation is the practice's that holds the conversation, else the patient's own. */
+    int64_t org = conv_id ? conv.org_id : is_patient ? pat.practice_id : 0;
+    pl_resource_t res = {.kind = PL_RES_CONSULTATION,
+                         .org_id = org,
+                         .patient_id = patient_id,
+                         .conversation_id = conv_id};
+    if (!is_patient || pl_authz_check(&r->actor, &res, PL_ACT_CREATE) < 0) {
+        /* As with patient.lookup, a patient of another practice looks like no patient. */
+        fail_msg(r, staff ? "no such patient at your practice"
+                          : "consultations are booked by the practice");
+        return staff ? -PL_ENOTFOUND : -PL_EPERM;
+    }
+    if (conv_id && conv.patient_id != patient_id) {
+        fail_msg(r, "conversation_id is not a conversation of this patient");
+        return -PL_EINVAL;
+    }
+    if (conv_id && strcmp(conv.status, "closed") == 0) {
+        /* The patient could not write in it: the consultation's chat would be one-way. */
+        fail_msg(r, "that conversation is closed: reopen it, or book without conversation_id");
+        return -PL_ECONFLICT;
+    }
+    bool new_conv = !conv_id;
+    if (new_conv) {
+        if ((rc = pl_store_consult_conv_create(st, pat.practice_id, patient_id, SUBJECT, r->now,
+                                               &conv_id)) < 0 ||
+            (rc = pl_store_conv_get(st, conv_id, &conv)) < 0)
+            return rc;
+    }
+    pl_consult_t k;
+    int64_t kid = 0;
+    if ((rc = pl_store_consult_create(st, conv.id, conv.org_id, patient_id, r->actor.user_id,
+                                      param_id(r, "scheduled_at"), r->now, &kid)) < 0 ||
+        (rc = pl_store_consult_get(st, kid, &k)) < 0 || (rc = issue_link(st, r, &k)) < 0)
+        return rc;
+    json_t *full = NULL;
+    if ((rc = reply_consult(st, r, kid, &full)) < 0) return rc;
+    if (new_conv) {
+        /* The inbox and the patient's list learn of the new conversation as of any other. */
+        json_t *snap = NULL;
+        if ((rc = pl_store_conv_json(st, conv.id, &snap)) == 0) {
+            json_object_del(snap, "waited_seconds");
+            json_object_del(snap, "overdue");
+            json_object_del(snap, "assignee_user_id");
+            json_object_del(snap, "assignee_role");
+            rc = pl_req_event(st, r, &conv, false, "conversation.created",
+                              json_pack("{so}", "conversation", snap));
+        }
+    }
+    if (rc == 0)
+        rc = consult_event(
+            st, r, &k, "consult.booked",
+            json_pack("{so sI}", "consultation", full, "by", (json_int_t)r->actor.user_id));
+    else
+        json_decref(full);
+    return rc < 0 ? rc : audit(st, r, "consult.book", &k);
+}
+
+static int h_book(pl_conn_t *c, const char *id, json_t *req)
+{
+    pl_perr_t e;
+    int64_t patient, conv, when;
+    int rc;
+    if ((rc = pl_param_int(req, "patient_id", 1, INT64_MAX, false, 0, &patient, &e)) < 0 ||
+        (rc = pl_param_int(req, "conversation_id", 1, INT64_MAX, true, 0, &conv, &e)) < 0 ||
+        (rc = pl_param_int(req, "scheduled_at", 1, INT64_MAX, true, 0, &when, &e)) < 0)
+        return reject(c, id, rc, &e);
+    if (when > pl_now_ms() + SCHEDULE_AHEAD_MAX_MS) {
+        snprintf(e.msg, sizeof e.msg, "scheduled_at must be at most a year from now");
+        return reject(c, id, -PL_EINVAL, &e);
+    }
+    return submit(c, id, "consult.book", req, book_run);
+}
+
+/* ---- consult.link: a new link, the old ones revoked (for re-sending) ---- */
+
+static int link_run(pl_store_t *st, pl_req_t *r)
+{
+    pl_consult_t k;
+    int rc = load(st, r, PL_ACT_LINK, &k);
+    if (rc < 0 || (rc = closed(r, &k)) < 0) return rc;
+    if ((rc = pl_store_consult_links_revoke(st, k.id)) < 0 || (rc = issue_link(st, r, &k)) < 0)
+        return rc;
+    return audit(st, r, "consult.link", &k);
+}
+
+/* ---- consult.get ---- */
+
+static int get_run(pl_store_t *st, pl_req_t *r)
+{
+    pl_consult_t k;
+    int rc = load(st, r, PL_ACT_READ, &k);
+    if (rc < 0 || (rc = reply_consult(st, r, k.id, NULL)) < 0) return rc;
+    return audit(st, r, "consult.read", &k);
+}
+
+/* ---- consult.list ---- */
+
+static int list_run(pl_store_t *st, pl_req_t *r)
+{
+    const char *filter = json_string_value(json_object_get(r->params, "filter"));
+    int64_t org = param_id(r, "org_id");
+    json_t *out = NULL;
+    int rc;
+    if (r->actor.kind == PL_USER_PATIENT) {
+        rc = pl_store_consult_list_patient(st, r->actor.user_id, filter, r->i1, (int)r->i2, r->now,
+                                           &out);
+    } else {
+        int64_t ids[PL_ACTOR_MAX_ORGS];
+        int n = 0;
+        for (int i = 0; i < r->actor.n_orgs; i++) {
+            pl_resource_t res = {.kind = PL_RES_CONSULTATION, .org_id = r->actor.orgs[i].org_id};
+            if ((org == 0 || org == res.org_id) &&
+                pl_authz_check(&r->actor, &res, PL_ACT_READ) == 0)
+                ids[n++] = res.org_id;
+        }
+        if (n == 0) {
+            fail_msg(r, "you are not a member of that organisation");
+            return -PL_EPERM;
+        }
+        rc = pl_store_consult_list_org(st, ids, n, filter, r->i1, (int)r->i2, r->now, &out);
+        if (rc == 0)
+            rc = pl_store_audit(st, r->actor.user_id, "consult.list", "org", org, 0, r->ip, r->id,
+                                r->now);
+    }
+    if (rc < 0) {
+        json_decref(out);
+        return rc;
+    }
+    /* Every consultation handed out passes authz itself, not just the query that found it. */
+    json_t *list = json_object_get(out, "consultations"), *c;
+    for (size_t i = json_array_size(list); i-- > 0;) {
+        c = json_array_get(list, i);
+        pl_consult_t k = {.id = json_integer_value(json_object_get(c, "id")),
+                          .org_id = json_integer_value(json_object_get(c, "org_id")),
+                          .patient_id = json_integer_value(json_object_get(c, "patient_id")),
+                          .conversation_id =
+                              json_integer_value(json_object_get(c, "conversation_id"))};
+        pl_resource_t res = resource_of(&k);
+        if (pl_authz_check(&r->actor, &res, PL_ACT_READ) < 0)
+            json_array_remove(list, i);
+        else if (r->actor.kind == PL_USER_PATIENT)
+            pl_consult_patient_view(c);
+    }
+    json_object_update(r->result, out);
+    json_decref(out);
+    return 0;
+}
+
+static int h_list(pl_conn_t *c, const char *id, json_t *req)
+{
+    pl_perr_t e;
+    const char *f;
+    int64_t before, limit, org;
+    int rc;
+    if ((rc = pl_param_enum(req, "filter", filters, true, &f, &e)) < 0 ||
+        (rc = pl_param_int(req, "before", 0, INT64_MAX, true, 0, &before, &e)) < 0 ||
+        (rc = pl_param_int(req, "org_id", 1, INT64_MAX, true, 0, &org, &e)) < 0 ||
+        (rc = pl_param_int(req, "limit", 1, LIST_MAX, true, 50, &limit, &e)) < 0)
+        return reject(c, id, rc, &e);
+    pl_req_t *r = pl_req_new(c, id, "consult.list", req, list_run);
+    if (!r) return -PL_ENOMEM;
+    r->i1 = before;
+    r->i2 = limit;
+    pl_req_submit(r);
+    return 0;
+}
+
+/* ---- consult.wait: the patient enters the waiting room ---- */
+
+static int wait_run(pl_store_t *st, pl_req_t *r)
+{
+    pl_consult_t k;
+    int rc = load(st, r, PL_ACT_WAIT, &k);
+    if (rc < 0 || (rc = closed(r, &k)) < 0) return rc;
+    /* Already waiting, or already admitted (back after a dropped connection): nothing changes,
+     * and the reply's status tells the client where the patient belongs. */
+    bool moved = strcmp(k.status, "booked") == 0;
+    if (moved && (rc = pl_store_consult_set_status(st, k.id, "booked", "waiting", r->now)) < 0)
+        return rc;
+    json_t *full = NULL;
+    if ((rc = reply_consult(st, r, k.id, &full)) < 0 || !moved) {
+        json_decref(full);
+        return rc;
+    }
+    json_t *who = person(json_object_get(full, "patient"), "patient");
+    json_decref(full);
+    return consult_event(st, r, &k, "consult.waiting",
+                         json_pack("{ss so}", "status", "waiting", "participant", who));
+}
+
+/* ---- consult.admit: staff let the waiting patient in ---- */
+
+static int admit_run(pl_store_t *st, pl_req_t *r)
+{
+    pl_consult_t k;
+    int rc = load(st, r, PL_ACT_ADMIT, &k);
+    if (rc < 0 || (rc = closed(r, &k)) < 0) return rc;
+    if (strcmp(k.status, "waiting") != 0) {
+        fail_msg(r, strcmp(k.status, "booked") == 0 ? "the patient is not in the waiting room"
+                                                    : "the consultation is already in progress");
+        return -PL_ECONFLICT;
+    }
+    if ((rc = pl_store_consult_set_status(st, k.id, "waiting", "in_call", r->now)) < 0) return rc;
+    json_t *full = NULL;
+    if ((rc = reply_consult(st, r, k.id, &full)) < 0) return rc;
+    json_t *who = person(json_object_get(full, "patient"), "patient");
+    json_decref(full);
+    rc = consult_event(st, r, &k, "consult.admitted",
+                       json_pack("{ss sI so sI}", "status", "in_call", "started_at",
+                                 (json_int_t)r->now, "participant", who, "by",
+                                 (json_int_t)r->actor.user_id));
+    return rc < 0 ? rc : audit(st, r, "consult.admit", &k);
+}
+
+/* ---- consult.invite: a colleague of the same practice as a third participant ---- */
+
+static int invite_run(pl_store_t *st, pl_req_t *r)
+{
+    pl_consult_t k;
+    int rc = load(st, r, PL_ACT_INVITE, &k);
+    if (rc < 0 || (rc = closed(r, &k)) < 0) return rc;
+    pl_actor_t who;
+    int64_t uid = param_id(r, "user_id");
+    rc = pl_store_actor_load(st, uid, &who);
+    if (rc < 0 || who.kind != PL_USER_STAFF || !pl_authz_roles_at(&who, k.org_id)) {
+        if (rc < 0 && rc != -PL_ENOTFOUND && rc != -PL_EAUTH) return rc;
+        fail_msg(r, "user_id is not a member of this practice's team");
+        return -PL_EINVAL;
+    }
+    bool added = false;
+    /* The clinician who leads it is in already. */
+    if (uid != k.clinician_user_id &&
+        (rc = pl_store_consult_invite(st, k.id, uid, r->actor.user_id, r->now, &added)) < 0) {
+        if (rc == -PL_ECONFLICT)
+            fail_msg(r, "the call has room for one more person, and someone else is invited");
+        return rc;
+    }
+    if ((rc = reply_consult(st, r, k.id, NULL)) < 0 || !added) return rc;
+    rc = consult_event(st, r, &k, "consult.invited",
+                       json_pack("{s{sI ss ss} sI}", "participant", "user_id", (json_int_t)uid,
+                                 "role", "staff", "display_name", who.display_name, "by",
+                                 (json_int_t)r->actor.user_id));
+    return rc < 0 ? rc : audit(st, r, "consult.invite", &k);
+}
+
+static int h_invite(pl_conn_t *c, const char *id, json_t *req)
+{
+    pl_perr_t e;
+    int64_t k, user;
+    int rc;
+    if ((rc = pl_param_int(req, "consultation_id", 1, INT64_MAX, false, 0, &k, &e)) < 0 ||
+        (rc = pl_param_int(req, "user_id", 1, INT64_MAX, false, 0, &user, &e)) < 0)
+        return reject(c, id, rc, &e);
+    return submit(c, id, "consult.invite", req, invite_run);
+}
+
+/* ---- consult.end (for everyone) and consult.cancel ---- */
+
+static int end_run(pl_store_t *st, pl_req_t *r)
+{
+    pl_consult_t k;
+    int rc = load(st, r, PL_ACT_END, &k);
+    if (rc < 0 || (rc = closed(r, &k)) < 0) return rc;
+    if (strcmp(k.status, "in_call") != 0) {
+        fail_msg(r, "the consultation has not started: cancel it instead");
+        return -PL_ECONFLICT;
+    }
+    /* Once it is over, the link opens nothing: a later visit needs a new booking. */
+    if ((rc = pl_store_consult_set_status(st, k.id, "in_call", "ended", r->now)) < 0 ||
+        (rc = pl_store_consult_links_revoke(st, k.id)) < 0)
+        return rc;
+    json_t *full = NULL;
+    if ((rc = reply_consult(st, r, k.id, &full)) < 0) return rc;
+    /* Everyone the consultation involved: the patient, the clinician, invited colleagues. */
+    json_t *people = json_array(), *p;
+    size_t i;
+    json_array_append_new(people, person(json_object_get(full, "patient"), "patient"));
+    json_array_append_new(people, person(json_object_get(full, "clinician"), "staff"));
+    json_array_foreach(json_object_get(full, "invited"), i, p)
+        json_array_append_new(people, person(p, "staff"));
+    json_t *payload = json_pack("{ss sO sO sO so sI}", "status", "ended", "started_at",
+                                json_object_get(full, "started_at"), "ended_at",
+                                json_object_get(full, "ended_at"), "duration_seconds",
+                                json_object_get(full, "duration_seconds"), "participants", people,
+                                "by", (json_int_t)r->actor.user_id);
+    json_decref(full);
+    rc = consult_event(st, r, &k, "consult.ended", payload);
+    return rc < 0 ? rc : audit(st, r, "consult.end", &k);
+}
+
+static int cancel_run(pl_store_t *st, pl_req_t *r)
+{
+    pl_consult_t k;
+    int rc = load(st, r, PL_ACT_END, &k);
+    if (rc < 0 || (rc = closed(r, &k)) < 0) return rc;
+    if (strcmp(k.status, "in_call") == 0) {
+        fail_msg(r, "the consultation is in progress: end it instead");
+        return -PL_ECONFLICT;
+    }
+    if ((rc = pl_store_consult_set_status(st, k.id, k.status, "cancelled", r->now)) < 0 ||
+        (rc = pl_store_consult_links_revoke(st, k.id)) < 0 ||
+        (rc = reply_consult(st, r, k.id, NULL)) < 0)
+        return rc;
+    rc = consult_event(
+        st, r, &k, "consult.cancelled",
+        json_pack("{ss sI}", "status", "cancelled", "by", (json_int_t)r->actor.user_id));
+    return rc < 0 ? rc : audit(st, r, "consult.cancel", &k);
+}
+
+/* The requests that take only consultation_id. */
+static int by_id(pl_conn_t *c, const char *id, json_t *req, const char *type, pl_req_run_fn run)
+{
+    pl_perr_t e;
+    int64_t k;
+    int rc = pl_param_int(req, "consultation_id", 1, INT64_MAX, false, 0, &k, &e);
+    if (rc < 0) return reject(c, id, rc, &e);
+    return submit(c, id, type, req, run);
+}
+
+static int h_link(pl_conn_t *c, const char *id, json_t *req)
+{
+    return by_id(c, id, req, "consult.link", link_run);
+}
+static int h_get(pl_conn_t *c, const char *id, json_t *req)
+{
+    return by_id(c, id, req, "consult.get", get_run);
+}
+static int h_wait(pl_conn_t *c, const char *id, json_t *req)
+{
+    return by_id(c, id, req, "consult.wait", wait_run);
+}
+static int h_admit(pl_conn_t *c, const char *id, json_t *req)
+{
+    return by_id(c, id, req, "consult.admit", admit_run);
+}
+static int h_end(pl_conn_t *c, const char *id, json_t *req)
+{
+    return by_id(c, id, req, "consult.end", end_run);
+}
+static int h_cancel(pl_conn_t *c, const char *id, json_t *req)
+{
+    return by_id(c, id, req, "consult.cancel", cancel_run);
+}
+
+/* ---- presence, reported by the media layer ---- */
+
+typedef struct {
+    pl_job_t job;
+    pl_server_t *srv;
+    int64_t consultation_id, user_id, now;
+    pl_presence_t what;
+    json_t *events;
+} presence_t;
+
+static const char *presence_type(pl_presence_t what)
+{
+    return what == PL_CONSULT_JOINED ? "consult.joined"
+           : what == PL_CONSULT_LEFT ? "consult.left"
+                                     : "consult.reconnected";
+}
+
+static int presence_run(pl_store_t *st, pl_job_t *job)
+{
+    presence_t *p = (presence_t *)job;
+    pl_consult_t k;
+    pl_actor_t who;
+    int rc = pl_store_consult_get(st, p->consultation_id, &k);
+    if (rc == 0) rc = pl_store_actor_load(st, p->user_id, &who);
+    if (rc == 0) rc = pl_store_consult_presence(st, k.id, who.user_id, p->what, p->now);
+    if (rc < 0) return rc;
+    const char *type = presence_type(p->what);
+    json_t *payload = json_pack("{sI s{sI ss ss}}", "consultation_id", (json_int_t)k.id,
+                                "participant", "user_id", (json_int_t)who.user_id, "role",
+                                who.kind == PL_USER_PATIENT ? "patient" : "staff", "display_name",
+                                who.display_name);
+    int64_t cursor = 0;
+    rc = pl_store_event_append(st, k.conversation_id, k.org_id, k.patient_id, false, type, payload,
+                               p->now, &cursor);
+    if (rc == 0)
+        json_array_append_new(p->events,
+                              json_pack("{sI sI sI sI sb ss sO sI}", "cursor", (json_int_t)cursor,
+                                        "conversation_id", (json_int_t)k.conversation_id, "org_id",
+                                        (json_int_t)k.org_id, "patient_id",
+                                        (json_int_t)k.patient_id, "staff_only", 0, "type", type,
+                                        "payload", payload, "at", (json_int_t)p->now));
+    json_decref(payload);
+    return rc;
+}
+
+static void presence_done(pl_job_t *job, int status)
+{
+    presence_t *p = (presence_t *)job;
+    if (status == 0)
+        pl_events_fanout(p->srv, p->events);
+    else
+        pl_log_warn("consult", "could not record %s for consultation %lld: %s",
+                    presence_type(p->what), (long long)p->consultation_id, pl_strerror(status));
+    json_decref(p->events);
+    free(p);
+}
+
+int pl_consult_presence(pl_server_t *srv, int64_t consultation_id, int64_t user_id,
+                        pl_presence_t what)
+{
+    presence_t *p = calloc(1, sizeof *p);
+    if (!p || !(p->events = json_array())) {
+        free(p);
+        return -PL_ENOMEM;
+    }
+    p->srv = srv;
+    p->consultation_id = consultation_id;
+    p->user_id = user_id;
+    p->what = what;
+    p->now = pl_now_ms();
+    int rc = pl_worker_submit(srv->worker, &p->job, presence_run, presence_done);
+    if (rc < 0) {
+        json_decref(p->events);
+        free(p);
+    }
+    return rc;
+}
+
+/* Exported to handlers.c's table. */
+pl_handler_fn pl__consult_handler(const char *type);
+pl_handler_fn pl__consult_handler(const char *type)
+{
+    static const struct {
+        const char *type;
+        pl_handler_fn fn;
+    } table[] = {
+        {"consult.book", h_book},     {"consult.link", h_link}, {"consult.get", h_get},
+        {"consult.list", h_list},     {"consult.wait", h_wait}, {"consult.admit", h_admit},
+        {"consult.invite", h_invite}, {"consult.end", h_end},   {"consult.cancel", h_cancel},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (strcmp(table[i].type, type) == 0) return table[i].fn;
+    return NULL;
+}

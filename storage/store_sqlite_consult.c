@@ -1,0 +1,449 @@
+/* SQLite backend, fourth part: video consultations, their join links and participants, and the
+ * sessions a join link opens (scoped to one consultation).
+ *
+ * A consultation has no text of its own: its chat and history are its conversation's
+ * (store_sqlite_msg.c), where the sealing happens. What is kept here is facts (who, when,
+ * status) in plain columns, and for links only the SHA-256 of the token and of the device secret
+ * that claimed it. The one sealed value written here is the subject of the conversation a
+ * booking starts, under the same AAD as every other conversation subject ("conv:<patient>"). */
+#include "core/err.h"
+#include "core/util.h"
+#include "storage/sqlite_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void bind_opt(sqlite3_stmt *s, int idx, int64_t v)
+{
+    if (v)
+        sqlite3_bind_int64(s, idx, v);
+    else
+        sqlite3_bind_null(s, idx);
+}
+
+static json_t *opt_json(sqlite3_stmt *s, int col)
+{
+    return sqlite3_column_type(s, col) == SQLITE_NULL ? json_null()
+                                                      : json_integer(sqlite3_column_int64(s, col));
+}
+
+/* ---- consultations ---- */
+
+int pl_store_consult_conv_create(pl_store_t *st, int64_t org_id, int64_t patient_id,
+                                 const char *subject, int64_t now, int64_t *id)
+{
+    /* create_txn exists to make a patient's conversation.create idempotent; a conversation the
+     * server starts gets a random one that no client can have used. */
+    char rnd[33], txn[48];
+    int rc = pl_id_new(rnd);
+    if (rc < 0) return rc;
+    snprintf(txn, sizeof txn, "consult:%s", rnd);
+    sqlite3_stmt *s =
+        pl__sq_stmt(st, "INSERT INTO conversations (org_id, patient_id, kind, "
+                        "subject, status, create_txn, waiting_since, created_at, "
+                        "updated_at) VALUES (?,?,'video',?,'in_progress',?,NULL,?,?)");
+    if (!s) return -PL_EINTERNAL;
+    char aad[48];
+    snprintf(aad, sizeof aad, "conv:%lld", (long long)patient_id);
+    sqlite3_bind_int64(s, 1, org_id);
+    sqlite3_bind_int64(s, 2, patient_id);
+    if ((rc = pl__sq_seal_bind(st, s, 3, aad, subject, strlen(subject))) < 0) return rc;
+    sqlite3_bind_text(s, 4, txn, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 5, now);
+    sqlite3_bind_int64(s, 6, now);
+    if ((rc = pl__sq_done(st, s, "consult conv create")) < 0) return rc;
+    *id = sqlite3_last_insert_rowid(st->db);
+    return 0;
+}
+
+int pl_store_consult_create(pl_store_t *st, int64_t conversation_id, int64_t org_id,
+                            int64_t patient_id, int64_t clinician_user_id, int64_t scheduled_at,
+                            int64_t now, int64_t *id)
+{
+    sqlite3_stmt *s = pl__sq_stmt(st, "INSERT INTO consultations (conversation_id, org_id, "
+                                      "patient_id, clinician_user_id, scheduled_at, created_at) "
+                                      "VALUES (?,?,?,?,?,?)");
+    if (!s) return -PL_EINTERNAL;
+    sqlite3_bind_int64(s, 1, conversation_id);
+    sqlite3_bind_int64(s, 2, org_id);
+    sqlite3_bind_int64(s, 3, patient_id);
+    sqlite3_bind_int64(s, 4, clinician_user_id);
+    bind_opt(s, 5, scheduled_at);
+    sqlite3_bind_int64(s, 6, now);
+    int rc = pl__sq_done(st, s, "consult create");
+    if (rc == 0) *id = sqlite3_last_insert_rowid(st->db);
+    return rc;
+}
+
+int pl_store_consult_get(pl_store_t *st, int64_t id, pl_consult_t *out)
+{
+    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT id, conversation_id, org_id, patient_id, "
+                                      "clinician_user_id, coalesce(scheduled_at, 0), created_at, "
+                                      "coalesce(started_at, 0), coalesce(ended_at, 0), status "
+                                      "FROM consultations WHERE id = ?");
+    if (!s) return -PL_EINTERNAL;
+    sqlite3_bind_int64(s, 1, id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        memset(out, 0, sizeof *out);
+        out->id = sqlite3_column_int64(s, 0);
+        out->conversation_id = sqlite3_column_int64(s, 1);
+        out->org_id = sqlite3_column_int64(s, 2);
+        out->patient_id = sqlite3_column_int64(s, 3);
+        out->clinician_user_id = sqlite3_column_int64(s, 4);
+        out->scheduled_at = sqlite3_column_int64(s, 5);
+        out->created_at = sqlite3_column_int64(s, 6);
+        out->started_at = sqlite3_column_int64(s, 7);
+        out->ended_at = sqlite3_column_int64(s, 8);
+        snprintf(out->status, sizeof out->status, "%s", (const char *)sqlite3_column_text(s, 9));
+    }
+    sqlite3_reset(s);
+    if (rc == SQLITE_ROW) return 0;
+    return rc == SQLITE_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "consult get");
+}
+
+int pl_store_consult_set_status(pl_store_t *st, int64_t id, const char *from, const char *to,
+                                int64_t now)
+{
+    /* Conditional on the status the caller decided from, so a transition is never applied to a
+     * consultation that has moved on in the meantime. */
+    sqlite3_stmt *s = pl__sq_stmt(
+        st, "UPDATE consultations SET status = ?2, "
+            "started_at = CASE WHEN ?2 = 'in_call' THEN ?4 ELSE started_at END, "
+            "ended_at = CASE WHEN ?2 IN ('ended','cancelled') THEN ?4 ELSE ended_at END "
+            "WHERE id = ?1 AND status = ?3");
+    if (!s) return -PL_EINTERNAL;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_text(s, 2, to, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 3, from, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 4, now);
+    int rc = pl__sq_done(st, s, "consult status");
+    if (rc < 0 || sqlite3_changes(st->db) == 1) return rc;
+    pl_consult_t c;
+    rc = pl_store_consult_get(st, id, &c);
+    return rc < 0 ? rc : -PL_ECONFLICT;
+}
+
+/* Columns of every consultation view; consult_row_json reads them in this order. Invited
+ * colleagues come as one JSON array per row, in the order they were invited. */
+#define CONSULT_SELECT                                                                             \
+    "SELECT c.id, c.conversation_id, c.org_id, c.patient_id, p.display_name, "                     \
+    "c.clinician_user_id, s.display_name, c.status, c.scheduled_at, c.created_at, "                \
+    "c.started_at, c.ended_at, (SELECT json_group_array(json_object('id', i.user_id, "             \
+    "'display_name', i.display_name)) FROM (SELECT cp.user_id, u.display_name "                    \
+    "FROM consult_participants cp JOIN users u ON u.id = cp.user_id "                              \
+    "WHERE cp.consultation_id = c.id AND cp.invited_by IS NOT NULL "                               \
+    "ORDER BY cp.invited_at, cp.user_id) i) "                                                      \
+    "FROM consultations c JOIN users p ON p.id = c.patient_id "                                    \
+    "JOIN users s ON s.id = c.clinician_user_id "
+
+static json_t *consult_row_json(sqlite3_stmt *s)
+{
+    int64_t patient = sqlite3_column_int64(s, 3), clinician = sqlite3_column_int64(s, 5);
+    const char *invited_txt = (const char *)sqlite3_column_text(s, 12);
+    json_t *invited = invited_txt ? json_loads(invited_txt, 0, NULL) : NULL;
+    if (!json_is_array(invited)) {
+        json_decref(invited);
+        invited = json_array();
+    }
+    json_t *c = json_pack(
+        "{sI sI sI sI s{sI ss} s{sI ss} so ss so sI so so}", "id",
+        (json_int_t)sqlite3_column_int64(s, 0), "conversation_id",
+        (json_int_t)sqlite3_column_int64(s, 1), "org_id", (json_int_t)sqlite3_column_int64(s, 2),
+        "patient_id", (json_int_t)patient, "patient", "id", (json_int_t)patient, "display_name",
+        (const char *)sqlite3_column_text(s, 4), "clinician", "id", (json_int_t)clinician,
+        "display_name", (const char *)sqlite3_column_text(s, 6), "invited", invited, "status",
+        (const char *)sqlite3_column_text(s, 7), "scheduled_at", opt_json(s, 8), "created_at",
+        (json_int_t)sqlite3_column_int64(s, 9), "started_at", opt_json(s, 10), "ended_at",
+        opt_json(s, 11));
+    if (c && sqlite3_column_type(s, 10) != SQLITE_NULL && sqlite3_column_type(s, 11) != SQLITE_NULL)
+        json_object_set_new(
+            c, "duration_seconds",
+            json_integer((sqlite3_column_int64(s, 11) - sqlite3_column_int64(s, 10)) / 1000));
+    return c;
+}
+
+int pl_store_consult_json(pl_store_t *st, int64_t id, json_t **out)
+{
+    static const char sql[] = CONSULT_SELECT "WHERE c.id = ?";
+    sqlite3_stmt *s = pl__sq_stmt(st, sql);
+    if (!s) return -PL_EINTERNAL;
+    sqlite3_bind_int64(s, 1, id);
+    int rc = sqlite3_step(s);
+    json_t *c = rc == SQLITE_ROW ? consult_row_json(s) : NULL;
+    sqlite3_reset(s);
+    if (rc == SQLITE_ROW) {
+        if (!c) return -PL_ENOMEM;
+        *out = c;
+        return 0;
+    }
+    return rc == SQLITE_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "consult json");
+}
+
+/* [start, end) of the server's local calendar day holding now, in ms. */
+static void local_day(int64_t now, int64_t *start, int64_t *end)
+{
+    time_t t = (time_t)(now / 1000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+    tm.tm_isdst = -1;
+    *start = (int64_t)mktime(&tm) * 1000;
+    tm.tm_mday++;
+    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+    tm.tm_isdst = -1;
+    *end = (int64_t)mktime(&tm) * 1000;
+}
+
+#define CONSULT_FILTER                                                                             \
+    "AND (?2 = 0 OR c.id < ?2) AND (CASE ?3 "                                                      \
+    "WHEN 'today' THEN coalesce(c.scheduled_at, c.created_at) >= ?4 "                              \
+    "AND coalesce(c.scheduled_at, c.created_at) < ?5 "                                             \
+    "WHEN 'upcoming' THEN c.status IN ('booked','waiting','in_call') "                             \
+    "ELSE 1 END) ORDER BY c.id DESC LIMIT ?6"
+
+static int consult_list(pl_store_t *st, sqlite3_stmt *s, const char *filter, int64_t before_id,
+                        int limit, int64_t now, json_t **out)
+{
+    int64_t day_start, day_end;
+    local_day(now, &day_start, &day_end);
+    sqlite3_bind_int64(s, 2, before_id);
+    sqlite3_bind_text(s, 3, filter ? filter : "all", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 4, day_start);
+    sqlite3_bind_int64(s, 5, day_end);
+    sqlite3_bind_int(s, 6, limit);
+    json_t *arr = json_array();
+    int rc, n = 0;
+    int64_t last_id = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        n++;
+        last_id = sqlite3_column_int64(s, 0);
+        json_t *c = consult_row_json(s);
+        if (c) json_array_append_new(arr, c);
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        json_decref(arr);
+        return pl__sq_err(st, rc, "consult list");
+    }
+    *out = json_pack("{so so}", "consultations", arr, "next_before",
+                     n == limit ? json_integer(last_id) : json_null());
+    return *out ? 0 : -PL_ENOMEM;
+}
+
+int pl_store_consult_list_org(pl_store_t *st, const int64_t *org_ids, int n_orgs,
+                              const char *filter, int64_t before_id, int limit, int64_t now,
+                              json_t **out)
+{
+    static const char sql[] =
+        CONSULT_SELECT "WHERE c.org_id IN (SELECT value FROM json_each(?1)) " CONSULT_FILTER;
+    if (n_orgs < 1 || n_orgs > PL_ACTOR_MAX_ORGS) return -PL_EINVAL;
+    sqlite3_stmt *s = pl__sq_stmt(st, sql);
+    if (!s) return -PL_EINTERNAL;
+    char ids[PL_ACTOR_MAX_ORGS * 22 + 4];
+    size_t n = 0;
+    ids[n++] = '[';
+    for (int i = 0; i < n_orgs; i++)
+        n += (size_t)snprintf(ids + n, sizeof ids - n, "%s%lld", i ? "," : "",
+                              (long long)org_ids[i]);
+    snprintf(ids + n, sizeof ids - n, "]");
+    sqlite3_bind_text(s, 1, ids, -1, SQLITE_TRANSIENT);
+    return consult_list(st, s, filter, before_id, limit, now, out);
+}
+
+int pl_store_consult_list_patient(pl_store_t *st, int64_t patient_id, const char *filter,
+                                  int64_t before_id, int limit, int64_t now, json_t **out)
+{
+    static const char sql[] = CONSULT_SELECT "WHERE c.patient_id = ?1 " CONSULT_FILTER;
+    sqlite3_stmt *s = pl__sq_stmt(st, sql);
+    if (!s) return -PL_EINTERNAL;
+    sqlite3_bind_int64(s, 1, patient_id);
+    return consult_list(st, s, filter, before_id, limit, now, out);
+}
+
+/* ---- participants ---- */
+
+int pl_store_consult_invite(pl_store_t *st, int64_t consultation_id, int64_t user_id, int64_t by,
+                            int64_t now, bool *added)
+{
+    *added = false;
+    /* Already invited: nothing to do. Otherwise count the others (one transaction on the one
+     * storage thread, so two invitations cannot both pass the check). */
+    sqlite3_stmt *s =
+        pl__sq_stmt(st, "SELECT count(*), coalesce(sum(user_id = ?2), 0) FROM consult_participants "
+                        "WHERE consultation_id = ?1 AND invited_by IS NOT NULL");
+    if (!s) return -PL_EINTERNAL;
+    sqlite3_bind_int64(s, 1, consultation_id);
+    sqlite3_bind_int64(s, 2, user_id);
+    int rc = sqlite3_step(s);
+    int64_t invited = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    bool already = rc == SQLITE_ROW && sqlite3_column_int64(s, 1) > 0;
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW) return pl__sq_err(st, rc, "consult invited count");
+    if (already) return 0;
+    if (invited >= PL_CONSULT_MAX_INVITED) return -PL_ECONFLICT;
+    s = pl__sq_stmt(st, "INSERT INTO consult_participants (consultation_id, user_id, invited_by, "
+                        "invited_at) VALUES (?1,?2,?3,?4) ON CONFLICT (consultation_id, user_id) "
+                        "DO UPDATE SET invited_by = ?3, invited_at = ?4");
+    if (!s) return -PL_EINTERNAL;
+    sqlite3_bind_int64(s, 1, consultation_id);
+    sqlite3_bind_int64(s, 2, user_id);
+    sqlite3_bind_int64(s, 3, by);
+    sqlite3_bind_int64(s, 4, now);
+    if ((rc = pl__sq_done(st, s, "consult invite")) < 0) return rc;
+    *added = true;
+    return 0;
+}
+
+int pl_store_consult_presence(pl_store_t *st, int64_t consultation_id, int64_t user_id,
+                              pl_presence_t what, int64_t now)
+{
+    if (what != PL_CONSULT_JOINED && what != PL_CONSULT_LEFT && what != PL_CONSULT_RECONNECTED)
+        return -PL_EINVAL;
+    /* joined_at keeps the first join; left_at the latest departure. */
+    sqlite3_stmt *s = pl__sq_stmt(
+        st, "INSERT INTO consult_participants (consultation_id, user_id, joined_at, left_at, "
+            "present) VALUES (?1, ?2, CASE WHEN ?3 THEN ?4 END, CASE WHEN ?3 THEN NULL ELSE ?4 "
+            "END, ?3) ON CONFLICT (consultation_id, user_id) DO UPDATE SET "
+            "joined_at = CASE WHEN ?3 THEN coalesce(joined_at, ?4) ELSE joined_at END, "
+            "left_at = CASE WHEN ?3 THEN left_at ELSE ?4 END, present = ?3");
+    if (!s) return -PL_EINTERNAL;
+    sqlite3_bind_int64(s, 1, consultation_id);
+    sqlite3_bind_int64(s, 2, user_id);
+    sqlite3_bind_int(s, 3, what != PL_CONSULT_LEFT);
+    sqlite3_bind_int64(s, 4, now);
+    return pl__sq_done(st, s, "consult presence");
+}
+
+/* ---- join links ---- */
+
+int pl_store_consult_link_create(pl_store_t *st, int64_t consultation_id, const char *token_hash,
+                                 int64_t now, int64_t expires_at, int64_t *id)
+{
+    sqlite3_stmt *s = pl__sq_stmt(st, "INSERT INTO consult_links (consultation_id, token_hash, "
+                                      "created_at, expires_at) VALUES (?,?,?,?)");
+    if (!s) return -PL_EINTERNAL;
+    sqlite3_bind_int64(s, 1, consultation_id);
+    sqlite3_bind_text(s, 2, token_hash, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 3, now);
+    sqlite3_bind_int64(s, 4, expires_at);
+    int rc = pl__sq_done(st, s, "consult link create");
+    if (rc == 0 && id) *id = sqlite3_last_insert_rowid(st->db);
+    return rc;
+}
+
+int pl_store_consult_links_revoke(pl_store_t *st, int64_t consultation_id)
+{
+    sqlite3_stmt *s = pl__sq_stmt(
+        st, "UPDATE consult_links SET revoked = 1 WHERE consultation_id = ? AND revoked = 0");
+    if (!s) return -PL_EINTERNAL;
+    sqlite3_bind_int64(s, 1, consultation_id);
+    return pl__sq_done(st, s, "consult links revoke");
+}
+
+int pl_store_consult_link_find(pl_store_t *st, const char *token_hash, pl_consult_link_t *out)
+{
+    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT id, consultation_id, created_at, expires_at, "
+                                      "coalesce(claimed_at, 0), device_hash, dob_failures, "
+                                      "revoked FROM consult_links WHERE token_hash = ?");
+    if (!s) return -PL_EINTERNAL;
+    sqlite3_bind_text(s, 1, token_hash, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        memset(out, 0, sizeof *out);
+        out->id = sqlite3_column_int64(s, 0);
+        out->consultation_id = sqlite3_column_int64(s, 1);
+        out->created_at = sqlite3_column_int64(s, 2);
+        out->expires_at = sqlite3_column_int64(s, 3);
+        out->claimed_at = sqlite3_column_int64(s, 4);
+        const char *dev = (const char *)sqlite3_column_text(s, 5);
+        snprintf(out->device_hash, sizeof out->device_hash, "%s", dev ? dev : "");
+        out->dob_failures = sqlite3_column_int(s, 6);
+        out->revoked = sqlite3_column_int(s, 7) != 0;
+    }
+    sqlite3_reset(s);
+    if (rc == SQLITE_ROW) return 0;
+    return rc == SQLITE_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "consult link find");
+}
+
+int pl_store_consult_link_fail(pl_store_t *st, int64_t link_id, int *failures)
+{
+    sqlite3_stmt *s = pl__sq_stmt(st, "UPDATE consult_links SET dob_failures = dob_failures + 1 "
+                                      "WHERE id = ? RETURNING dob_failures");
+    if (!s) return -PL_EINTERNAL;
+    sqlite3_bind_int64(s, 1, link_id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) *failures = sqlite3_column_int(s, 0);
+    sqlite3_reset(s);
+    if (rc == SQLITE_ROW) return 0;
+    return rc == SQLITE_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "consult link fail");
+}
+
+int pl_store_consult_link_claim(pl_store_t *st, int64_t link_id, const char *device_hash,
+                                int64_t now)
+{
+    sqlite3_stmt *s = pl__sq_stmt(st, "UPDATE consult_links SET device_hash = ?, claimed_at = ? "
+                                      "WHERE id = ? AND device_hash IS NULL");
+    if (!s) return -PL_EINTERNAL;
+    sqlite3_bind_text(s, 1, device_hash, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, now);
+    sqlite3_bind_int64(s, 3, link_id);
+    int rc = pl__sq_done(st, s, "consult link claim");
+    if (rc < 0 || sqlite3_changes(st->db) == 1) return rc;
+    s = pl__sq_stmt(st, "SELECT count(*) FROM consult_links WHERE id = ?");
+    if (!s) return -PL_EINTERNAL;
+    sqlite3_bind_int64(s, 1, link_id);
+    rc = sqlite3_step(s);
+    int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW) return pl__sq_err(st, rc, "consult link exists");
+    return n ? -PL_ECONFLICT : -PL_ENOTFOUND;
+}
+
+/* ---- patients and scoped sessions ---- */
+
+int pl_store_patient_dob(pl_store_t *st, int64_t user_id, char out[16])
+{
+    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT dob FROM patients WHERE user_id = ?");
+    if (!s) return -PL_EINTERNAL;
+    sqlite3_bind_int64(s, 1, user_id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        const char *d = (const char *)sqlite3_column_text(s, 0);
+        snprintf(out, 16, "%s", d ? d : "");
+    }
+    sqlite3_reset(s);
+    if (rc == SQLITE_ROW) return 0;
+    return rc == SQLITE_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "patient dob");
+}
+
+int pl_store_session_create_scoped(pl_store_t *st, const char *token_hash, int64_t user_id,
+                                   int64_t consultation_id, int64_t now, int64_t expires_at)
+{
+    sqlite3_stmt *s = pl__sq_stmt(st, "INSERT INTO sessions (token_hash, user_id, created_at, "
+                                      "last_seen_at, expires_at, scope_consultation_id) "
+                                      "VALUES (?,?,?,?,?,?)");
+    if (!s) return -PL_EINTERNAL;
+    sqlite3_bind_text(s, 1, token_hash, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, user_id);
+    sqlite3_bind_int64(s, 3, now);
+    sqlite3_bind_int64(s, 4, now);
+    sqlite3_bind_int64(s, 5, expires_at);
+    sqlite3_bind_int64(s, 6, consultation_id);
+    return pl__sq_done(st, s, "session create scoped");
+}
+
+int pl_store_session_scope(pl_store_t *st, const char *token_hash, int64_t *consultation_id)
+{
+    sqlite3_stmt *s = pl__sq_stmt(
+        st, "SELECT coalesce(scope_consultation_id, 0) FROM sessions WHERE token_hash = ?");
+    if (!s) return -PL_EINTERNAL;
+    sqlite3_bind_text(s, 1, token_hash, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) *consultation_id = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    if (rc == SQLITE_ROW) return 0;
+    return rc == SQLITE_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "session scope");
+}
