@@ -120,7 +120,8 @@ bool pl_authz_request_allowed(const pl_actor_t *actor, const char *type)
     static const char *const scoped[] = {
         "ping",         "session.info", "events.subscribe", "conversation.get",
         "conversation.history", "conversation.send", "typing.set", "receipt.mark",
-        "consult.get",  "consult.wait", NULL,
+        "consult.get",  "consult.wait", "consult.join", "consult.reoffer", "consult.leave",
+        "media.ice_servers", NULL,
     };
     if (!actor || !type) return false;
     if (actor->scope_consultation_id == 0) return true;

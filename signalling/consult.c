@@ -530,9 +530,23 @@ static int h_admit(pl_conn_t *c, const char *id, json_t *req)
 {
     return by_id(c, id, req, "consult.admit", admit_run);
 }
+static void end_after(pl_req_t *r, int status)
+{
+    /* Ended for everyone: the media room closes with it. */
+    if (status == 0) pl_call_close(r->srv, param_id(r, "consultation_id"));
+}
+
 static int h_end(pl_conn_t *c, const char *id, json_t *req)
 {
-    return by_id(c, id, req, "consult.end", end_run);
+    pl_perr_t e;
+    int64_t k;
+    int rc = pl_param_int(req, "consultation_id", 1, INT64_MAX, false, 0, &k, &e);
+    if (rc < 0) return reject(c, id, rc, &e);
+    pl_req_t *r = pl_req_new(c, id, "consult.end", req, end_run);
+    if (!r) return -PL_ENOMEM;
+    r->after = end_after;
+    pl_req_submit(r);
+    return 0;
 }
 static int h_cancel(pl_conn_t *c, const char *id, json_t *req)
 {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 pl_handler_fn pl__conv_handler(const char *type);
+pl_handler_fn pl__call_handler(const char *type);
 pl_handler_fn pl__patient_handler(const char *type);
 pl_handler_fn pl__tpl_handler(const char *type);
 pl_handler_fn pl__consult_handler(const char *type);
@@ -195,6 +196,7 @@ static pl_handler_fn find(const char *type)
     pl_handler_fn fn = pl__conv_handler(type);
     if (!fn) fn = pl__patient_handler(type);
     if (!fn) fn = pl__consult_handler(type);
+    if (!fn) fn = pl__call_handler(type);
     return fn ? fn : pl__tpl_handler(type);
 }
 

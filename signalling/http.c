@@ -367,21 +367,26 @@ static int on_http(struct lws *wsi, http_pss_t *pss, const char *uri)
         return 0;
     }
     if (get && strcmp(uri, "/metrics") == 0) {
-        size_t n = 0;
+        size_t n = 0, mn = 0;
         char *txt = pl_metrics_render(&srv->metrics, &n);
+        char *media = pl_call_metrics(srv, &mn);
         if (!txt) {
+            free(media);
             respond_err_now(hr, -PL_ENOMEM, NULL);
             return 0;
         }
-        hr->resp = malloc(LWS_PRE + n);
+        hr->resp = malloc(LWS_PRE + n + mn);
         if (!hr->resp) {
             free(txt);
+            free(media);
             respond_err_now(hr, -PL_ENOMEM, NULL);
             return 0;
         }
         memcpy(hr->resp + LWS_PRE, txt, n);
+        if (media) memcpy(hr->resp + LWS_PRE + n, media, mn);
         free(txt);
-        hr->resp_len = n;
+        free(media);
+        hr->resp_len = n + mn;
         hr->status = 200;
         hr->ctype = "text/plain; version=0.0.4";
         hr->ready = true;

@@ -196,6 +196,10 @@ int pl_server_create(pl_server_t **out, uv_loop_t *loop, const pl_config_t *cfg)
         pl_server_destroy(srv);
         return -PL_EIO;
     }
+    if (pl_call_start(srv) < 0) {
+        pl_server_destroy(srv);
+        return -PL_EIO;
+    }
     uv_timer_init(loop, &srv->housekeeping);
     srv->housekeeping.data = srv;
     uint64_t every = (uint64_t)cfg->session_recheck_s * 1000;
@@ -225,6 +229,7 @@ void pl_server_shutdown(pl_server_t *srv)
     pl_worker_destroy(w);
     uv_timer_stop(&srv->housekeeping);
     uv_close((uv_handle_t *)&srv->housekeeping, NULL);
+    pl_call_stop(srv);
     for (pl_conn_t *c = srv->conns; c; c = c->next) pl_conn_close(c, 1001, "server restarting");
     /* Give the close frames and queued replies a moment to leave, then tear lws down. */
     uv_timer_t *t = malloc(sizeof *t);
@@ -240,6 +245,7 @@ void pl_server_shutdown(pl_server_t *srv)
 void pl_server_destroy(pl_server_t *srv)
 {
     if (!srv) return;
+    pl_call_stop(srv);
     if (srv->lws) lws_context_destroy(srv->lws);
     if (srv->worker) {
         pl_worker_destroy(srv->worker);

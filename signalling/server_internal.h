@@ -36,6 +36,13 @@ struct pl_server {
     bool store_ok;
     uv_timer_t housekeeping;
     uint64_t next_conn_id;
+    /* video calls (call.c) */
+    struct pl_media *media; /* NULL when video is off */
+    struct pl_call *calls;  /* consultations with a live media room */
+    uv_timer_t call_timer;
+    uint64_t next_peer_key;
+    uint8_t turn_secret[256];
+    size_t turn_secret_len;
 };
 
 typedef struct pl_frame {
@@ -159,6 +166,18 @@ void pl_consult_patient_view(json_t *consultation);
  * -PL_EUNAVAIL when it could not be queued. */
 int pl_consult_presence(pl_server_t *srv, int64_t consultation_id, int64_t user_id,
                         pl_presence_t what);
+
+/* ---- call.c ---- */
+typedef struct pl_call pl_call_t;
+/* Opens the media port and loads the TURN secret. 0, or a negative code (the server must not
+ * start: a practice expecting video would otherwise find out in a consultation). */
+int pl_call_start(pl_server_t *srv);
+/* Closes every call and the media port. */
+void pl_call_stop(pl_server_t *srv);
+/* The media counters in Prometheus text (malloc'd, *len set), or NULL when video is off. */
+char *pl_call_metrics(pl_server_t *srv, size_t *len);
+/* The consultation ended: its media room closes and everyone's media stops. */
+void pl_call_close(pl_server_t *srv, int64_t consultation_id);
 
 /* ---- http.c ---- */
 int pl_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

@@ -97,6 +97,19 @@ void pl_rtc_client_restart(pl_rtc_client_t *c, const char *remote_ufrag, const c
     if (new_local_pwd) snprintf(c->pwd, sizeof c->pwd, "%s", new_local_pwd);
 }
 
+int pl_rtc_client_set_server_fingerprint(pl_rtc_client_t *c, const char *server_fp)
+{
+    uint8_t fp[PL_DTLS_FP_LEN];
+    int rc = pl_dtls_fingerprint_parse(server_fp, fp);
+    if (rc < 0) return rc;
+    pl_dtls_t *d = NULL;
+    pl_dtls_listener_t l = {.send = dtls_send, .connected = dtls_connected, .closed = dtls_closed};
+    if ((rc = pl_dtls_create(c->ctx, PL_DTLS_ROLE_CLIENT, fp, &l, c, &d)) < 0) return rc;
+    pl_dtls_destroy(c->dtls);
+    c->dtls = d;
+    return 0;
+}
+
 int pl_rtc_client_check(pl_rtc_client_t *c, bool use_candidate)
 {
     char user[160];

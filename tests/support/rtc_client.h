@@ -32,6 +32,10 @@ const char *pl_rtc_client_fingerprint(const pl_rtc_client_t *c);
 void pl_rtc_client_restart(pl_rtc_client_t *c, const char *remote_ufrag, const char *remote_pwd,
                            const char *new_local_ufrag, const char *new_local_pwd);
 
+/* The server's certificate fingerprint from its answer (SDP form), before DTLS starts. The
+ * client's own certificate is unchanged. 0 or a negative code. */
+int pl_rtc_client_set_server_fingerprint(pl_rtc_client_t *c, const char *server_fp);
+
 /* Sends a connectivity check (nominating when use_candidate). */
 int pl_rtc_client_check(pl_rtc_client_t *c, bool use_candidate);
 /* Starts the DTLS handshake (the browser is the DTLS client). */

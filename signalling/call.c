@@ -1,0 +1,493 @@
+/* Video calls: joining a consultation's media room with an SDP offer, ICE restarts, leaving,
+ * and the ICE servers (TURN) browsers are handed. The media itself is media/'s; this file keeps
+ * which user holds which peer in which consultation, asks authz who may join, and turns media
+ * events into the consultation's presence events (consult.joined / left / reconnected).
+ *
+ * Peers are never freed from inside a media callback: a peer that failed, or whose browser went
+ * quiet (consent lapsed) for longer than LEFT_AFTER_MS, is removed by the call timer. */
+#include "core/err.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "media/media.h"
+#include "media/sdp.h"
+#include "signalling/authz.h"
+#include "signalling/params.h"
+#include "signalling/server_internal.h"
+#include "signalling/turn.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LEFT_AFTER_MS 30000   /* consent lapsed this long: the person has left */
+#define NEVER_CAME_MS 60000   /* joined by signalling, no media this long: give up the peer */
+#define OFFER_MAX (64 * 1024) /* a browser offer is 5-10 KiB */
+
+typedef struct member {
+    struct member *next;
+    int64_t user_id;
+    uint64_t peer_key;
+    pl_media_peer_t *peer;
+    uint64_t session_id, session_version;
+    int64_t created_at, quiet_since;
+    bool connected_once, dead;
+} member_t;
+
+struct pl_call {
+    struct pl_call *next;
+    int64_t consultation_id;
+    pl_media_room_t *room;
+    member_t *members;
+};
+
+/* ---- the registry ---- */
+
+static pl_call_t *call_find(pl_server_t *srv, int64_t consultation_id)
+{
+    for (pl_call_t *c = srv->calls; c; c = c->next)
+        if (c->consultation_id == consultation_id) return c;
+    return NULL;
+}
+
+static member_t *member_by_key(pl_server_t *srv, uint64_t key, pl_call_t **call)
+{
+    for (pl_call_t *c = srv->calls; c; c = c->next)
+        for (member_t *m = c->members; m; m = m->next)
+            if (m->peer_key == key) {
+                if (call) *call = c;
+                return m;
+            }
+    return NULL;
+}
+
+static void member_free(pl_call_t *c, member_t *m)
+{
+    member_t **pp = &c->members;
+    while (*pp && *pp != m) pp = &(*pp)->next;
+    if (*pp) *pp = m->next;
+    pl_media_peer_remove(m->peer);
+    free(m);
+}
+
+static void call_free(pl_server_t *srv, pl_call_t *c)
+{
+    while (c->members) member_free(c, c->members);
+    pl_media_room_destroy(c->room);
+    pl_call_t **pp = &srv->calls;
+    while (*pp && *pp != c) pp = &(*pp)->next;
+    if (*pp) *pp = c->next;
+    free(c);
+}
+
+/* ---- media events (inside media callbacks: record, never free) ---- */
+
+static void on_media_event(void *opaque, const pl_media_event_t *ev)
+{
+    pl_server_t *srv = opaque;
+    pl_call_t *c = NULL;
+    member_t *m = member_by_key(srv, ev->peer_key, &c);
+    if (!m || m->dead) return;
+    switch (ev->kind) {
+    case PL_MEDIA_EV_CONNECTED:
+        m->quiet_since = 0;
+        if (!m->connected_once) {
+            m->connected_once = true;
+            pl_consult_presence(srv, c->consultation_id, m->user_id, PL_CONSULT_JOINED);
+        }
+        break;
+    case PL_MEDIA_EV_RECONNECTED:
+        m->quiet_since = 0;
+        pl_consult_presence(srv, c->consultation_id, m->user_id, PL_CONSULT_RECONNECTED);
+        break;
+    case PL_MEDIA_EV_DISCONNECTED:
+        m->quiet_since = (int64_t)uv_now(srv->loop);
+        break;
+    case PL_MEDIA_EV_FAILED:
+        m->dead = true;
+        break;
+    }
+}
+
+static void call_timer_cb(uv_timer_t *t)
+{
+    pl_server_t *srv = t->data;
+    int64_t now = (int64_t)uv_now(srv->loop);
+    for (pl_call_t *c = srv->calls, *cn; c; c = cn) {
+        cn = c->next;
+        for (member_t *m = c->members, *mn; m; m = mn) {
+            mn = m->next;
+            bool gone = m->dead || (m->quiet_since && now - m->quiet_since > LEFT_AFTER_MS) ||
+                        (!m->connected_once && now - m->created_at > NEVER_CAME_MS);
+            if (!gone) continue;
+            if (m->connected_once)
+                pl_consult_presence(srv, c->consultation_id, m->user_id, PL_CONSULT_LEFT);
+            member_free(c, m);
+        }
+        if (!c->members) call_free(srv, c);
+    }
+}
+
+/* ---- lifecycle ---- */
+
+int pl_call_start(pl_server_t *srv)
+{
+    const pl_config_t *cfg = srv->cfg;
+    if (cfg->turn_secret_file[0]) {
+        int rc = pl_turn_load_secret(cfg->turn_secret_file, srv->turn_secret, &srv->turn_secret_len);
+        if (rc < 0) {
+            pl_log_error("call", "turn_secret_file %s: %s (it must exist, be mode 0600 and hold "
+                         "one line)", cfg->turn_secret_file, pl_strerror(rc));
+            return rc;
+        }
+    }
+    int rc = pl_media_create(srv->loop, cfg->bind[0] ? cfg->bind : "0.0.0.0", cfg->media_ip,
+                             cfg->media_port, on_media_event, srv, &srv->media);
+    if (rc < 0) {
+        pl_log_error("call", "media: cannot listen on UDP %s:%d: %s", cfg->bind, cfg->media_port,
+                     pl_strerror(rc));
+        return rc;
+    }
+    uv_timer_init(srv->loop, &srv->call_timer);
+    srv->call_timer.data = srv;
+    uv_timer_start(&srv->call_timer, call_timer_cb, 1000, 1000);
+    pl_log_info("call", "media on udp %s:%d, advertised as %s", cfg->bind, pl_media_port(srv->media),
+                cfg->media_ip);
+    return 0;
+}
+
+void pl_call_stop(pl_server_t *srv)
+{
+    if (!srv->media) return;
+    while (srv->calls) call_free(srv, srv->calls);
+    uv_timer_stop(&srv->call_timer);
+    uv_close((uv_handle_t *)&srv->call_timer, NULL);
+    pl_media_destroy(srv->media);
+    srv->media = NULL;
+    pl_wipe(srv->turn_secret, sizeof srv->turn_secret);
+}
+
+void pl_call_close(pl_server_t *srv, int64_t consultation_id)
+{
+    pl_call_t *c = call_find(srv, consultation_id);
+    if (c) call_free(srv, c);
+}
+
+char *pl_call_metrics(pl_server_t *srv, size_t *len)
+{
+    *len = 0;
+    if (!srv->media) return NULL;
+    pl_media_stats_t st;
+    pl_media_stats(srv->media, &st);
+    size_t calls = 0, peers = 0;
+    for (pl_call_t *c = srv->calls; c; c = c->next) {
+        calls++;
+        for (member_t *m = c->members; m; m = m->next) peers++;
+    }
+    static const struct {
+        const char *name, *help;
+        size_t off;
+    } rows[] = {
+#define R(n, f, h) {n, h, offsetof(pl_media_stats_t, f)}
+        R("datagrams_in", datagrams_in, "UDP datagrams received on the media port"),
+        R("datagrams_out", datagrams_out, "UDP datagrams sent from the media port"),
+        R("send_failures", send_failures, "datagrams dropped because the socket was full"),
+        R("unknown_source", unknown_source, "datagrams from no known peer (ufrag or 5-tuple)"),
+        R("stun_refused", stun_refused, "STUN checks refused: bad integrity, unknown username, "
+                                        "malformed"),
+        R("dtls_unknown_tuple", dtls_unknown_tuple, "DTLS from an address that never passed an "
+                                                    "ICE check"),
+        R("srtp_auth_failures", srtp_auth_failures, "SRTP/SRTCP packets failing authentication"),
+        R("srtp_replays", srtp_replays, "SRTP/SRTCP packets refused as replays"),
+        R("rtp_forwarded", rtp_forwarded, "RTP packets forwarded to subscribers"),
+        R("truncated", truncated, "datagrams too large for the receive buffer"),
+#undef R
+    };
+    size_t cap = 4096;
+    char *out = malloc(cap);
+    if (!out) return NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        unsigned long long v = *(const uint64_t *)((const char *)&st + rows[i].off);
+        n += (size_t)snprintf(out + n, cap - n,
+                              "# HELP parley_media_%s_total %s.\n# TYPE parley_media_%s_total "
+                              "counter\nparley_media_%s_total %llu\n",
+                              rows[i].name, rows[i].help, rows[i].name, rows[i].name, v);
+        if (n >= cap) {
+            free(out);
+            return NULL;
+        }
+    }
+    n += (size_t)snprintf(out + n, cap - n,
+                          "# HELP parley_media_calls Consultations with a live media room.\n"
+                          "# TYPE parley_media_calls gauge\nparley_media_calls %zu\n"
+                          "# HELP parley_media_peers Browsers in those rooms.\n"
+                          "# TYPE parley_media_peers gauge\nparley_media_peers %zu\n",
+                          calls, peers);
+    if (n >= cap) {
+        free(out);
+        return NULL;
+    }
+    *len = n;
+    return out;
+}
+
+/* ---- ICE servers ---- */
+
+static json_t *ice_servers(pl_server_t *srv)
+{
+    json_t *arr = json_array();
+    const pl_config_t *cfg = srv->cfg;
+    if (!cfg->turn_urls[0] || !srv->turn_secret_len) return arr;
+    uint8_t r[6];
+    if (pl_random_bytes(r, sizeof r) < 0) return arr;
+    char label[16];
+    snprintf(label, sizeof label, "p%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3], r[4], r[5]);
+    pl_turn_cred_t cred;
+    if (pl_turn_credentials(srv->turn_secret, srv->turn_secret_len, label, pl_now_ms() / 1000,
+                            cfg->turn_ttl_s, &cred) < 0)
+        return arr;
+    json_t *urls = json_array();
+    char buf[sizeof cfg->turn_urls];
+    snprintf(buf, sizeof buf, "%s", cfg->turn_urls);
+    char *save = NULL;
+    for (char *u = strtok_r(buf, ",", &save); u; u = strtok_r(NULL, ",", &save)) {
+        while (*u == ' ') u++;
+        if (*u) json_array_append_new(urls, json_string(u));
+    }
+    json_array_append_new(arr, json_pack("{so ss ss}", "urls", urls, "username", cred.username,
+                                         "credential", cred.credential));
+    return arr;
+}
+
+static int h_ice_servers(pl_conn_t *c, const char *id, json_t *req)
+{
+    (void)req;
+    pl_conn_reply_ok(c, id, json_pack("{so}", "ice_servers", ice_servers(c->srv)));
+    return 0;
+}
+
+/* ---- consult.join / consult.reoffer / consult.leave ---- */
+
+static int load_for_join(pl_store_t *st, pl_req_t *r)
+{
+    pl_consult_t k;
+    int64_t kid = json_integer_value(json_object_get(r->params, "consultation_id"));
+    int rc = pl_store_consult_get(st, kid, &k);
+    if (rc == -PL_ENOTFOUND) {
+        json_object_set_new(r->result, "error_message", json_string("no such consultation"));
+        return rc;
+    }
+    if (rc < 0) return rc;
+    pl_resource_t res = {.kind = PL_RES_CONSULTATION, .org_id = k.org_id,
+                         .patient_id = k.patient_id, .conversation_id = k.conversation_id,
+                         .consultation_id = k.id};
+    if (pl_authz_check(&r->actor, &res, PL_ACT_JOIN) < 0) {
+        json_object_set_new(r->result, "error_message",
+                            json_string("you do not have access to this consultation"));
+        return -PL_EPERM;
+    }
+    const char *why = NULL;
+    if (strcmp(k.status, "ended") == 0 || strcmp(k.status, "cancelled") == 0)
+        why = "this consultation is over";
+    else if (r->actor.kind == PL_USER_PATIENT && strcmp(k.status, "in_call") != 0)
+        why = "wait to be admitted: the clinician will let you in";
+    if (why) {
+        json_object_set_new(r->result, "error_message", json_string(why));
+        return -PL_ECONFLICT;
+    }
+    return 0;
+}
+
+static void fail(pl_req_t *r, int err, const char *msg)
+{
+    r->no_reply = true;
+    if (r->conn && r->conn->wsi) pl_conn_reply_err(r->conn, r->id, err, msg);
+}
+
+static int write_answer(pl_server_t *srv, member_t *m, pl_sdp_offer_t *offer, char **answer,
+                        pl_sdp_error_t *err)
+{
+    pl_sdp_answer_params_t p = {0};
+    p.session_id = m->session_id;
+    p.session_version = ++m->session_version;
+    p.ice_ufrag = pl_media_peer_ufrag(m->peer);
+    p.ice_pwd = pl_media_peer_pwd(m->peer);
+    if (pl_dtls_fingerprint_parse(pl_media_fingerprint(srv->media), p.fingerprint) < 0)
+        return -PL_EINTERNAL;
+    p.candidate_ip = pl_media_advertised_ip(srv->media);
+    p.candidate_port = (uint16_t)pl_media_port(srv->media);
+    return pl_sdp_answer_create(offer, &p, answer, NULL, err);
+}
+
+static void fp_string(const uint8_t fp[32], char out[PL_DTLS_FP_STR_LEN])
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (int i = 0; i < 32; i++) {
+        out[i * 3] = hex[fp[i] >> 4];
+        out[i * 3 + 1] = hex[fp[i] & 15];
+        out[i * 3 + 2] = i == 31 ? 0 : ':';
+    }
+}
+
+static void join_after(pl_req_t *r, int status)
+{
+    pl_sdp_offer_t *offer = (pl_sdp_offer_t *)(intptr_t)r->i1;
+    r->i1 = 0;
+    pl_server_t *srv = r->srv;
+    if (status < 0 || !srv->media) {
+        if (status == 0) fail(r, -PL_EUNAVAIL, "video is not available on this server");
+        pl_sdp_offer_destroy(offer);
+        return;
+    }
+    int64_t kid = json_integer_value(json_object_get(r->params, "consultation_id"));
+    bool reoffer = strcmp(r->type, "consult.reoffer") == 0;
+    const pl_sdp_session_t *ses = pl_sdp_offer_session(offer);
+    pl_call_t *c = call_find(srv, kid);
+    member_t *m = NULL;
+    if (c)
+        for (member_t *x = c->members; x; x = x->next)
+            if (x->user_id == r->actor.user_id && !x->dead) m = x;
+    int rc = 0;
+    if (reoffer) {
+        if (!m) {
+            fail(r, -PL_ECONFLICT, "you are not in this call: join it first");
+            pl_sdp_offer_destroy(offer);
+            return;
+        }
+        rc = pl_media_peer_restart_ice(m->peer, ses->ice_ufrag, ses->ice_pwd);
+    } else {
+        if (!c) {
+            c = calloc(1, sizeof *c);
+            if (!c || pl_media_room_create(srv->media, (uint64_t)kid, &c->room) < 0) {
+                free(c);
+                fail(r, -PL_ENOMEM, "out of memory");
+                pl_sdp_offer_destroy(offer);
+                return;
+            }
+            c->consultation_id = kid;
+            c->next = srv->calls;
+            srv->calls = c;
+        }
+        /* A second join by the same person (a reloaded page, a second device) replaces the
+         * first: one person, one place in the call. */
+        if (m) member_free(c, m);
+        m = calloc(1, sizeof *m);
+        char fp[PL_DTLS_FP_STR_LEN];
+        fp_string(ses->fingerprint, fp);
+        if (m) {
+            m->user_id = r->actor.user_id;
+            m->peer_key = ++srv->next_peer_key;
+            m->created_at = (int64_t)uv_now(srv->loop);
+            pl_random_bytes((uint8_t *)&m->session_id, sizeof m->session_id);
+            m->session_id >>= 2; /* o= session ids are decimal and should fit 63 bits */
+            rc = pl_media_peer_add(c->room, m->peer_key, ses->ice_ufrag, ses->ice_pwd, fp,
+                                   &m->peer);
+            if (rc == 0) {
+                m->next = c->members;
+                c->members = m;
+            } else {
+                free(m);
+                m = NULL;
+            }
+        } else {
+            rc = -PL_ENOMEM;
+        }
+    }
+    char *answer = NULL;
+    pl_sdp_error_t err = {0};
+    if (rc == 0) rc = write_answer(srv, m, offer, &answer, &err);
+    pl_sdp_offer_destroy(offer);
+    if (rc < 0) {
+        if (m && !reoffer) member_free(c, m);
+        if (c && !c->members) call_free(srv, c);
+        char msg[160];
+        snprintf(msg, sizeof msg, "the offer cannot be answered: %s",
+                 err.what ? err.what : pl_strerror(rc));
+        fail(r, rc == -PL_ENOMEM ? rc : -PL_EINVAL, msg);
+        return;
+    }
+    json_object_set_new(r->result, "answer", json_string(answer));
+    json_object_set_new(r->result, "ice_servers", ice_servers(srv));
+    free(answer);
+}
+
+static int h_join(pl_conn_t *c, const char *id, json_t *req)
+{
+    pl_perr_t e;
+    int64_t kid;
+    const char *sdp;
+    int rc;
+    const char *type = json_string_value(json_object_get(req, "type"));
+    if ((rc = pl_param_int(req, "consultation_id", 1, INT64_MAX, false, 0, &kid, &e)) < 0 ||
+        (rc = pl_param_str(req, "offer", 1, OFFER_MAX, false, &sdp, &e)) < 0) {
+        pl_conn_reply_err(c, id, rc, e.msg);
+        return 0;
+    }
+    /* The offer is checked on the loop before the store is asked anything: a malformed or
+     * unusable offer costs nothing more. */
+    pl_sdp_offer_t *offer = NULL;
+    pl_sdp_error_t err = {0};
+    rc = pl_sdp_offer_parse((const uint8_t *)sdp, strlen(sdp), &offer, &err);
+    if (rc < 0) {
+        c->srv->metrics.bad_input++;
+        char msg[160];
+        snprintf(msg, sizeof msg, "offer is not usable SDP (line %d: %s)", err.line,
+                 err.what ? err.what : "malformed");
+        pl_conn_reply_err(c, id, rc, msg);
+        return 0;
+    }
+    pl_req_t *r = pl_req_new(c, id, type, req, load_for_join);
+    if (!r) {
+        pl_sdp_offer_destroy(offer);
+        return -PL_ENOMEM;
+    }
+    r->i1 = (int64_t)(intptr_t)offer;
+    r->after = join_after;
+    pl_req_submit(r);
+    return 0;
+}
+
+static int h_leave(pl_conn_t *c, const char *id, json_t *req)
+{
+    pl_perr_t e;
+    int64_t kid;
+    int rc = pl_param_int(req, "consultation_id", 1, INT64_MAX, false, 0, &kid, &e);
+    if (rc < 0) {
+        pl_conn_reply_err(c, id, rc, e.msg);
+        return 0;
+    }
+    pl_call_t *call = call_find(c->srv, kid);
+    member_t *m = NULL;
+    if (call)
+        for (member_t *x = call->members; x; x = x->next)
+            if (x->user_id == c->actor.user_id) m = x;
+    if (!m) {
+        pl_conn_reply_err(c, id, -PL_ENOTFOUND, "you are not in this call");
+        return 0;
+    }
+    if (m->connected_once)
+        pl_consult_presence(c->srv, kid, m->user_id, PL_CONSULT_LEFT);
+    member_free(call, m);
+    if (!call->members) call_free(c->srv, call);
+    pl_conn_reply_ok(c, id, NULL);
+    return 0;
+}
+
+/* Exported to handlers.c's table. */
+pl_handler_fn pl__call_handler(const char *type);
+pl_handler_fn pl__call_handler(const char *type)
+{
+    static const struct {
+        const char *type;
+        pl_handler_fn fn;
+    } table[] = {
+        {"consult.join", h_join},
+        {"consult.reoffer", h_join},
+        {"consult.leave", h_leave},
+        {"media.ice_servers", h_ice_servers},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (strcmp(table[i].type, type) == 0) return table[i].fn;
+    return NULL;
+}

@@ -1,0 +1,440 @@
+/* Integration: a video consultation's media through the real server. Dr Patel books, Ann waits
+ * and is admitted; both join with SDP offers (a real Chromium offer carrying the test client's
+ * ICE credentials and certificate fingerprint); two test WebRTC clients then check ICE, complete
+ * DTLS and exchange SRTP through the server's UDP port. The consultation's event stream records
+ * who joined; ending the consultation closes the media. Also the refusals: joining before being
+ * admitted, strangers, bad offers. */
+#include "core/err.h"
+#include "media/sdp.h"
+#include "tests/support/https.h"
+#include "tests/support/pclient.h"
+#include "tests/support/rtc_client.h"
+
+#include <arpa/inet.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define T 5000
+
+static pl_fixture_t fx;
+static int media_port;
+
+static int group_setup(void **state)
+{
+    (void)state;
+    int rc = pl_fixture_start(&fx, NULL);
+    if (rc == 0) media_port = pl_test_server_media_port(fx.srv);
+    return rc;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    pl_fixture_stop(&fx);
+    return 0;
+}
+
+static pl_pc_t *open_as(const char *user)
+{
+    pl_pc_t *c = NULL;
+    assert_int_equal(pl_pc_open(&c, &fx, user), 0);
+    return c;
+}
+
+/* ---- a browser stand-in: UDP socket + test WebRTC client ---- */
+
+typedef struct {
+    int fd;
+    struct sockaddr_in server;
+    pl_rtc_client_t *cli;
+    int rtp_in;
+    char last[64];
+} browser_t;
+
+static void b_send(void *opaque, const uint8_t *buf, size_t len)
+{
+    browser_t *b = opaque;
+    sendto(b->fd, buf, len, 0, (const struct sockaddr *)&b->server, sizeof b->server);
+}
+
+static void b_media(void *opaque, const uint8_t *buf, size_t len, bool rtcp)
+{
+    browser_t *b = opaque;
+    if (rtcp || len <= 12) return;
+    b->rtp_in++;
+    size_t n = len - 12 < sizeof b->last - 1 ? len - 12 : sizeof b->last - 1;
+    memcpy(b->last, buf + 12, n);
+    b->last[n] = 0;
+}
+
+static void b_open(browser_t *b)
+{
+    memset(b, 0, sizeof *b);
+    b->fd = socket(AF_INET, SOCK_DGRAM, 0);
+    assert_true(b->fd >= 0);
+    struct sockaddr_in me = {.sin_family = AF_INET};
+    inet_pton(AF_INET, "127.0.0.1", &me.sin_addr);
+    assert_int_equal(bind(b->fd, (struct sockaddr *)&me, sizeof me), 0);
+    fcntl(b->fd, F_SETFL, O_NONBLOCK);
+    b->server.sin_family = AF_INET;
+    b->server.sin_port = htons((uint16_t)media_port);
+    inet_pton(AF_INET, "127.0.0.1", &b->server.sin_addr);
+    /* The server's credentials arrive with the answer (pl_rtc_client_restart below). */
+    assert_int_equal(pl_rtc_client_create("none", "none", "00:00:00:00:00:00:00:00:00:00:00:00:00:"
+                                                          "00:00:00:00:00:00:00:00:00:00:00:00:00:"
+                                                          "00:00:00:00:00:00",
+                                          b_send, b_media, b, &b->cli),
+                     0);
+}
+
+static void b_close(browser_t *b)
+{
+    pl_rtc_client_destroy(b->cli);
+    close(b->fd);
+}
+
+static void b_poll(browser_t *b)
+{
+    uint8_t buf[2048];
+    ssize_t n;
+    while ((n = recv(b->fd, buf, sizeof buf, 0)) > 0) pl_rtc_client_receive(b->cli, buf, (size_t)n);
+    pl_rtc_client_tick(b->cli);
+}
+
+/* A real Chromium offer with this client's ICE credentials and fingerprint in it. */
+static char *offer_for(browser_t *b)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s", __FILE__);
+    char *slash = strrchr(path, '/');
+    snprintf(slash ? slash + 1 : path, sizeof path - (size_t)(slash ? slash + 1 - path : 0),
+             "../media/fixtures/chromium_sendrecv.sdp");
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t cap = 65536, n = 0;
+    char *out = calloc(1, cap), line[2048];
+    assert_non_null(out);
+    while (fgets(line, sizeof line, f)) {
+        char repl[512];
+        const char *use = line;
+        if (strncmp(line, "a=ice-ufrag:", 12) == 0) {
+            snprintf(repl, sizeof repl, "a=ice-ufrag:%s\r\n", pl_rtc_client_ufrag(b->cli));
+            use = repl;
+        } else if (strncmp(line, "a=ice-pwd:", 10) == 0) {
+            snprintf(repl, sizeof repl, "a=ice-pwd:%s\r\n", pl_rtc_client_pwd(b->cli));
+            use = repl;
+        } else if (strncmp(line, "a=fingerprint:sha-256 ", 22) == 0) {
+            snprintf(repl, sizeof repl, "a=fingerprint:sha-256 %s\r\n",
+                     pl_rtc_client_fingerprint(b->cli));
+            use = repl;
+        }
+        size_t l = strlen(use);
+        assert_true(n + l < cap);
+        memcpy(out + n, use, l);
+        n += l;
+    }
+    fclose(f);
+    return out;
+}
+
+/* Joins with an offer and applies the answer's ICE credentials to the client. */
+static void join(pl_pc_t *pc, json_int_t kid, browser_t *b)
+{
+    char *offer = offer_for(b);
+    json_t *r = pl_pc_callf(pc, T, "{ss sI ss}", "type", "consult.join", "consultation_id", kid,
+                            "offer", offer);
+    free(offer);
+    if (!pl_pc_is_ok(r)) fprintf(stderr, "join: %s\n", json_dumps(r, 0));
+    assert_true(pl_pc_is_ok(r));
+    const char *answer = json_string_value(json_object_get(r, "answer"));
+    assert_non_null(answer);
+    assert_non_null(strstr(answer, "a=ice-lite"));
+    assert_true(json_is_array(json_object_get(r, "ice_servers")));
+    pl_sdp_offer_t *parsed = NULL;
+    pl_sdp_error_t err;
+    assert_int_equal(pl_sdp_offer_parse((const uint8_t *)answer, strlen(answer), &parsed, &err), 0);
+    const pl_sdp_session_t *s = pl_sdp_offer_session(parsed);
+    char fp[PL_DTLS_FP_STR_LEN];
+    static const char hex[] = "0123456789ABCDEF";
+    for (int i = 0; i < 32; i++) {
+        fp[i * 3] = hex[s->fingerprint[i] >> 4];
+        fp[i * 3 + 1] = hex[s->fingerprint[i] & 15];
+        fp[i * 3 + 2] = i == 31 ? 0 : ':';
+    }
+    char ufrag[64], pwd[64];
+    snprintf(ufrag, sizeof ufrag, "%s", s->ice_ufrag);
+    snprintf(pwd, sizeof pwd, "%s", s->ice_pwd);
+    pl_sdp_offer_destroy(parsed);
+    json_decref(r);
+    /* The client keeps its certificate (its fingerprint is in the offer) and learns the
+     * server's ICE credentials and fingerprint from the answer, as a browser does. */
+    pl_rtc_client_restart(b->cli, ufrag, pwd, NULL, NULL);
+    pl_rtc_client_set_server_fingerprint(b->cli, fp);
+}
+
+static void connect_media(browser_t *b, browser_t *other)
+{
+    assert_int_equal(pl_rtc_client_check(b->cli, true), 0);
+    for (int i = 0; i < 200 && pl_rtc_client_stun_ok(b->cli) == 0; i++) {
+        usleep(5000);
+        b_poll(b);
+    }
+    assert_true(pl_rtc_client_stun_ok(b->cli) >= 1);
+    assert_int_equal(pl_rtc_client_start_dtls(b->cli), 0);
+    for (int i = 0; i < 600 && !pl_rtc_client_connected(b->cli); i++) {
+        usleep(5000);
+        b_poll(b);
+        if (other) b_poll(other);
+    }
+    assert_true(pl_rtc_client_connected(b->cli));
+}
+
+static json_int_t book_and_admit(pl_pc_t *gp, pl_pc_t *ann)
+{
+    json_t *r = pl_pc_callf(gp, T, "{ss sI}", "type", "consult.book", "patient_id",
+                            (json_int_t)pl_fixture_user_id(&fx, "ann.taylor"));
+    assert_true(pl_pc_is_ok(r));
+    json_int_t kid = json_integer_value(json_object_get(json_object_get(r, "consultation"), "id"));
+    json_decref(r);
+    r = pl_pc_callf(ann, T, "{ss sI}", "type", "consult.wait", "consultation_id", kid);
+    assert_true(pl_pc_is_ok(r));
+    json_decref(r);
+    r = pl_pc_callf(gp, T, "{ss sI}", "type", "consult.admit", "consultation_id", kid);
+    assert_true(pl_pc_is_ok(r));
+    json_decref(r);
+    return kid;
+}
+
+static size_t rtp_packet(uint8_t *buf, uint16_t seq, uint32_t ssrc, const char *payload)
+{
+    memset(buf, 0, 12);
+    buf[0] = 0x80;
+    buf[1] = 111;
+    buf[2] = (uint8_t)(seq >> 8);
+    buf[3] = (uint8_t)seq;
+    buf[8] = (uint8_t)(ssrc >> 24);
+    buf[9] = (uint8_t)(ssrc >> 16);
+    buf[10] = (uint8_t)(ssrc >> 8);
+    buf[11] = (uint8_t)ssrc;
+    size_t n = strlen(payload);
+    memcpy(buf + 12, payload, n);
+    return 12 + n;
+}
+
+static void test_gp_and_patient_exchange_media_through_the_server(void **s)
+{
+    (void)s;
+    pl_pc_t *gp = open_as("dr.patel"), *ann = open_as("ann.taylor");
+    json_decref(pl_pc_subscribe(gp, -1, T));
+    json_int_t kid = book_and_admit(gp, ann);
+    browser_t bg, ba;
+    b_open(&bg);
+    b_open(&ba);
+    join(gp, kid, &bg);
+    join(ann, kid, &ba);
+    connect_media(&bg, &ba);
+    connect_media(&ba, &bg);
+    uint8_t buf[1500];
+    for (int i = 0; i < 20; i++) {
+        size_t n = rtp_packet(buf, (uint16_t)(1000 + i), 0x0A0A0A0A, "gp-voice");
+        assert_int_equal(pl_rtc_client_send(bg.cli, buf, n, sizeof buf, false), 0);
+        n = rtp_packet(buf, (uint16_t)(5000 + i), 0x0B0B0B0B, "patient-voice");
+        assert_int_equal(pl_rtc_client_send(ba.cli, buf, n, sizeof buf, false), 0);
+    }
+    for (int i = 0; i < 200 && (ba.rtp_in < 20 || bg.rtp_in < 20); i++) {
+        usleep(5000);
+        b_poll(&ba);
+        b_poll(&bg);
+    }
+    assert_int_equal(ba.rtp_in, 20);
+    assert_string_equal(ba.last, "gp-voice");
+    assert_int_equal(bg.rtp_in, 20);
+    assert_string_equal(bg.last, "patient-voice");
+
+    /* The relay shows in /metrics. */
+    pl_http_resp_t m = {0};
+    assert_int_equal(pl_https_request("127.0.0.1", fx.port, "GET", "/metrics", NULL, NULL, 0, T, &m),
+                     0);
+    const char *fw = strstr(m.body, "\nparley_media_rtp_forwarded_total ");
+    assert_non_null(fw);
+    assert_true(atoll(fw + strlen("\nparley_media_rtp_forwarded_total ")) >= 40);
+    assert_non_null(strstr(m.body, "\nparley_media_peers 2\n"));
+    pl_http_resp_free(&m);
+
+    /* The practice sees both join, on the consultation's conversation. */
+    int joined = 0;
+    for (int i = 0; i < 4 && joined < 2; i++) {
+        json_t *ev = pl_pc_wait_event(gp, "consult.joined", T);
+        if (!ev) break;
+        joined++;
+        json_decref(ev);
+    }
+    assert_int_equal(joined, 2);
+
+    /* Ending the consultation closes the media: nothing is relayed any more. */
+    json_t *r = pl_pc_callf(gp, T, "{ss sI}", "type", "consult.end", "consultation_id", kid);
+    assert_true(pl_pc_is_ok(r));
+    json_decref(r);
+    usleep(100000);
+    int before = ba.rtp_in;
+    size_t n = rtp_packet(buf, 2000, 0x0A0A0A0A, "after-the-end");
+    pl_rtc_client_send(bg.cli, buf, n, sizeof buf, false);
+    for (int i = 0; i < 40; i++) {
+        usleep(5000);
+        b_poll(&ba);
+    }
+    assert_int_equal(ba.rtp_in, before);
+    /* And nobody can join it again. */
+    char *offer = offer_for(&ba);
+    r = pl_pc_callf(ann, T, "{ss sI ss}", "type", "consult.join", "consultation_id", kid, "offer",
+                    offer);
+    free(offer);
+    assert_true(pl_pc_is_error(r, "conflict"));
+    json_decref(r);
+    b_close(&bg);
+    b_close(&ba);
+    pl_pc_destroy(gp);
+    pl_pc_destroy(ann);
+}
+
+static void test_joins_are_refused_when_they_should_be(void **s)
+{
+    (void)s;
+    pl_pc_t *gp = open_as("dr.patel"), *ann = open_as("ann.taylor"),
+            *robert = open_as("robert.green"), *hughes = open_as("dr.hughes");
+    json_t *r = pl_pc_callf(gp, T, "{ss sI}", "type", "consult.book", "patient_id",
+                            (json_int_t)pl_fixture_user_id(&fx, "ann.taylor"));
+    json_int_t kid = json_integer_value(json_object_get(json_object_get(r, "consultation"), "id"));
+    json_decref(r);
+    browser_t b;
+    b_open(&b);
+    char *offer = offer_for(&b);
+    /* The patient waits to be admitted. */
+    r = pl_pc_callf(ann, T, "{ss sI ss}", "type", "consult.join", "consultation_id", kid, "offer",
+                    offer);
+    assert_true(pl_pc_is_error(r, "conflict"));
+    json_decref(r);
+    /* Another patient and another practice's GP have no business here. */
+    r = pl_pc_callf(robert, T, "{ss sI ss}", "type", "consult.join", "consultation_id", kid,
+                    "offer", offer);
+    assert_true(pl_pc_is_error(r, "forbidden"));
+    json_decref(r);
+    r = pl_pc_callf(hughes, T, "{ss sI ss}", "type", "consult.join", "consultation_id", kid,
+                    "offer", offer);
+    assert_true(pl_pc_is_error(r, "forbidden"));
+    json_decref(r);
+    /* Bad offers: not SDP, and SDP without BUNDLE. */
+    r = pl_pc_callf(gp, T, "{ss sI ss}", "type", "consult.join", "consultation_id", kid, "offer",
+                    "hello");
+    assert_true(pl_pc_is_error(r, "bad_request"));
+    json_decref(r);
+    char *nobundle = strdup(offer);
+    char *g = strstr(nobundle, "a=group:BUNDLE");
+    assert_non_null(g);
+    memcpy(g, "a=xgroup:BUND", 13);
+    r = pl_pc_callf(gp, T, "{ss sI ss}", "type", "consult.join", "consultation_id", kid, "offer",
+                    nobundle);
+    assert_true(pl_pc_is_error(r, "bad_request"));
+    json_decref(r);
+    free(nobundle);
+    r = pl_pc_callf(gp, T, "{ss sI}", "type", "consult.join", "consultation_id", kid);
+    assert_true(pl_pc_is_error(r, "bad_request"));
+    json_decref(r);
+    /* Staff may be in the call before admitting the patient; leaving twice is not_found. */
+    r = pl_pc_callf(gp, T, "{ss sI ss}", "type", "consult.join", "consultation_id", kid, "offer",
+                    offer);
+    assert_true(pl_pc_is_ok(r));
+    json_decref(r);
+    r = pl_pc_callf(gp, T, "{ss sI}", "type", "consult.leave", "consultation_id", kid);
+    assert_true(pl_pc_is_ok(r));
+    json_decref(r);
+    r = pl_pc_callf(gp, T, "{ss sI}", "type", "consult.leave", "consultation_id", kid);
+    assert_true(pl_pc_is_error(r, "not_found"));
+    json_decref(r);
+    free(offer);
+    b_close(&b);
+    pl_pc_destroy(gp);
+    pl_pc_destroy(ann);
+    pl_pc_destroy(robert);
+    pl_pc_destroy(hughes);
+}
+
+static void test_ice_servers_without_turn_is_empty(void **s)
+{
+    (void)s;
+    pl_pc_t *ann = open_as("ann.taylor");
+    json_t *r = pl_pc_callf(ann, T, "{ss}", "type", "media.ice_servers");
+    assert_true(pl_pc_is_ok(r));
+    assert_int_equal(json_array_size(json_object_get(r, "ice_servers")), 0);
+    json_decref(r);
+    pl_pc_destroy(ann);
+}
+
+/* With TURN configured, clients get credentials coturn will accept: username "EXPIRY:LABEL",
+ * password base64(HMAC-SHA1(secret, username)), checked here independently with OpenSSL. A
+ * secret file others can read stops the server from starting. */
+static void test_turn_credentials_from_a_configured_server(void **s)
+{
+    (void)s;
+    char dir[] = "/tmp/parley-turn-XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/turn.secret", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("correct-horse-turn-secret\n", f);
+    fclose(f);
+    chmod(path, 0644);
+    pl_fixture_t tf;
+    const char *args[] = {"--turn-urls", "turn:127.0.0.1:3478?transport=udp,turns:turn.example:5349",
+                          "--turn-secret-file", path, NULL};
+    assert_int_not_equal(pl_fixture_start(&tf, args), 0); /* 0644: refused */
+    chmod(path, 0600);
+    assert_int_equal(pl_fixture_start(&tf, args), 0);
+    pl_pc_t *c = NULL;
+    assert_int_equal(pl_pc_open(&c, &tf, "ann.taylor"), 0);
+    json_t *r = pl_pc_callf(c, T, "{ss}", "type", "media.ice_servers");
+    assert_true(pl_pc_is_ok(r));
+    json_t *srv0 = json_array_get(json_object_get(r, "ice_servers"), 0);
+    assert_non_null(srv0);
+    assert_int_equal(json_array_size(json_object_get(srv0, "urls")), 2);
+    const char *user = json_string_value(json_object_get(srv0, "username"));
+    const char *cred = json_string_value(json_object_get(srv0, "credential"));
+    long long expiry = atoll(user);
+    assert_true(expiry > time(NULL) + 3600); /* default turn_ttl_s is 12 hours */
+    assert_null(strstr(user, "ann")); /* an opaque label, never a name */
+    uint8_t mac[20];
+    unsigned int maclen = 0;
+    HMAC(EVP_sha1(), "correct-horse-turn-secret", 25, (const uint8_t *)user, strlen(user), mac,
+         &maclen);
+    char b64[64];
+    EVP_EncodeBlock((uint8_t *)b64, mac, (int)maclen);
+    assert_string_equal(cred, b64);
+    json_decref(r);
+    pl_pc_destroy(c);
+    pl_fixture_stop(&tf);
+    unlink(path);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gp_and_patient_exchange_media_through_the_server),
+        cmocka_unit_test(test_joins_are_refused_when_they_should_be),
+        cmocka_unit_test(test_ice_servers_without_turn_is_empty),
+        cmocka_unit_test(test_turn_credentials_from_a_configured_server),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
