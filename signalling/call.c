@@ -23,6 +23,7 @@
 #define LEFT_AFTER_MS 30000   /* consent lapsed this long: the person has left */
 #define NEVER_CAME_MS 60000   /* joined by signalling, no media this long: give up the peer */
 #define OFFER_MAX (64 * 1024) /* a browser offer is 5-10 KiB */
+#define CALL_MAX_PEOPLE 3     /* patient, clinician, one more (media/README.md) */
 
 typedef struct member {
     struct member *next;
@@ -372,6 +373,14 @@ static void join_after(pl_req_t *r, int status)
         /* A second join by the same person (a reloaded page, a second device) replaces the
          * first: one person, one place in the call. */
         if (m) member_free(c, m);
+        int others = 0;
+        for (member_t *x = c->members; x; x = x->next) others += !x->dead;
+        if (others >= CALL_MAX_PEOPLE) {
+            if (!c->members) call_free(srv, c);
+            fail(r, -PL_ECONFLICT, "the call is full: it has room for three people");
+            pl_sdp_offer_destroy(offer);
+            return;
+        }
         m = calloc(1, sizeof *m);
         char fp[PL_DTLS_FP_STR_LEN];
         fp_string(ses->fingerprint, fp);

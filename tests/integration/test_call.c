@@ -357,6 +357,17 @@ static void test_joins_are_refused_when_they_should_be(void **s)
                     offer);
     assert_true(pl_pc_is_ok(r));
     json_decref(r);
+    /* Three people at most: a fourth member of staff is turned away. */
+    const char *team[] = {"nurse.okafor", "reception.jones", "pharm.lee"};
+    for (int i = 0; i < 3; i++) {
+        pl_pc_t *t = open_as(team[i]);
+        r = pl_pc_callf(t, T, "{ss sI ss}", "type", "consult.join", "consultation_id", kid,
+                        "offer", offer);
+        if (i < 2) assert_true(pl_pc_is_ok(r));
+        else assert_true(pl_pc_is_error(r, "conflict"));
+        json_decref(r);
+        pl_pc_destroy(t);
+    }
     r = pl_pc_callf(gp, T, "{ss sI}", "type", "consult.leave", "consultation_id", kid);
     assert_true(pl_pc_is_ok(r));
     json_decref(r);
