@@ -14,6 +14,7 @@ PKGS=(
   libjansson-dev
   libsqlite3-dev
   libcmocka-dev
+  coturn          # the TURN server whose acceptance of our credentials the tests check
 )
 # The web app's assets come from npm. Machines that already have Node.js (from any source) keep
 # it; otherwise Debian's nodejs and npm are enough.

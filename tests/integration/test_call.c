@@ -13,7 +13,9 @@
 #include <arpa/inet.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -439,6 +441,98 @@ static void test_turn_credentials_from_a_configured_server(void **s)
     rmdir(dir);
 }
 
+/* The credentials are the ones coturn really accepts: Debian's coturn runs on loopback with
+ * the same shared secret, and its own test client (turnutils_uclient) allocates a relay with
+ * Parley's username and credential and sends through it; a wrong credential is refused. */
+static int free_udp_port(void)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    socklen_t l = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &l) != 0)
+        return -1;
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static char *run(const char *cmd)
+{
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t cap = 65536, n = 0;
+    char *out = calloc(1, cap);
+    assert_non_null(out);
+    size_t got;
+    while (n < cap - 1 && (got = fread(out + n, 1, cap - 1 - n, p)) > 0) n += got;
+    pclose(p);
+    return out;
+}
+
+static void test_coturn_accepts_the_credentials(void **s)
+{
+    (void)s;
+    char dir[] = "/tmp/parley-coturn-XXXXXX", path[80], cmd[1024];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/turn.secret", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("loopback-only-test-secret\n", f);
+    fclose(f);
+    chmod(path, 0600);
+    int port = free_udp_port();
+    assert_true(port > 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char p[16], log[120];
+        snprintf(p, sizeof p, "%d", port);
+        snprintf(log, sizeof log, "--log-file=%s/turn.log", dir);
+        freopen("/dev/null", "w", stdout);
+        freopen("/dev/null", "w", stderr);
+        execlp("turnserver", "turnserver", "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1",
+               "-p", p, "--min-port=49152", "--max-port=65535", "--use-auth-secret",
+               "--static-auth-secret=loopback-only-test-secret", "--realm=parley.test",
+               "--allow-loopback-peers", "--no-cli", "--no-tls", "--no-dtls", "--fingerprint",
+               "--no-stdout-log", log, (char *)NULL);
+        _exit(127);
+    }
+    char urls[64];
+    snprintf(urls, sizeof urls, "turn:127.0.0.1:%d?transport=udp", port);
+    pl_fixture_t tf;
+    const char *args[] = {"--turn-urls", urls, "--turn-secret-file", path, NULL};
+    assert_int_equal(pl_fixture_start(&tf, args), 0);
+    pl_pc_t *c = NULL;
+    assert_int_equal(pl_pc_open(&c, &tf, "dr.patel"), 0);
+    json_t *r = pl_pc_callf(c, T, "{ss}", "type", "media.ice_servers");
+    json_t *srv0 = json_array_get(json_object_get(r, "ice_servers"), 0);
+    const char *user = json_string_value(json_object_get(srv0, "username"));
+    const char *cred = json_string_value(json_object_get(srv0, "credential"));
+    assert_non_null(user);
+    assert_non_null(cred);
+    usleep(300000); /* coturn's listener */
+    snprintf(cmd, sizeof cmd, "timeout 20 turnutils_uclient -y -n 3 -u '%s' -w '%s' -p %d 127.0.0.1 2>&1",
+             user, cred, port);
+    char *out = run(cmd);
+    if (!strstr(out, "Total lost packets 0")) fprintf(stderr, "%s\n", out);
+    assert_non_null(strstr(out, "Total lost packets 0"));
+    assert_null(strstr(out, "Cannot complete Allocation"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "timeout 20 turnutils_uclient -y -n 1 -u '%s' -w 'not-the-credential' -p %d 127.0.0.1 2>&1",
+             user, port);
+    out = run(cmd);
+    assert_non_null(strstr(out, "Cannot complete Allocation"));
+    free(out);
+    json_decref(r);
+    pl_pc_destroy(c);
+    pl_fixture_stop(&tf);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -446,6 +540,7 @@ int main(void)
         cmocka_unit_test(test_joins_are_refused_when_they_should_be),
         cmocka_unit_test(test_ice_servers_without_turn_is_empty),
         cmocka_unit_test(test_turn_credentials_from_a_configured_server),
+        cmocka_unit_test(test_coturn_accepts_the_credentials),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
