@@ -5,6 +5,7 @@
 #include "core/err.h"
 #include "core/imap.h"
 #include "core/util.h"
+#include "media/room.h"
 #include "media/srtp_session.h"
 #include "media/stun.h"
 
@@ -24,6 +25,7 @@ struct pl_media_peer {
     pl_media_peer_t *next; /* in the room */
     uint64_t key;
     pl_peer_t *peer;
+    pl_room_member_t *member; /* NULL until the answer is written (pl_media_peer_set_media) */
     char ufrag[MAX_UFRAGS][32];
     struct sockaddr_storage addr[MAX_ADDRS];
     int n_addr;
@@ -34,6 +36,7 @@ struct pl_media_room {
     pl_media_room_t *next; /* in the media */
     uint64_t key;
     pl_media_peer_t *peers;
+    pl_room_t *room; /* forwarding: slots, rewriting, NACK, PLI, REMB, reports (room.c) */
 };
 
 struct pl_media {
@@ -50,7 +53,6 @@ struct pl_media {
     char advertise_ip[64];
     int port;
     uint8_t rx[BUF_CAP];
-    uint8_t tx[BUF_CAP]; /* one subscriber's copy while it is encrypted and sent */
     pl_media_stats_t stats;
 };
 
@@ -109,34 +111,27 @@ static void peer_send(void *opaque, const uint8_t *buf, size_t len, const struct
     udp_send(mp->m, buf, len, to);
 }
 
-/* Forwarding, first cut: every RTP packet of a peer goes to every other connected peer of the
- * room, re-encrypted for each. SSRC/sequence rewriting per subscriber slot, the NACK buffer
- * and RTCP feedback routing are the next step (media/README.md). */
+/* Forwarding is the room's (room.c); the peer only decrypts on the way in and encrypts on the
+ * way out. A peer whose answer is not written yet has no member and its media is dropped. */
 static void peer_rtp(void *opaque, uint8_t *buf, size_t len)
 {
     pl_media_peer_t *src = opaque;
-    pl_media_t *m = src->m;
-    if (len + PL_SRTP_TAIL_ROOM > sizeof m->tx) {
-        m->stats.truncated++;
-        return;
-    }
-    for (pl_media_peer_t *dst = src->room->peers; dst; dst = dst->next) {
-        if (dst == src || pl_peer_state(dst->peer) != PL_PEER_CONNECTED) continue;
-        memcpy(m->tx, buf, len);
-        if (pl_peer_send_rtp(dst->peer, m->tx, len, sizeof m->tx) == 0) m->stats.rtp_forwarded++;
-    }
+    if (src->member)
+        pl_room_on_rtp(src->room->room, src->member, buf, len, (int64_t)uv_now(src->m->loop));
 }
 
 static void peer_rtcp(void *opaque, uint8_t *buf, size_t len)
 {
     pl_media_peer_t *src = opaque;
-    pl_media_t *m = src->m;
-    if (len + PL_SRTP_TAIL_ROOM > sizeof m->tx) return;
-    for (pl_media_peer_t *dst = src->room->peers; dst; dst = dst->next) {
-        if (dst == src || pl_peer_state(dst->peer) != PL_PEER_CONNECTED) continue;
-        memcpy(m->tx, buf, len);
-        pl_peer_send_rtcp(dst->peer, m->tx, len, sizeof m->tx);
-    }
+    if (src->member)
+        pl_room_on_rtcp(src->room->room, src->member, buf, len, (int64_t)uv_now(src->m->loop));
+}
+
+static int room_send(void *opaque, uint8_t *buf, size_t len, size_t cap, bool rtcp)
+{
+    pl_media_peer_t *dst = opaque;
+    return rtcp ? pl_peer_send_rtcp(dst->peer, buf, len, cap)
+                : pl_peer_send_rtp(dst->peer, buf, len, cap);
 }
 
 static void peer_state(void *opaque, pl_peer_state_t st, bool reconnected)
@@ -248,8 +243,10 @@ static void on_tick(uv_timer_t *t)
 {
     pl_media_t *m = t->data;
     int64_t now = (int64_t)uv_now(m->loop);
-    for (pl_media_room_t *r = m->rooms; r; r = r->next)
+    for (pl_media_room_t *r = m->rooms; r; r = r->next) {
         for (pl_media_peer_t *p = r->peers; p; p = p->next) pl_peer_tick(p->peer, now);
+        pl_room_tick(r->room, now);
+    }
 }
 
 /* ---- lifecycle ---- */
@@ -331,18 +328,38 @@ const char *pl_media_advertised_ip(const pl_media_t *m) { return m->advertise_ip
 void pl_media_stats(const pl_media_t *m, pl_media_stats_t *out)
 {
     *out = m->stats;
-    for (pl_media_room_t *r = m->rooms; r; r = r->next)
+    for (pl_media_room_t *r = m->rooms; r; r = r->next) {
         for (pl_media_peer_t *p = r->peers; p; p = p->next) {
             pl_peer_stats_t s;
             pl_peer_stats(p->peer, &s);
             out->dtls_unknown_tuple += s.dtls_unknown_tuple;
         }
+        pl_room_stats_t rs;
+        pl_room_stats(r->room, &rs);
+        out->rtp_forwarded += rs.rtp_forwarded;
+        out->rtp_unknown_ssrc += rs.rtp_unknown_ssrc;
+        out->nack_received += rs.nack_received;
+        out->nack_answered_from_ring += rs.nack_answered_from_ring;
+        out->nack_sent_upstream += rs.nack_sent_upstream;
+        out->pli_relayed += rs.pli_relayed;
+        out->keyframe_requests += rs.keyframe_requests;
+        out->remb_sent += rs.remb_sent;
+        out->sr_sent += rs.sr_sent;
+        out->rr_sent += rs.rr_sent;
+    }
 }
 
 int pl_media_room_create(pl_media_t *m, uint64_t room_key, pl_media_room_t **out)
 {
     pl_media_room_t *r = calloc(1, sizeof *r);
     if (!r) return -PL_ENOMEM;
+    /* SRs carry wall-clock NTP time; the room itself runs on the loop's monotonic clock. */
+    pl_room_config_t rc = {.ntp_offset_ms = pl_now_ms() - (int64_t)uv_now(m->loop)};
+    int err = pl_room_create(&rc, &r->room);
+    if (err < 0) {
+        free(r);
+        return err;
+    }
     r->m = m;
     r->key = room_key;
     r->next = m->rooms;
@@ -358,6 +375,7 @@ void pl_media_room_destroy(pl_media_room_t *r)
     pl_media_room_t **pp = &r->m->rooms;
     while (*pp && *pp != r) pp = &(*pp)->next;
     if (*pp) *pp = r->next;
+    pl_room_destroy(r->room);
     free(r);
 }
 
@@ -403,8 +421,18 @@ void pl_media_peer_remove(pl_media_peer_t *mp)
     pl_media_peer_t **pp = &mp->room->peers;
     while (*pp && *pp != mp) pp = &(*pp)->next;
     if (*pp) *pp = mp->next;
+    pl_room_member_remove(mp->member);
     pl_peer_destroy(mp->peer);
     free(mp);
+}
+
+int pl_media_peer_set_media(pl_media_peer_t *mp, const pl_sdp_offer_t *offer,
+                            const pl_sdp_negotiated_t *neg, bool may_screen)
+{
+    if (mp->member) return -PL_ECONFLICT;
+    pl_room_member_params_t p = {.opaque = mp, .send = room_send, .may_screen = may_screen,
+                                 .offer = offer, .neg = neg};
+    return pl_room_member_add(mp->room->room, &p, &mp->member);
 }
 
 const char *pl_media_peer_ufrag(const pl_media_peer_t *p) { return pl_peer_local_ufrag(p->peer); }

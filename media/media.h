@@ -10,6 +10,7 @@
 #define PL_MEDIA_H
 
 #include "media/peer.h"
+#include "media/sdp.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -41,6 +42,8 @@ typedef struct {
     uint64_t stun_refused;      /* bad integrity, unknown username, malformed */
     uint64_t dtls_unknown_tuple, srtp_auth_failures, srtp_replays;
     uint64_t rtp_forwarded, rtp_unknown_ssrc, truncated;
+    uint64_t nack_received, nack_answered_from_ring, nack_sent_upstream;
+    uint64_t pli_relayed, keyframe_requests, remb_sent, sr_sent, rr_sent;
 } pl_media_stats_t;
 
 /* Binds UDP bind_ip:port on loop (port 0 picks one: see pl_media_port). advertise_ip is the
@@ -64,6 +67,11 @@ void pl_media_room_destroy(pl_media_room_t *r);
  * offer. The returned peer's credentials go in the answer. */
 int pl_media_peer_add(pl_media_room_t *r, uint64_t peer_key, const char *remote_ufrag,
                       const char *remote_pwd, const char *remote_fp, pl_media_peer_t **out);
+/* Puts the peer's media in its room once its answer is written: offer and neg (what the answer
+ * agreed) are borrowed for the call. may_screen: staff may share a screen. Until then the
+ * peer's RTP is dropped. 0, -PL_ECONFLICT (room full or already set), -PL_ENOMEM. */
+int pl_media_peer_set_media(pl_media_peer_t *p, const pl_sdp_offer_t *offer,
+                            const pl_sdp_negotiated_t *neg, bool may_screen);
 void pl_media_peer_remove(pl_media_peer_t *p);
 const char *pl_media_peer_ufrag(const pl_media_peer_t *p);
 const char *pl_media_peer_pwd(const pl_media_peer_t *p);

@@ -221,6 +221,15 @@ typedef struct {
     uint16_t candidate_port;                 /* its UDP port, not 0 */
     const pl_sdp_answer_section_t *sections; /* borrowed; n_sections may be 0 */
     size_t n_sections;
+    /* Answer no rtx payload types (and so no a=ssrc-group:FID), whatever the offer has. The
+     * browser then never sends RTX, and the SFU answers NACKs by resending packets under their
+     * original SSRC and sequence number from its ring (media/room.c), which is simpler than
+     * keeping an rtx stream per subscriber. */
+    bool no_rtx;
+    /* Accept neither the transport-wide-cc extmap nor rtcp-fb transport-cc. Chrome then
+     * estimates bandwidth from REMB and abs-send-time, and Parley's SFU sends REMB: it has no
+     * transport-cc feedback generator. */
+    bool no_transport_cc;
 } pl_sdp_answer_params_t;
 
 #define PL_SDP_NEG_MAX_CODECS 2 /* opus; or VP8 and one H264 */

@@ -8,10 +8,11 @@
  *    Chromium 156 accepts them there alone.
  *  - DTLS passive: the browser is always the DTLS client, so Parley never dials out.
  *  - opus for audio; VP8 first and one H264 (packetization-mode 1, baseline or main) for
- *    video, each with its rtx if offered. Every other codec (red, ulpfec, VP9, AV1...) is left
- *    out: an SFU must send subscribers what publishers send, and these are the codecs every
- *    browser Parley supports can both send and receive.
- *  - Only four header extensions, with the offer's ids, and only ids 1..14: a=extmap-allow-mixed
+ *    video, each with its rtx if offered (unless the caller asks for no_rtx). Every other codec
+ *    (red, ulpfec, VP9, AV1...) is left out: an SFU must send subscribers what publishers send,
+ *    and these are the codecs every browser Parley supports can both send and receive.
+ *  - Only four header extensions (three with no_transport_cc, which also drops the
+ *    transport-cc feedback), with the offer's ids, and only ids 1..14: a=extmap-allow-mixed
  *    is never echoed, so browsers keep to the one-byte header form (RFC 8285 section 4.2) and
  *    the forwarder parses one layout.
  *  - No a=rtcp-rsize: browsers then send compound RTCP, which the RTCP parser expects.
@@ -53,6 +54,8 @@ typedef struct {
     pl_sdp_neg_section_t neg;
     const pl_sdp_extmap_t *ext[PL_SDP_EXT_COUNT];
     bool keep_inactive; /* the unusable offerer-tagged section, kept for the transport */
+    bool no_rtx;        /* no_rtx from the answer parameters */
+    bool no_tcc;        /* no_transport_cc from them */
     char h264_plid[7];  /* profile-level-id of the chosen H264, when there is one */
     bool h264_lasym;    /* the offer allowed level asymmetry for it */
 } plan_t;
@@ -178,7 +181,8 @@ static void add_codec(plan_t *pl, const pl_sdp_codec_t *c, pl_sdp_codec_id_t id)
     n->pt = c->pt;
     n->clock = c->clock;
     n->fb = c->fb & FB_ALLOWED;
-    n->rtx_pt = rtx != NULL && rtx->clock == c->clock ? rtx->pt : -1;
+    if (pl->no_tcc) n->fb &= ~(uint32_t)PL_SDP_FB_TRANSPORT_CC;
+    n->rtx_pt = rtx != NULL && rtx->clock == c->clock && !pl->no_rtx ? rtx->pt : -1;
 }
 
 /* Fills pl->neg.codecs with the codecs to answer, in preference order. */
@@ -222,6 +226,7 @@ static void choose_extmaps(plan_t *pl)
         const pl_sdp_extmap_t *e = &pl->s->extmaps[i];
         if (e->id > 14 || (e->has_dir && e->dir == PL_SDP_INACTIVE)) continue;
         for (int k = 0; k < PL_SDP_EXT_COUNT; k++) {
+            if (k == PL_SDP_EXT_TRANSPORT_CC && pl->no_tcc) continue;
             if (pl->ext[k] == NULL && strcmp(e->uri, ext_uris[k]) == 0) {
                 pl->ext[k] = e;
                 pl->neg.ext_id[k] = (uint8_t)e->id;
@@ -339,6 +344,8 @@ static void plan_section(plan_t *pl, const pl_sdp_section_t *s, const pl_sdp_ans
 {
     memset(pl, 0, sizeof *pl);
     pl->s = s;
+    pl->no_rtx = p->no_rtx;
+    pl->no_tcc = p->no_transport_cc;
     for (size_t i = 0; i < p->n_sections; i++) {
         if (strcmp(p->sections[i].mid, s->mid) == 0) pl->opts = &p->sections[i];
     }

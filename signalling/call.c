@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "media/media.h"
+#include "media/room.h"
 #include "media/sdp.h"
 #include "signalling/authz.h"
 #include "signalling/params.h"
@@ -33,6 +34,8 @@ typedef struct member {
     uint64_t session_id, session_version;
     int64_t created_at, quiet_since;
     bool connected_once, dead;
+    bool media_set;          /* the room has this member's offer and answer */
+    pl_room_answer_t answer; /* the SSRCs announced at join, re-announced on every re-offer */
 } member_t;
 
 struct pl_call {
@@ -307,9 +310,16 @@ static void fail(pl_req_t *r, int err, const char *msg)
 }
 
 static int write_answer(pl_server_t *srv, member_t *m, pl_sdp_offer_t *offer, char **answer,
-                        pl_sdp_error_t *err)
+                        pl_sdp_error_t *err, bool may_screen)
 {
     pl_sdp_answer_params_t p = {0};
+    /* The room decides what Parley sends into each fixed slot (media/README.md). A re-offer
+     * keeps the first answer's SSRCs: the room goes on sending them. */
+    if (!m->media_set) {
+        int rc = pl_room_answer_prepare(offer, may_screen, &m->answer);
+        if (rc < 0) return rc;
+    }
+    pl_room_answer_apply(&m->answer, &p);
     p.session_id = m->session_id;
     p.session_version = ++m->session_version;
     p.ice_ufrag = pl_media_peer_ufrag(m->peer);
@@ -318,7 +328,19 @@ static int write_answer(pl_server_t *srv, member_t *m, pl_sdp_offer_t *offer, ch
         return -PL_EINTERNAL;
     p.candidate_ip = pl_media_advertised_ip(srv->media);
     p.candidate_port = (uint16_t)pl_media_port(srv->media);
-    return pl_sdp_answer_create(offer, &p, answer, NULL, err);
+    pl_sdp_negotiated_t *neg = malloc(sizeof *neg); /* large: not on the stack */
+    if (!neg) return -PL_ENOMEM;
+    int rc = pl_sdp_answer_create(offer, &p, answer, neg, err);
+    if (rc == 0 && !m->media_set) {
+        rc = pl_media_peer_set_media(m->peer, offer, neg, may_screen);
+        if (rc == 0) m->media_set = true;
+        else {
+            free(*answer);
+            *answer = NULL;
+        }
+    }
+    free(neg);
+    return rc;
 }
 
 static void fp_string(const uint8_t fp[32], char out[PL_DTLS_FP_STR_LEN])
@@ -405,7 +427,8 @@ static void join_after(pl_req_t *r, int status)
     }
     char *answer = NULL;
     pl_sdp_error_t err = {0};
-    if (rc == 0) rc = write_answer(srv, m, offer, &answer, &err);
+    if (rc == 0)
+        rc = write_answer(srv, m, offer, &answer, &err, r->actor.kind == PL_USER_STAFF);
     pl_sdp_offer_destroy(offer);
     if (rc < 0) {
         if (m && !reoffer) member_free(c, m);

