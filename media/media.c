@@ -127,6 +127,15 @@ static void peer_rtcp(void *opaque, uint8_t *buf, size_t len)
         pl_room_on_rtcp(src->room->room, src->member, buf, len, (int64_t)uv_now(src->m->loop));
 }
 
+static void room_speaker(void *opaque, void *member_opaque)
+{
+    pl_media_room_t *r = opaque;
+    pl_media_peer_t *mp = member_opaque;
+    pl_media_event_t ev = {.kind = PL_MEDIA_EV_ACTIVE_SPEAKER, .room_key = r->key,
+                           .peer_key = mp->key};
+    if (r->m->on_event) r->m->on_event(r->m->opaque, &ev);
+}
+
 static int room_send(void *opaque, uint8_t *buf, size_t len, size_t cap, bool rtcp)
 {
     pl_media_peer_t *dst = opaque;
@@ -354,7 +363,8 @@ int pl_media_room_create(pl_media_t *m, uint64_t room_key, pl_media_room_t **out
     pl_media_room_t *r = calloc(1, sizeof *r);
     if (!r) return -PL_ENOMEM;
     /* SRs carry wall-clock NTP time; the room itself runs on the loop's monotonic clock. */
-    pl_room_config_t rc = {.ntp_offset_ms = pl_now_ms() - (int64_t)uv_now(m->loop)};
+    pl_room_config_t rc = {.ntp_offset_ms = pl_now_ms() - (int64_t)uv_now(m->loop),
+                           .on_speaker = room_speaker, .opaque = r};
     int err = pl_room_create(&rc, &r->room);
     if (err < 0) {
         free(r);

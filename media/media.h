@@ -25,6 +25,7 @@ typedef enum {
     PL_MEDIA_EV_RECONNECTED,   /* back after a network change or a consent lapse */
     PL_MEDIA_EV_DISCONNECTED,  /* consent lapsed: the browser stopped answering */
     PL_MEDIA_EV_FAILED,        /* DTLS failed (fingerprint mismatch, timeout) or closed */
+    PL_MEDIA_EV_ACTIVE_SPEAKER, /* this peer became the loudest in its room (room.c) */
 } pl_media_event_kind_t;
 
 typedef struct {

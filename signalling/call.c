@@ -6,6 +6,7 @@
  * Peers are never freed from inside a media callback: a peer that failed, or whose browser went
  * quiet (consent lapsed) for longer than LEFT_AFTER_MS, is removed by the call timer. */
 #include "core/err.h"
+#include "core/imap.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "media/media.h"
@@ -29,6 +30,8 @@
 typedef struct member {
     struct member *next;
     int64_t user_id;
+    bool staff;
+    char display_name[128];
     uint64_t peer_key;
     pl_media_peer_t *peer;
     uint64_t session_id, session_version;
@@ -86,6 +89,27 @@ static void call_free(pl_server_t *srv, pl_call_t *c)
 
 /* ---- media events (inside media callbacks: record, never free) ---- */
 
+/* Who is talking now, to everyone in the call: an ephemeral push like typing (no cursor, not
+ * stored). Patients get the name only, as everywhere: staff user ids are the practice's. */
+static void speaker_push(pl_server_t *srv, pl_call_t *c, const member_t *who)
+{
+    for (member_t *m = c->members; m; m = m->next) {
+        if (m->dead) continue;
+        json_t *ev = json_pack("{ss sI ss}", "type", "consult.speaker", "consultation_id",
+                               (json_int_t)c->consultation_id, "display_name", who->display_name);
+        if (ev && (m->staff || !who->staff))
+            json_object_set_new(ev, "user_id", json_integer(who->user_id));
+        size_t n = 0;
+        void *const *conns = pl_imap_get(srv->by_user, m->user_id, &n);
+        for (size_t k = 0; k < n && ev; k++) {
+            pl_conn_t *conn = conns[k];
+            if (conn->sub != SUB_LIVE) continue;
+            pl_conn_send_json(conn, json_pack("{ss sO}", "type", "event", "event", ev));
+        }
+        json_decref(ev);
+    }
+}
+
 static void on_media_event(void *opaque, const pl_media_event_t *ev)
 {
     pl_server_t *srv = opaque;
@@ -109,6 +133,9 @@ static void on_media_event(void *opaque, const pl_media_event_t *ev)
         break;
     case PL_MEDIA_EV_FAILED:
         m->dead = true;
+        break;
+    case PL_MEDIA_EV_ACTIVE_SPEAKER:
+        speaker_push(srv, c, m);
         break;
     }
 }
@@ -408,6 +435,8 @@ static void join_after(pl_req_t *r, int status)
         fp_string(ses->fingerprint, fp);
         if (m) {
             m->user_id = r->actor.user_id;
+            m->staff = r->actor.kind == PL_USER_STAFF;
+            snprintf(m->display_name, sizeof m->display_name, "%s", r->actor.display_name);
             m->peer_key = ++srv->next_peer_key;
             m->created_at = (int64_t)uv_now(srv->loop);
             pl_random_bytes((uint8_t *)&m->session_id, sizeof m->session_id);

@@ -5,6 +5,7 @@
  * who joined; ending the consultation closes the media. Also the refusals: joining before being
  * admitted, strangers, bad offers. */
 #include "core/err.h"
+#include "media/rtp.h"
 #include "media/sdp.h"
 #include "tests/support/https.h"
 #include "tests/support/pclient.h"
@@ -244,6 +245,33 @@ static void test_gp_and_patient_exchange_media_through_the_server(void **s)
     assert_int_not_equal(ba.last_ssrc, PL_RTC_OFFER_AUDIO_SSRC);
     assert_int_equal(bg.rtp_in, 20);
     assert_string_equal(bg.last, "patient-voice");
+
+    /* Active speaker: the GP talks (audio level -10 dBov), Ann is silent (-127): everyone in
+     * the call is told who is speaking; Ann by name only. */
+    json_decref(pl_pc_subscribe(ann, -1, T));
+    for (int i = 0; i < 60; i++) {
+        uint8_t loud = 0x80 | 10, quiet = 0x80 | 127;
+        pl_rtp_ext_t e1 = {.id = 1, .len = 1, .data = &loud}, e2 = {.id = 1, .len = 1, .data = &quiet};
+        pl_rtp_header_t h = {.pt = 111, .seq = (uint16_t)(1100 + i), .timestamp = 960u * (uint32_t)i,
+                             .ssrc = PL_RTC_OFFER_AUDIO_SSRC, .exts = &e1, .ext_count = 1};
+        size_t n = 0;
+        assert_int_equal(pl_rtp_write(&h, (const uint8_t *)"talk", 4, buf, sizeof buf - 200, &n), 0);
+        assert_int_equal(pl_rtc_client_send(bg.cli, buf, n, sizeof buf, false), 0);
+        h.seq = (uint16_t)(5100 + i);
+        h.exts = &e2;
+        assert_int_equal(pl_rtp_write(&h, (const uint8_t *)"hush", 4, buf, sizeof buf - 200, &n), 0);
+        assert_int_equal(pl_rtc_client_send(ba.cli, buf, n, sizeof buf, false), 0);
+        usleep(20000);
+        b_poll(&ba);
+        b_poll(&bg);
+    }
+    json_t *sp = pl_pc_wait_event(ann, "consult.speaker", T);
+    assert_non_null(sp);
+    json_t *spe = json_object_get(sp, "event");
+    assert_string_equal(json_string_value(json_object_get(spe, "display_name")), "Dr Asha Patel");
+    assert_null(json_object_get(spe, "user_id"));
+    assert_null(json_object_get(sp, "cursor")); /* ephemeral, like typing */
+    json_decref(sp);
 
     /* The relay shows in /metrics. */
     pl_http_resp_t m = {0};
