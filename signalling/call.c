@@ -232,9 +232,19 @@ char *pl_call_metrics(pl_server_t *srv, size_t *len)
         R("srtp_replays", srtp_replays, "SRTP/SRTCP packets refused as replays"),
         R("rtp_forwarded", rtp_forwarded, "RTP packets forwarded to subscribers"),
         R("truncated", truncated, "datagrams too large for the receive buffer"),
+        R("rtp_unknown_ssrc", rtp_unknown_ssrc, "RTP from a peer with an SSRC it never announced"),
+        R("nack_received", nack_received, "sequence numbers subscribers asked to have resent"),
+        R("nack_answered_from_ring", nack_answered_from_ring, "... resent from the server's "
+                                                               "retransmission ring"),
+        R("nack_sent_upstream", nack_sent_upstream, "sequence numbers asked of publishers"),
+        R("pli_relayed", pli_relayed, "keyframe requests passed from subscribers to publishers"),
+        R("keyframe_requests", keyframe_requests, "keyframe requests the server made itself"),
+        R("remb_sent", remb_sent, "bandwidth estimates (REMB) sent to publishers"),
+        R("sr_sent", sr_sent, "RTCP sender reports sent to subscribers"),
+        R("rr_sent", rr_sent, "RTCP receiver reports sent to publishers"),
 #undef R
     };
-    size_t cap = 4096;
+    size_t cap = 8192;
     char *out = malloc(cap);
     if (!out) return NULL;
     size_t n = 0;

@@ -8,8 +8,8 @@
 #include "media/rtp.h"
 #include "media/sdp.h"
 #include "tests/support/https.h"
+#include "tests/support/call_peer.h"
 #include "tests/support/pclient.h"
-#include "tests/support/rtc_client.h"
 
 #include <arpa/inet.h>
 #include <openssl/evp.h>
@@ -56,22 +56,15 @@ static pl_pc_t *open_as(const char *user)
     return c;
 }
 
-/* ---- a browser stand-in: UDP socket + test WebRTC client ---- */
+/* ---- a browser stand-in (tests/support/call_peer.h) that remembers what it received ---- */
 
 typedef struct {
-    int fd;
-    struct sockaddr_in server;
-    pl_rtc_client_t *cli;
+    pl_call_peer_t p;
+    pl_rtc_client_t *cli; /* = p.cli */
     int rtp_in;
     char last[64];
-    uint32_t last_ssrc, announced_audio_ssrc; /* what arrived / what the answer promised */
+    uint32_t last_ssrc; /* what arrived */
 } browser_t;
-
-static void b_send(void *opaque, const uint8_t *buf, size_t len)
-{
-    browser_t *b = opaque;
-    sendto(b->fd, buf, len, 0, (const struct sockaddr *)&b->server, sizeof b->server);
-}
 
 static void b_media(void *opaque, const uint8_t *buf, size_t len, bool rtcp)
 {
@@ -87,36 +80,12 @@ static void b_media(void *opaque, const uint8_t *buf, size_t len, bool rtcp)
 static void b_open(browser_t *b)
 {
     memset(b, 0, sizeof *b);
-    b->fd = socket(AF_INET, SOCK_DGRAM, 0);
-    assert_true(b->fd >= 0);
-    struct sockaddr_in me = {.sin_family = AF_INET};
-    inet_pton(AF_INET, "127.0.0.1", &me.sin_addr);
-    assert_int_equal(bind(b->fd, (struct sockaddr *)&me, sizeof me), 0);
-    fcntl(b->fd, F_SETFL, O_NONBLOCK);
-    b->server.sin_family = AF_INET;
-    b->server.sin_port = htons((uint16_t)media_port);
-    inet_pton(AF_INET, "127.0.0.1", &b->server.sin_addr);
-    /* The server's credentials arrive with the answer (pl_rtc_client_restart below). */
-    assert_int_equal(pl_rtc_client_create("none", "none", "00:00:00:00:00:00:00:00:00:00:00:00:00:"
-                                                          "00:00:00:00:00:00:00:00:00:00:00:00:00:"
-                                                          "00:00:00:00:00:00",
-                                          b_send, b_media, b, &b->cli),
-                     0);
+    assert_int_equal(pl_call_peer_open(&b->p, media_port, b_media, b), 0);
+    b->cli = b->p.cli;
 }
 
-static void b_close(browser_t *b)
-{
-    pl_rtc_client_destroy(b->cli);
-    close(b->fd);
-}
-
-static void b_poll(browser_t *b)
-{
-    uint8_t buf[2048];
-    ssize_t n;
-    while ((n = recv(b->fd, buf, sizeof buf, 0)) > 0) pl_rtc_client_receive(b->cli, buf, (size_t)n);
-    pl_rtc_client_tick(b->cli);
-}
+static void b_close(browser_t *b) { pl_call_peer_close(&b->p); }
+static void b_poll(browser_t *b) { pl_call_peer_poll(&b->p); }
 
 static char *offer_for(browser_t *b)
 {
@@ -125,60 +94,23 @@ static char *offer_for(browser_t *b)
     return o;
 }
 
-/* Joins with an offer and applies the answer's ICE credentials to the client. */
+/* Joins with an offer and applies the answer, as a browser does. */
 static void join(pl_pc_t *pc, json_int_t kid, browser_t *b)
 {
-    char *offer = offer_for(b);
-    json_t *r = pl_pc_callf(pc, T, "{ss sI ss}", "type", "consult.join", "consultation_id", kid,
-                            "offer", offer);
-    free(offer);
+    json_t *r = pl_call_peer_join(&b->p, pc, kid, "consult.join");
     if (!pl_pc_is_ok(r)) fprintf(stderr, "join: %s\n", json_dumps(r, 0));
     assert_true(pl_pc_is_ok(r));
     const char *answer = json_string_value(json_object_get(r, "answer"));
-    assert_non_null(answer);
     assert_non_null(strstr(answer, "a=ice-lite"));
     assert_true(json_is_array(json_object_get(r, "ice_servers")));
-    pl_sdp_offer_t *parsed = NULL;
-    pl_sdp_error_t err;
-    assert_int_equal(pl_sdp_offer_parse((const uint8_t *)answer, strlen(answer), &parsed, &err), 0);
-    const pl_sdp_session_t *s = pl_sdp_offer_session(parsed);
-    char fp[PL_DTLS_FP_STR_LEN];
-    static const char hex[] = "0123456789ABCDEF";
-    for (int i = 0; i < 32; i++) {
-        fp[i * 3] = hex[s->fingerprint[i] >> 4];
-        fp[i * 3 + 1] = hex[s->fingerprint[i] & 15];
-        fp[i * 3 + 2] = i == 31 ? 0 : ':';
-    }
-    const pl_sdp_section_t *audio = pl_sdp_offer_section(parsed, 0);
-    assert_non_null(audio);
-    assert_true(audio->n_ssrcs > 0);
-    b->announced_audio_ssrc = audio->ssrcs[0].ssrc;
-    char ufrag[64], pwd[64];
-    snprintf(ufrag, sizeof ufrag, "%s", s->ice_ufrag);
-    snprintf(pwd, sizeof pwd, "%s", s->ice_pwd);
-    pl_sdp_offer_destroy(parsed);
+    assert_int_not_equal(b->p.announced[0], 0);
     json_decref(r);
-    /* The client keeps its certificate (its fingerprint is in the offer) and learns the
-     * server's ICE credentials and fingerprint from the answer, as a browser does. */
-    pl_rtc_client_restart(b->cli, ufrag, pwd, NULL, NULL);
-    pl_rtc_client_set_server_fingerprint(b->cli, fp);
 }
 
 static void connect_media(browser_t *b, browser_t *other)
 {
-    assert_int_equal(pl_rtc_client_check(b->cli, true), 0);
-    for (int i = 0; i < 200 && pl_rtc_client_stun_ok(b->cli) == 0; i++) {
-        usleep(5000);
-        b_poll(b);
-    }
-    assert_true(pl_rtc_client_stun_ok(b->cli) >= 1);
-    assert_int_equal(pl_rtc_client_start_dtls(b->cli), 0);
-    for (int i = 0; i < 600 && !pl_rtc_client_connected(b->cli); i++) {
-        usleep(5000);
-        b_poll(b);
-        if (other) b_poll(other);
-    }
-    assert_true(pl_rtc_client_connected(b->cli));
+    pl_call_peer_t *o[] = {&other->p};
+    assert_int_equal(pl_call_peer_connect(&b->p, o, 1), 0);
 }
 
 static json_int_t book_and_admit(pl_pc_t *gp, pl_pc_t *ann)
@@ -241,7 +173,7 @@ static void test_gp_and_patient_exchange_media_through_the_server(void **s)
     assert_int_equal(ba.rtp_in, 20);
     assert_string_equal(ba.last, "gp-voice");
     /* The SFU rewrote the GP's SSRC to the one Ann's answer announced for slot A's voice. */
-    assert_int_equal(ba.last_ssrc, ba.announced_audio_ssrc);
+    assert_int_equal(ba.last_ssrc, ba.p.announced[0]);
     assert_int_not_equal(ba.last_ssrc, PL_RTC_OFFER_AUDIO_SSRC);
     assert_int_equal(bg.rtp_in, 20);
     assert_string_equal(bg.last, "patient-voice");
