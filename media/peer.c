@@ -170,6 +170,8 @@ static int on_stun(pl_peer_t *p, const uint8_t *buf, size_t len, const struct so
     if (p->state == PL_PEER_DISCONNECTED && pl_ice_consent_ok(p->ice, now_ms)) {
         if (sel) memcpy(&p->media_addr, sel, addr_len(sel));
         set_state(p, PL_PEER_CONNECTED, true);
+    } else if (p->state == PL_PEER_CONNECTED && sel && p->media_addr.ss_family == 0) {
+        memcpy(&p->media_addr, sel, addr_len(sel)); /* first nomination after DTLS: not a change */
     } else if (p->state == PL_PEER_CONNECTED && sel &&
                !same_addr(sel, (const struct sockaddr *)&p->media_addr)) {
         memcpy(&p->media_addr, sel, addr_len(sel));
@@ -279,8 +281,10 @@ void pl_peer_tick(pl_peer_t *p, int64_t now_ms)
         uint64_t ms;
         if (pl_dtls_timeout_ms(p->dtls, &ms) == 0 && ms == 0) pl_dtls_on_timer(p->dtls);
     }
-    /* RFC 7675: once consent lapses, stop sending until the browser checks again. */
-    if (p->state == PL_PEER_CONNECTED && !pl_ice_consent_ok(p->ice, now_ms))
+    /* RFC 7675: once consent lapses, stop sending until the browser checks again. Browsers
+     * may finish DTLS before they nominate: consent is judged only once an address is. */
+    if (p->state == PL_PEER_CONNECTED && pl_ice_selected(p->ice) &&
+        !pl_ice_consent_ok(p->ice, now_ms))
         set_state(p, PL_PEER_DISCONNECTED, false);
 }
 

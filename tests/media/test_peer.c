@@ -291,6 +291,27 @@ static void test_fingerprint_mismatch_fails_without_keys(void **s)
     fx_free(f);
 }
 
+/* Chromium completes DTLS after its first check and nominates only afterwards: that is one
+ * connection, not a reconnection, and consent is not judged before anything is nominated. */
+static void test_dtls_before_nomination_is_not_a_reconnect(void **s)
+{
+    (void)s;
+    fx_t *f = fx_new(false);
+    assert_int_equal(pl_rtc_client_check(f->cli, false), 0);
+    pump(f);
+    assert_int_equal(pl_rtc_client_start_dtls(f->cli), 0);
+    pump(f);
+    assert_int_equal(pl_peer_state(f->peer), PL_PEER_CONNECTED);
+    f->now += 100;
+    pl_peer_tick(f->peer, f->now);
+    assert_int_equal(pl_peer_state(f->peer), PL_PEER_CONNECTED);
+    assert_int_equal(pl_rtc_client_check(f->cli, true), 0);
+    pump(f);
+    assert_int_equal(pl_peer_state(f->peer), PL_PEER_CONNECTED);
+    assert_int_equal(f->reconnects, 0);
+    fx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -299,6 +320,7 @@ int main(void)
         cmocka_unit_test(test_consent_expiry_stops_sending_until_a_check),
         cmocka_unit_test(test_network_change_keeps_the_keys),
         cmocka_unit_test(test_fingerprint_mismatch_fails_without_keys),
+        cmocka_unit_test(test_dtls_before_nomination_is_not_a_reconnect),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -46,3 +46,40 @@ export function recordFrames(page) {
   });
   return frames;
 }
+
+// The events a signed-in page may see, replayed from the start of the stream on a WebSocket
+// of its own (the page's session cookie goes with it), for one conversation.
+export async function replayEvents(page, conversationId) {
+  return page.evaluate(async (convId) => {
+    const ws = new WebSocket(`wss://${location.host}/`, 'parley.v1');
+    const events = [];
+    await new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('no events.live within 10 s')), 10000);
+      ws.onmessage = (e) => {
+        const f = JSON.parse(e.data);
+        if (f.type === 'session.ready') ws.send(JSON.stringify({ id: 'replay', type: 'events.subscribe', cursor: 0 }));
+        else if (f.type === 'event' && f.event.conversation_id === convId) events.push(f.event);
+        else if (f.type === 'events.live' || f.type === 'session.error') { clearTimeout(t); resolve(); }
+      };
+      ws.onerror = () => { clearTimeout(t); reject(new Error('websocket failed')); };
+    });
+    ws.close();
+    return events;
+  }, conversationId);
+}
+
+// What the page's call has received so far: decoded video frames and audio packets, summed
+// over its inbound RTP streams (window.parley.call.pc, the RTCPeerConnection).
+export async function inboundMedia(page) {
+  return page.evaluate(async () => {
+    const pc = window.parley.call && window.parley.call.pc;
+    if (!pc) return null;
+    const out = { state: pc.connectionState, ice: pc.iceConnectionState, framesDecoded: 0, audioPackets: 0 };
+    (await pc.getStats()).forEach((s) => {
+      if (s.type !== 'inbound-rtp') return;
+      if (s.kind === 'video') out.framesDecoded += s.framesDecoded || 0;
+      if (s.kind === 'audio') out.audioPackets += s.packetsReceived || 0;
+    });
+    return out;
+  });
+}

@@ -1,7 +1,7 @@
 // The browser tests' harness: a real `parley serve` on loopback with a fresh data directory and
 // demo data, and Debian's Chromium driven by playwright-core. No browser is downloaded.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, mkdirSync, readFileSync, openSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync, readFileSync, openSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
@@ -91,8 +91,35 @@ async function probe(port) {
   });
 }
 
-export async function launchBrowser() {
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+// Chromium's switches for video calls in tests: a fake camera and microphone (a test pattern
+// and a beep), permission prompts answered yes, and loopback candidates allowed. Chromium
+// leaves the loopback interface out of ICE by default; Parley's media server advertises
+// 127.0.0.1 in tests, so without the last switch a machine whose only interface is `lo`
+// gathers no candidate at all. With it every packet of the call stays on loopback.
+export const MEDIA_ARGS = [
+  '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--allow-loopback-in-peer-connection',
+];
+
+// opts.media: add MEDIA_ARGS (for the video consultation scenarios). The base flags stay.
+// opts.audioFile: a WAV file the fake microphone plays (in a loop) instead of its own beeps.
+export async function launchBrowser({ media = false, audioFile = null } = {}) {
+  const args = media ? [...CHROMIUM_ARGS, ...MEDIA_ARGS] : [...CHROMIUM_ARGS];
+  if (media && audioFile) args.push(`--use-file-for-fake-audio-capture=${audioFile}`);
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args });
+}
+
+// Writes a WAV file (16-bit mono PCM) of a steady tone. Chromium's own fake microphone is
+// silent between short beeps, too quiet for the media server's active-speaker detection;
+// this one talks all the time.
+export function writeToneWav(file, { seconds = 2, hz = 440, rate = 48000, amplitude = 8000 } = {}) {
+  const n = seconds * rate;
+  const b = Buffer.alloc(44 + n * 2);
+  b.write('RIFF', 0); b.writeUInt32LE(36 + n * 2, 4); b.write('WAVE', 8);
+  b.write('fmt ', 12); b.writeUInt32LE(16, 16); b.writeUInt16LE(1, 20); b.writeUInt16LE(1, 22);
+  b.writeUInt32LE(rate, 24); b.writeUInt32LE(rate * 2, 28); b.writeUInt16LE(2, 32); b.writeUInt16LE(16, 34);
+  b.write('data', 36); b.writeUInt32LE(n * 2, 40);
+  for (let i = 0; i < n; i++) b.writeInt16LE(Math.round(amplitude * Math.sin((2 * Math.PI * hz * i) / rate)), 44 + i * 2);
+  writeFileSync(file, b);
 }
 
 // A fresh browser context: its own cookies, as a separate person on a separate computer.

@@ -1,5 +1,5 @@
-// The two REST calls. Both are JSON from this origin, which is what the server's same-site
-// (CSRF) rule requires; the session cookie is HttpOnly and never seen by this code.
+// The REST calls. All are JSON from this origin, which is what the server's same-site (CSRF)
+// rule requires; the session cookie is HttpOnly and never seen by this code.
 import { ConnError } from './conn.js';
 
 async function post(path, body) {
@@ -34,4 +34,10 @@ export function login(username, password, totp) {
 
 export function logout() {
   return post('/api/v1/logout', {});
+}
+
+// Opens a video consultation link (PROTOCOL 8.7): the token from the link's fragment and the
+// date of birth. On success the server sets a session cookie scoped to the consultation.
+export function join(token, dateOfBirth) {
+  return post('/api/v1/join', { token, date_of_birth: dateOfBirth });
 }

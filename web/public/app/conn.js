@@ -31,6 +31,7 @@ const RESENDABLE = new Set([
   'session.info', 'conversation.get', 'conversation.list', 'conversation.history',
   'conversation.create', 'conversation.send', 'conversation.note', 'conversation.assign',
   'conversation.set_status', 'receipt.mark', 'org.staff', 'template.list', 'patient.lookup',
+  'consult.get', 'consult.list', 'consult.wait', 'media.ice_servers',
 ]);
 // Requests worth nothing later: dropped rather than queued while offline.
 const EPHEMERAL = new Set(['typing.set', 'ping']);
@@ -75,7 +76,8 @@ export class Connection extends EventTarget {
     clearTimeout(this.retryTimer);
     this.retryTimer = null;
     if (this.state === 'signed-out' || this.closing) return;
-    if (!navigator.onLine) { this.setState('offline', 'offline'); return; }
+    // navigator.onLine is only a hint (a machine with only loopback reports false while the
+    // server is right there): try anyway, and let a failed connection say otherwise.
     this.setState('connecting');
     let ws;
     try {
@@ -188,7 +190,7 @@ export class Connection extends EventTarget {
       q.reject(new ConnError('unavailable', 'The connection was lost. Try again.'));
     }
     this.setState('offline', navigator.onLine ? 'reconnecting' : 'offline');
-    if (navigator.onLine) this.scheduleRetry();
+    this.scheduleRetry();
   }
 
   scheduleRetry() {

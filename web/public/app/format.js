@@ -59,4 +59,9 @@ export const ROLES = {
   clinician: 'Clinician', specialist: 'Specialist', practice_admin: 'Practice admin',
 };
 
-export const KIND = { admin: 'Admin', clinical: 'Clinical' };
+export const KIND = { admin: 'Admin', clinical: 'Clinical', video: 'Video consultation' };
+
+// "Admin request", "Clinical request", "Video consultation" (started by booking one).
+export function kindText(kind) {
+  return kind === 'video' ? KIND.video : `${KIND[kind] || 'Other'} request`;
+}

@@ -10,9 +10,22 @@ import { signinPage } from './pages/signin.js';
 import { patientHome, patientNew, patientRequest } from './pages/patient.js';
 import { inboxPage, practiceRequest, templatesPage } from './pages/practice.js';
 import { totpPage } from './pages/totp.js';
+import { consultationsPage, staffCallPage } from './pages/consult.js';
+import { joinPage, waitingRoomPage, patientCallPage } from './pages/join.js';
 import { errorPage, notFoundPage } from './pages/errors.js';
 
 document.body.classList.add('js-enabled', 'nhsuk-frontend-supported');
+
+// A consultation link is /join#TOKEN. early.js took the token out of the address bar before
+// the page was drawn, so it is not left in the browser's history or on the screen; from here
+// it is kept only in the app's memory (PROTOCOL 8.1, step 2). (If early.js did not run, it is
+// done here.)
+let joinToken = window.parleyJoinToken || null;
+delete window.parleyJoinToken;
+if (!joinToken && location.pathname.replace(/\/+$/, '') === '/join' && location.hash.length > 1) {
+  joinToken = location.hash.slice(1);
+  history.replaceState(null, '', '/join');
+}
 
 const routes = [
   [/^\/signin$/, signinPage, 'any'],
@@ -23,7 +36,15 @@ const routes = [
   [/^\/practice\/requests\/(\d+)$/, practiceRequest, 'staff'],
   [/^\/practice\/templates$/, templatesPage, 'staff'],
   [/^\/practice\/totp$/, totpPage, 'staff'],
+  [/^\/practice\/consultations$/, consultationsPage, 'staff'],
+  [/^\/practice\/consultations\/(\d+)\/call$/, staffCallPage, 'staff'],
+  [/^\/join$/, joinPage, 'any'],
+  [/^\/consult\/(\d+)$/, waitingRoomPage, 'patient'],
+  [/^\/consult\/(\d+)\/call$/, patientCallPage, 'patient'],
 ];
+
+// Pages that use the camera and microphone: leaving them turns both off.
+const MEDIA_PAGES = /^\/(consult\/\d+(\/call)?|practice\/consultations\/\d+\/call)$/;
 
 class App {
   constructor() {
@@ -34,6 +55,9 @@ class App {
     this.cleanup = null;   // the current page's teardown
     this.flash = null;     // a message for the next page (e.g. "You have signed out")
     this.renderId = 0;
+    this.joinToken = joinToken; // from a consultation link, until it is used
+    this.media = null;     // the camera and microphone (media.js), from the waiting room into a call
+    this.call = null;      // the call in progress (call.js); its RTCPeerConnection is call.pc
   }
 
   // A fresh connection for a fresh session: after sign-in, or at boot.
@@ -84,7 +108,12 @@ class App {
   }
 
   kind() { return this.info ? this.info.user.kind : null; }
-  home() { return this.kind() === 'patient' ? '/patient' : this.kind() === 'staff' ? '/practice' : '/signin'; }
+  // A session opened from a consultation link may see that consultation only (PROTOCOL 8.8).
+  scope() { return this.info && this.info.consultation_id ? this.info.consultation_id : null; }
+  home() {
+    if (this.scope()) return `/consult/${this.scope()}`;
+    return this.kind() === 'patient' ? '/patient' : this.kind() === 'staff' ? '/practice' : '/signin';
+  }
 
   setHeader() {
     const account = document.getElementById('account');
@@ -97,12 +126,13 @@ class App {
     replace(document.getElementById('account-name'),
       h('span', { class: 'nhsuk-header__account-text' }, this.info.user.display_name));
     account.hidden = false;
-    const items = this.kind() === 'patient'
-      ? [['/patient', 'Your requests'], ['/patient/new', 'Start a request']]
-      : [['/practice', 'Inbox'], ['/practice/templates', 'Reply templates']];
+    let items;
+    if (this.scope()) items = [];
+    else if (this.kind() === 'patient') items = [['/patient', 'Your requests'], ['/patient/new', 'Start a request']];
+    else items = [['/practice', 'Inbox'], ['/practice/consultations', 'Video consultations'], ['/practice/templates', 'Reply templates']];
     replace(list, items.map(([href, text]) => h('li', { class: 'nhsuk-header__navigation-item' },
       h('a', { class: 'nhsuk-header__navigation-link', href }, text))));
-    nav.hidden = false;
+    nav.hidden = items.length === 0;
     this.markNav();
   }
 
@@ -125,6 +155,7 @@ class App {
     const id = ++this.renderId;
     if (this.cleanup) { try { this.cleanup(); } catch { /* page already gone */ } this.cleanup = null; }
     let path = location.pathname.replace(/\/+$/, '') || '/';
+    if (this.media && !MEDIA_PAGES.test(path)) { this.media.stop(); this.media = null; }
     if (path === '/') { this.navigate(this.info ? this.home() : '/signin', { replace: true }); return; }
     const match = routes.find(([re]) => re.test(path));
     if (!match) { this.show(notFoundPage, [], id); return; }
@@ -133,6 +164,7 @@ class App {
       if (!this.info) { this.navigate('/signin', { replace: true }); return; }
       if (this.kind() !== who) { this.navigate(this.home(), { replace: true }); return; }
       if (this.info.must_enrol_totp && page !== totpPage) { this.navigate('/practice/totp', { replace: true }); return; }
+      if (this.scope() && path !== this.home() && path !== `${this.home()}/call`) { this.navigate(this.home(), { replace: true }); return; }
     } else if (this.info && page === signinPage) {
       this.navigate(this.home(), { replace: true }); return;
     }

@@ -10,6 +10,7 @@ export class State extends EventTarget {
     this.pending = new Map();  // conversation id -> [{txn_id, body, kind, failed}]
     this.receipts = new Map(); // conversation id -> {patient: {delivered_seq, read_seq}, staff: {...}}
     this.typing = new Map();   // conversation id -> {role, user_id, until}
+    this.consults = new Map(); // consultation id -> consultation (PROTOCOL 8.2)
   }
 
   changed(what, conversationId) {
@@ -20,6 +21,28 @@ export class State extends EventTarget {
     const old = this.convs.get(c.id) || {};
     this.convs.set(c.id, { ...old, ...c });
     this.changed('conversation', c.id);
+  }
+
+  putConsult(k) {
+    const old = this.consults.get(k.id) || {};
+    this.consults.set(k.id, { ...old, ...k });
+  }
+
+  // A consult.* event (PROTOCOL 8.5): the consultation's status and times move with it, and
+  // pages hear of it with the event itself (for presence: joined, left, reconnected).
+  applyConsult(ev) {
+    if (ev.type === 'consult.speaker') {
+      // Ephemeral, like typing (PROTOCOL 8.9): no cursor, nothing stored, no list to reload.
+      this.dispatchEvent(new CustomEvent('change', { detail: { what: 'speaker', consultationId: ev.consultation_id, event: ev } }));
+      return;
+    }
+    const k = this.consults.get(ev.consultation_id);
+    if (ev.type === 'consult.booked' && ev.consultation) this.putConsult(ev.consultation);
+    else if (k) for (const f of ['status', 'started_at', 'ended_at', 'duration_seconds']) if (f in ev) k[f] = ev[f];
+    this.dispatchEvent(new CustomEvent('change', {
+      detail: { what: 'consult', conversationId: ev.conversation_id, consultationId: ev.consultation_id, event: ev },
+    }));
+    this.changed('list', ev.conversation_id);
   }
 
   messages(convId) {
@@ -103,6 +126,7 @@ export class State extends EventTarget {
         this.changed('typing', id);
         break;
       default:
+        if (typeof ev.type === 'string' && ev.type.startsWith('consult.')) this.applyConsult(ev);
         break;
     }
   }

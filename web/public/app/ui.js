@@ -101,7 +101,9 @@ export class Form {
     for (const e of errors) {
       if (!e.field) continue;
       const input = document.getElementById(e.field);
-      const group = input && input.closest('.nhsuk-form-group');
+      // A date input's parts each sit in their own small group: the error belongs to the
+      // whole date's group, as in the NHS.UK pattern.
+      const group = input && ((input.closest('.nhsuk-date-input') || input).closest('.nhsuk-form-group'));
       if (!group) continue;
       group.classList.add('nhsuk-form-group--error');
       const msgId = `${e.field}-error`;
@@ -111,7 +113,9 @@ export class Form {
       if (anchor && anchor.tagName !== 'LEGEND') anchor.after(msg);
       else if (anchor) anchor.after(msg);
       else group.prepend(msg);
-      const targets = group.querySelectorAll('input:not([type=radio]), textarea, select');
+      // e.inputs: only these inputs of the group are in error (one part of a date).
+      const targets = e.inputs ? e.inputs.map((x) => document.getElementById(x)).filter(Boolean)
+        : group.querySelectorAll('input:not([type=radio]), textarea, select');
       for (const t of targets) {
         t.classList.add(t.tagName === 'TEXTAREA' ? 'nhsuk-textarea--error' : t.tagName === 'SELECT' ? 'nhsuk-select--error' : 'nhsuk-input--error');
         t.setAttribute('aria-describedby', `${t.getAttribute('aria-describedby') || ''} ${msgId}`.trim());
@@ -159,6 +163,48 @@ export function select({ id, name, label, hint, options, value, attrs = {} }) {
     hintEl(id, hint),
     h('select', { class: 'nhsuk-select', id, name: name || id, 'aria-describedby': hint ? `${id}-hint` : null, ...attrs },
       options.map(([v, t]) => h('option', { value: v, selected: String(v) === String(value) }, t))));
+}
+
+// The NHS.UK date input: day, month and year in a fieldset. Error links go to `${id}-day`.
+export function dateInput({ id, legend, hint, pageHeading, caption, values = {}, autocomplete }) {
+  const item = (part, label, width) => h('div', { class: 'nhsuk-date-input__item' },
+    h('div', { class: 'nhsuk-form-group' },
+      h('label', { class: 'nhsuk-label nhsuk-date-input__label', for: `${id}-${part}` }, label),
+      h('input', {
+        class: `nhsuk-input nhsuk-date-input__input nhsuk-input--width-${width}`, id: `${id}-${part}`, name: `${id}-${part}`,
+        type: 'text', inputmode: 'numeric', value: values[part], autocomplete: autocomplete ? `${autocomplete}-${part}` : null,
+      })));
+  return h('div', { class: 'nhsuk-form-group' },
+    h('fieldset', { class: 'nhsuk-fieldset', role: 'group', 'aria-describedby': hint ? `${id}-hint` : null },
+      h('legend', { class: `nhsuk-fieldset__legend ${pageHeading ? 'nhsuk-fieldset__legend--l' : 'nhsuk-fieldset__legend--s'}` },
+        pageHeading ? h('h1', { class: 'nhsuk-fieldset__heading' },
+          caption ? h('span', { class: 'nhsuk-caption-l' }, caption, h('span', { class: 'nhsuk-u-visually-hidden' }, ' - ')) : null,
+          legend) : legend),
+      hintEl(id, hint),
+      h('div', { class: 'nhsuk-date-input', id },
+        item('day', 'Day', 2), item('month', 'Month', 2), item('year', 'Year', 4))));
+}
+
+// Reads a date input: {iso: "YYYY-MM-DD", date} when it holds a real date, else {error}: an
+// error for Form.showErrors ({field, inputs, text}) in NHS.UK words.
+export function readDate(form, id, what) {
+  const v = {};
+  for (const p of ['day', 'month', 'year']) v[p] = form.querySelector(`#${id}-${p}`).value.trim();
+  const missing = ['day', 'month', 'year'].filter((p) => !v[p]);
+  if (missing.length === 3) return { error: { field: `${id}-day`, text: `Enter ${what}` } };
+  if (missing.length) {
+    return { error: { field: `${id}-${missing[0]}`, inputs: missing.map((p) => `${id}-${p}`), text: `${what[0].toUpperCase()}${what.slice(1)} must include a ${missing.join(' and a ')}` } };
+  }
+  const d = Number(v.day), m = Number(v.month), y = Number(v.year);
+  const bad = (inputs, text) => ({ error: { field: inputs[0], inputs, text } });
+  if (!/^\d{1,2}$/.test(v.day) || !/^\d{1,2}$/.test(v.month) || !/^\d{4}$/.test(v.year)) {
+    return bad([`${id}-day`, `${id}-month`, `${id}-year`], `${what[0].toUpperCase()}${what.slice(1)} must be a real date`);
+  }
+  const dt = new Date(Date.UTC(y, m - 1, d));
+  if (m < 1 || m > 12 || d < 1 || dt.getUTCDate() !== d || dt.getUTCMonth() !== m - 1) {
+    return bad([`${id}-day`, `${id}-month`, `${id}-year`], `${what[0].toUpperCase()}${what.slice(1)} must be a real date`);
+  }
+  return { iso: `${v.year}-${v.month.padStart(2, '0')}-${v.day.padStart(2, '0')}`, date: dt };
 }
 
 // Radios in a fieldset. The first radio's id is `id`, so error links land on it.

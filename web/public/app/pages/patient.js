@@ -2,7 +2,7 @@
 // questions), and one request's messages.
 import { h, replace } from '../dom.js';
 import { txnId } from '../conn.js';
-import { dateTime, PATIENT_STATUS, KIND } from '../format.js';
+import { dateTime, PATIENT_STATUS, kindText } from '../format.js';
 import {
   Form, heading, backLink, button, tag, inset, warning, summaryList, input, textarea, radios, radioValue,
   notification,
@@ -32,17 +32,39 @@ export async function patientHome(app, _p, main, stale) {
   app.setTitle('Your requests');
   const practice = app.info.user.practice;
   const listEl = h('div', { id: 'requests' });
+  const consultsEl = h('div', { id: 'consultations' });
   const flash = app.flash;
   app.flash = null;
   main.append(h('div', { class: 'nhsuk-grid-row' }, h('div', { class: 'nhsuk-grid-column-two-thirds' },
     flash ? notification(flash.title, flash.body, true) : null,
     heading('Your requests', practice ? practice.name : null),
+    consultsEl,
     h('p', { class: 'nhsuk-body' }, 'Ask your GP practice for help with a medical problem, or with something like a prescription or a fit note.'),
     h('a', { class: 'nhsuk-button', href: '/patient/new', role: 'button', draggable: 'false', 'data-module': 'nhsuk-button' }, 'Start a new request'),
     listEl)));
 
+  // Video consultations that have not ended: the patient can go to the waiting room from here.
+  const loadConsults = async () => {
+    const r = await app.conn.request('consult.list', { filter: 'upcoming', limit: 20 });
+    if (stale()) return;
+    replace(consultsEl, r.consultations.map((k) => {
+      app.state.putConsult(k);
+      const who = k.clinician ? k.clinician.display_name : 'your GP practice';
+      const what = k.status === 'in_call' ? 'Your video consultation has started.'
+        : k.status === 'waiting' ? 'You are in the waiting room.'
+          : k.scheduled_at ? `It is booked for ${dateTime(k.scheduled_at)}.` : 'Join when your practice asks you to.';
+      return h('div', { class: 'nhsuk-card nhsuk-card--feature parley-consult-card', 'data-consultation-id': k.id },
+        h('div', { class: 'nhsuk-card__content nhsuk-card__content--feature' },
+          h('h2', { class: 'nhsuk-card__heading nhsuk-card__heading--feature nhsuk-heading-m' }, `Video consultation with ${who}`),
+          h('p', { class: 'nhsuk-body' }, what),
+          h('a', { class: 'nhsuk-button', href: `/consult/${k.id}`, role: 'button', draggable: 'false', 'data-module': 'nhsuk-button' },
+            k.status === 'in_call' ? 'Join the video consultation' : 'Go to the waiting room')));
+    }));
+  };
+
   let pages = 1;
   const load = async () => {
+    loadConsults().catch(() => {});
     const r = { conversations: [] };
     let before = 0;
     let more = false;
@@ -67,7 +89,7 @@ export async function patientHome(app, _p, main, stale) {
           h('h3', { class: 'nhsuk-heading-s parley-request__title' },
             h('a', { href: `/patient/requests/${c.id}` }, c.subject)),
           h('p', { class: 'nhsuk-body-s parley-request__meta' },
-            statusTag(c.status), ` ${KIND[c.kind]} request · sent ${dateTime(c.created_at)}`)))), moreButton);
+            statusTag(c.status), ` ${kindText(c.kind)} · sent ${dateTime(c.created_at)}`)))), moreButton);
   };
   await load();
   return liveReload(app, () => load().catch(() => {}));
@@ -319,7 +341,7 @@ export async function patientRequest(app, [idText], main, stale) {
   main.append(backLink('/patient', 'Back to your requests'),
     h('div', { class: 'nhsuk-grid-row' }, h('div', { class: 'nhsuk-grid-column-two-thirds' },
       flash ? notification(flash.title, flash.body, true) : null,
-      heading(c0.subject, `${KIND[c0.kind]} request`),
+      heading(c0.subject, kindText(c0.kind)),
       statusEl, transcript.el, replyArea)));
 
   let reply = null;

@@ -1,11 +1,12 @@
 // The practice's pages: the shared inbox, one request (assign, reply, note, status), and the
 // practice's reply templates.
 import { h, replace } from '../dom.js';
-import { dateTime, duration, target, STATUS, ROLES, KIND } from '../format.js';
+import { dateTime, duration, target, STATUS, ROLES, KIND, kindText } from '../format.js';
 import {
   Form, heading, backLink, button, tag, summaryList, input, textarea, select, notification,
 } from '../ui.js';
 import { Transcript, loadHistory, composer } from './transcript.js';
+import { book } from './consult.js';
 
 const FILTERS = [
   ['new', 'New'],
@@ -218,6 +219,24 @@ export async function practiceRequest(app, [idText], main, stale) {
     } catch (err) { statusForm.showErrors([{ text: err.message }]); }
   });
 
+  // A video consultation with this patient, held in this request's conversation (its
+  // messages become the call's chat) unless the request is closed (PROTOCOL 8.4).
+  const videoArea = h('div', { id: 'video-area' });
+  const bookBtn = button('Book a video consultation', { secondary: true, id: 'book-video', type: 'button' });
+  videoArea.append(h('p', { class: 'nhsuk-body' }, `Get a link to send to ${transcript.patientName}.`), bookBtn);
+  bookBtn.addEventListener('click', async () => {
+    bookBtn.disabled = true;
+    const c = app.state.convs.get(convId);
+    try {
+      await book(app, { patient_id: c.patient_id, ...(c.status !== 'closed' ? { conversation_id: convId } : {}) },
+        transcript.patientName, videoArea, { level: 'h3' });
+      videoArea.append(h('p', { class: 'nhsuk-body' }, h('a', { href: '/practice/consultations' }, 'Go to video consultations')));
+    } catch (err) {
+      bookBtn.disabled = false;
+      replace(banner, notification(`The video consultation could not be booked: ${err.message}`, null, false));
+    }
+  });
+
   main.append(backLink('/practice', 'Back to the inbox'),
     heading(conv.subject, transcript.patientName),
     banner,
@@ -230,7 +249,9 @@ export async function practiceRequest(app, [idText], main, stale) {
       h('div', { class: 'nhsuk-grid-column-one-third' },
         h('section', { 'aria-labelledby': 'manage-heading', class: 'parley-side' },
           h('h2', { class: 'nhsuk-heading-m', id: 'manage-heading' }, 'Manage request'),
-          assignForm.el, statusForm.el))));
+          assignForm.el, statusForm.el),
+        h('section', { 'aria-labelledby': 'video-heading', class: 'parley-side' },
+          h('h2', { class: 'nhsuk-heading-m', id: 'video-heading' }, 'Video consultation'), videoArea))));
 
   const renderDetails = () => {
     const c = app.state.convs.get(convId);
@@ -238,7 +259,7 @@ export async function practiceRequest(app, [idText], main, stale) {
       c.assignee_role ? ROLES[c.assignee_role] : null].filter(Boolean).join(', ') || 'Not assigned';
     replace(detailsEl, summaryList([
       ['Patient', transcript.patientName],
-      ['Type', `${KIND[c.kind]} request`],
+      ['Type', kindText(c.kind)],
       ['Status', statusTag(c.status)],
       ['Assigned to', who],
       ['Waiting', waiting(c, org)],

@@ -1,0 +1,253 @@
+// One browser's place in a video consultation (PROTOCOL 8.9): the RTCPeerConnection to
+// Parley's media server, its fixed five transceivers, ICE restarts after a network change, and
+// screen sharing. No DOM here: pages/call.js draws it.
+//
+// The offer always has the same five sections, in this order, so nobody renegotiates when
+// people come and go:
+//   0 audio sendrecv  my microphone; the first other person's voice     (slot a)
+//   1 video sendrecv  my camera; the first other person's video         (slot a)
+//   2 audio recvonly  the second other person's voice                   (slot b)
+//   3 video recvonly  the second other person's video                   (slot b)
+//   4 video sendrecv  screen share: staff send it, everyone receives it (slot screen)
+// The server is ICE-lite and answers with its one host candidate, so the offer is sent at
+// once, without waiting for candidates (no trickle ICE).
+
+const SLOTS = { a: [0, 1], b: [2, 3], screen: [4] };
+const RESTART_AFTER_MS = 3000;   // 'disconnected' this long: restart ICE
+const ACTIVE_FOR_MS = 3000;      // a slot counts as live while packets arrived this recently
+const STATS_EVERY_MS = 1000;
+
+export class Call extends EventTarget {
+  // media: a LocalMedia (media.js). canShare: staff may send their screen.
+  constructor(app, consultationId, media, { canShare = false } = {}) {
+    super();
+    this.app = app;
+    this.consultationId = consultationId;
+    this.media = media;
+    this.canShare = canShare;
+    this.pc = null;
+    this.tx = [];
+    this.remote = null;       // {a, b, screen}: MediaStreams of what the server sends
+    this.state = 'idle';      // idle | connecting | connected | reconnecting | failed | closed
+    this.iceServers = [];
+    this.screenTrack = null;
+    this.restarting = false;
+    this.restartTimer = null;
+    this.restarts = 0;
+    this.activity = { a: { audio: false, video: false }, b: { audio: false, video: false }, screen: { audio: false, video: false } };
+    this.seen = new Map();    // mid -> {packets, frames, rose}
+    this.onMedia = (e) => this.mediaChanged(e.detail);
+    media.addEventListener('change', this.onMedia);
+  }
+
+  setState(state, why) {
+    if (this.state === 'closed') return;
+    const changed = state !== this.state;
+    this.state = state;
+    if (changed || why) this.dispatchEvent(new CustomEvent('state', { detail: { state, why } }));
+  }
+
+  build() {
+    const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require', iceServers: this.iceServers });
+    const m = this.media;
+    this.tx = [
+      pc.addTransceiver(m.audio || 'audio', { direction: 'sendrecv' }),
+      pc.addTransceiver(m.video || 'video', { direction: 'sendrecv' }),
+      pc.addTransceiver('audio', { direction: 'recvonly' }),
+      pc.addTransceiver('video', { direction: 'recvonly' }),
+      pc.addTransceiver(this.screenTrack || 'video', { direction: 'sendrecv' }),
+    ];
+    const tracks = (idx) => idx.map((i) => this.tx[i].receiver.track);
+    this.remote = { a: new MediaStream(tracks(SLOTS.a)), b: new MediaStream(tracks(SLOTS.b)), screen: new MediaStream(tracks(SLOTS.screen)) };
+    pc.addEventListener('iceconnectionstatechange', () => this.iceChanged(pc));
+    this.pc = pc;
+    this.seen.clear();
+    this.dispatchEvent(new CustomEvent('tracks', { detail: this.remote }));
+  }
+
+  // Joins the call: TURN servers first (for networks that block UDP), then the offer.
+  async start() {
+    this.app.call = this; // window.parley.call.pc, for the browser tests
+    this.setState('connecting');
+    try {
+      const r = await this.app.conn.request('media.ice_servers', {});
+      this.iceServers = r.ice_servers || [];
+    } catch (e) {
+      if (e.code === 'unauthorised') throw e;
+    }
+    if (this.state === 'closed') return;
+    this.build();
+    await this.join();
+    this.statsTimer = setInterval(() => this.poll(), STATS_EVERY_MS);
+  }
+
+  async join() {
+    const pc = this.pc;
+    const offer = await pc.createOffer();
+    await pc.setLocalDescription(offer);
+    const r = await this.app.conn.request('consult.join', { consultation_id: this.consultationId, offer: pc.localDescription.sdp });
+    if (pc !== this.pc || this.state === 'closed') return;
+    this.useIceServers(r.ice_servers);
+    await pc.setRemoteDescription({ type: 'answer', sdp: r.answer });
+  }
+
+  useIceServers(list) {
+    if (!Array.isArray(list) || JSON.stringify(list) === JSON.stringify(this.iceServers)) return;
+    this.iceServers = list;
+    try {
+      this.pc.setConfiguration({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require', iceServers: list });
+    } catch { /* keeps the servers it had */ }
+  }
+
+  iceChanged(pc) {
+    if (pc !== this.pc || this.state === 'closed') return;
+    const s = pc.iceConnectionState;
+    if (s === 'connected' || s === 'completed') {
+      clearTimeout(this.restartTimer);
+      this.restartTimer = null;
+      this.restarts = 0;
+      this.setState('connected');
+    } else if (s === 'disconnected') {
+      // Often a moment's loss that heals by itself; if not, a new path is needed.
+      if (this.state === 'connected') this.setState('reconnecting');
+      clearTimeout(this.restartTimer);
+      this.restartTimer = setTimeout(() => this.restartIce(), RESTART_AFTER_MS);
+    } else if (s === 'failed') {
+      clearTimeout(this.restartTimer);
+      this.restartIce();
+    }
+  }
+
+  // An ICE restart after a network change: new ICE credentials, same call, same media. The
+  // old path keeps working until the new one is checked. force: restart even though the
+  // connection looks healthy (the browser tests use it; a page could offer it as "fix").
+  async restartIce(force = false) {
+    this.restartTimer = null;
+    if (this.restarting || this.state === 'closed' || !this.pc) return;
+    const st = this.pc.iceConnectionState;
+    if (!force && (st === 'connected' || st === 'completed')) return;
+    this.restarting = true;
+    if (!force) this.setState('reconnecting');
+    const pc = this.pc;
+    try {
+      this.restarts++;
+      if (this.restarts > 3) { await this.rejoin(); return; }
+      const offer = await pc.createOffer({ iceRestart: true });
+      await pc.setLocalDescription(offer);
+      const r = await this.app.conn.request('consult.reoffer', { consultation_id: this.consultationId, offer: pc.localDescription.sdp });
+      if (pc !== this.pc || this.state === 'closed') return;
+      this.useIceServers(r.ice_servers);
+      await pc.setRemoteDescription({ type: 'answer', sdp: r.answer });
+      this.reoffers = (this.reoffers || 0) + 1;
+      const now = pc.iceConnectionState;
+      if (now === 'connected' || now === 'completed') this.setState('connected');
+    } catch (e) {
+      if (pc.signalingState === 'have-local-offer') await pc.setLocalDescription({ type: 'rollback' }).catch(() => {});
+      if (this.state === 'closed' || e.code === 'unauthorised') return;
+      if (e.code === 'conflict' && /join it first/.test(e.message || '')) {
+        // The server gave up our place (30 s without media): join afresh.
+        this.restarting = false;
+        this.rejoin().catch((err) => this.failed(err));
+        return;
+      }
+      if (e.code === 'conflict' || e.code === 'forbidden' || e.code === 'not_found') { this.failed(e); return; }
+      // The signalling connection is down too (or busy): try again shortly.
+      this.restartTimer = setTimeout(() => this.restartIce(), 2000);
+    } finally {
+      this.restarting = false;
+    }
+  }
+
+  // A new peer connection and a fresh consult.join, keeping the same camera and microphone.
+  async rejoin() {
+    if (this.state === 'closed') return;
+    this.restarts = 0;
+    const old = this.pc;
+    this.setState('connecting');
+    this.build();
+    if (old) old.close();
+    await this.join();
+  }
+
+  failed(e) {
+    if (this.state === 'closed') return;
+    this.setState('failed', e && e.message);
+  }
+
+  // The camera or microphone changed (another device chosen, camera turned off or on).
+  mediaChanged({ kind, track }) {
+    if (!this.pc || this.state === 'closed') return;
+    const sender = this.tx[kind === 'audio' ? 0 : 1].sender;
+    if (sender.track !== track) sender.replaceTrack(track || null).catch(() => {});
+  }
+
+  async shareScreen() {
+    if (!this.canShare || this.screenTrack) return;
+    const s = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+    const t = s.getVideoTracks()[0];
+    if (!t) return;
+    t.contentHint = 'detail';
+    this.screenTrack = t;
+    t.addEventListener('ended', () => this.stopSharing());
+    if (this.pc) await this.tx[4].sender.replaceTrack(t);
+    this.dispatchEvent(new CustomEvent('share', { detail: { on: true, track: t } }));
+  }
+
+  async stopSharing() {
+    const t = this.screenTrack;
+    if (!t) return;
+    this.screenTrack = null;
+    if (this.pc && this.state !== 'closed') await this.tx[4].sender.replaceTrack(null).catch(() => {});
+    t.stop();
+    this.dispatchEvent(new CustomEvent('share', { detail: { on: false } }));
+  }
+
+  // Which slots have media arriving: from the inbound RTP counters, by transceiver mid.
+  async poll() {
+    const pc = this.pc;
+    if (!pc || this.state === 'closed') return;
+    let stats;
+    try { stats = await pc.getStats(); } catch { return; }
+    const now = Date.now();
+    stats.forEach((s) => {
+      if (s.type !== 'inbound-rtp' || s.mid === undefined) return;
+      const prev = this.seen.get(s.mid) || { packets: 0, rose: 0 };
+      const packets = s.packetsReceived || 0;
+      const moved = s.kind === 'video' ? (s.framesDecoded || 0) > (prev.frames || 0) : packets > prev.packets;
+      this.seen.set(s.mid, { packets, frames: s.framesDecoded || 0, rose: moved ? now : prev.rose });
+    });
+    const next = {};
+    let changed = false;
+    for (const [slot, idx] of Object.entries(SLOTS)) {
+      next[slot] = { audio: false, video: false };
+      for (const i of idx) {
+        const t = this.tx[i];
+        const seen = t && t.mid !== null ? this.seen.get(t.mid) : null;
+        if (seen && now - seen.rose < ACTIVE_FOR_MS) next[slot][t.receiver.track.kind] = true;
+      }
+      if (next[slot].audio !== this.activity[slot].audio || next[slot].video !== this.activity[slot].video) changed = true;
+    }
+    this.activity = next;
+    if (changed) this.dispatchEvent(new CustomEvent('activity', { detail: next }));
+  }
+
+  // Leaves the call; the consultation goes on for the others.
+  async leave() {
+    if (this.state === 'closed') return;
+    const wasIn = this.pc !== null;
+    this.close();
+    if (wasIn) await this.app.conn.request('consult.leave', { consultation_id: this.consultationId }).catch(() => {});
+  }
+
+  // Stops everything here, without telling the server (it already knows: the call ended).
+  close() {
+    if (this.state === 'closed') return;
+    this.setState('closed');
+    clearTimeout(this.restartTimer);
+    clearInterval(this.statsTimer);
+    this.media.removeEventListener('change', this.onMedia);
+    if (this.screenTrack) { this.screenTrack.stop(); this.screenTrack = null; }
+    if (this.pc) this.pc.close();
+    if (this.app.call === this) this.app.call = null;
+  }
+}

@@ -1,0 +1,393 @@
+// The call page, for the practice and for the patient: the other people's video, your own
+// self view, the controls, who is in the call, and the consultation's messages. The call
+// itself (WebRTC) is call.js; the camera and microphone are media.js.
+import { h, append, replace } from '../dom.js';
+import { Call } from '../call.js';
+import { LocalMedia, MEDIA_ERRORS, deviceChooser } from '../media.js';
+import { heading, warning } from '../ui.js';
+import { duration } from '../format.js';
+import { Transcript, loadHistory, composer } from './transcript.js';
+
+function names(list) {
+  if (list.length <= 1) return list.join('');
+  return `${list.slice(0, -1).join(', ')} and ${list[list.length - 1]}`;
+}
+
+function focusHeading(main) {
+  const h1 = main.querySelector('h1');
+  if (h1) { h1.setAttribute('tabindex', '-1'); h1.focus(); }
+}
+
+// One video tile: the picture, a caption naming whose it is, and a line of text shown in
+// place of the picture while there is none ("Waiting for ... to join", "camera is off").
+function tile(id, label, { self = false } = {}) {
+  const video = h('video', { id: `${id}-video`, class: 'parley-video__media', autoplay: true, playsinline: true, 'aria-labelledby': `${id}-caption` });
+  video.muted = self;
+  const placeholder = h('p', { class: 'parley-video__placeholder', id: `${id}-placeholder`, hidden: true });
+  const caption = h('figcaption', { class: 'parley-video__caption', id: `${id}-caption` }, label);
+  const fig = h('figure', { class: `parley-video${self ? ' parley-video--self' : ''}`, id, 'data-slot': id }, video, placeholder, caption);
+  return {
+    fig, video,
+    caption(text) { if (caption.textContent !== text) caption.textContent = text; },
+    placeholder(text) {
+      placeholder.hidden = !text;
+      video.classList.toggle('parley-video__media--off', !!text);
+      if (text && placeholder.textContent !== text) placeholder.textContent = text;
+    },
+  };
+}
+
+// What the patient or the practice sees once a consultation is over.
+export function endedView(app, main, k, viewer, ev) {
+  if (app.call) app.call.close();
+  if (app.media) { app.media.stop(); app.media = null; }
+  const cancelled = (ev ? ev.status : k.status) === 'cancelled';
+  const secs = ev && typeof ev.duration_seconds === 'number' ? ev.duration_seconds : k.duration_seconds;
+  const title = cancelled ? 'The consultation was cancelled' : 'The consultation has ended';
+  app.setTitle(title);
+  let next;
+  if (viewer === 'staff') {
+    next = h('ul', { class: 'nhsuk-list' },
+      h('li', null, h('a', { href: '/practice/consultations' }, 'Back to video consultations')),
+      h('li', null, h('a', { href: `/practice/requests/${k.conversation_id}` }, 'Open the conversation and its messages')));
+  } else if (app.scope()) {
+    next = h('p', { class: 'nhsuk-body' }, 'You can close this page. If you need more help, contact your GP practice.');
+  } else {
+    next = h('p', { class: 'nhsuk-body' }, h('a', { href: '/patient' }, 'Go to your requests'));
+  }
+  replace(main, h('div', { class: 'nhsuk-grid-row' }, h('div', { class: 'nhsuk-grid-column-two-thirds', id: 'call-ended', 'data-status': cancelled ? 'cancelled' : 'ended' },
+    heading(title),
+    !cancelled && typeof secs === 'number' ? h('p', { class: 'nhsuk-body', id: 'call-duration' }, `It lasted ${duration(secs)}.`) : null,
+    cancelled ? h('p', { class: 'nhsuk-body' }, viewer === 'staff' ? 'Nobody can join it now.' : 'Your GP practice cancelled it. They will contact you if you need another appointment.') : null,
+    next)));
+  focusHeading(main);
+}
+
+// The call page. k: the consultation (PROTOCOL 8.2). viewer: 'staff' or 'patient'.
+export async function callView(app, k, main, stale, viewer) {
+  const staff = viewer === 'staff';
+  const patientName = k.patient ? k.patient.display_name : 'the patient';
+  const clinicianName = k.clinician ? k.clinician.display_name : 'your clinician';
+  const other = staff ? patientName : clinicianName;
+  const convId = k.conversation_id;
+  app.setTitle(staff ? `Video consultation with ${patientName}` : 'Your video consultation');
+
+  const older = await loadHistory(app, convId).catch(() => null);
+  if (stale()) return undefined;
+
+  // Your camera and microphone: the ones chosen in the waiting room, or the defaults.
+  // Opened below, after the page is drawn: the browser may be asking for permission.
+  let media = app.media;
+  if (!media || media.stopped) {
+    media = new LocalMedia();
+    app.media = media;
+  }
+
+  const status = h('p', { class: 'nhsuk-body parley-call__status', role: 'status', id: 'call-status' }, 'Connecting to the call…');
+  // Who is speaking (consult.speaker): shown, not announced, as it changes often.
+  const speaking = h('p', { class: 'nhsuk-body-s parley-call__speaker', id: 'call-speaker' });
+  const problem = h('div', { id: 'call-problem' });
+  const mediaProblem = h('div', { id: 'media-problem' });
+  const live = h('div', { class: 'nhsuk-u-visually-hidden', 'aria-live': 'polite', id: 'call-live' });
+  const say = (t) => { live.textContent = ''; setTimeout(() => { live.textContent = t; }, 50); };
+  const a = tile('slot-a', other);
+  const b = tile('slot-b', 'Another person');
+  const screen = tile('slot-screen', 'Shared screen');
+  const self = tile('slot-self', 'You', { self: true });
+  b.fig.hidden = true;
+  screen.fig.hidden = true;
+
+  const call = new Call(app, k.id, media, { canShare: staff && !!(navigator.mediaDevices && navigator.mediaDevices.getDisplayMedia) });
+
+  // ---- controls ----
+  const ctl = (id, text, onclick, extra = {}) => {
+    const el = h('button', { class: `nhsuk-button ${extra.cls || 'nhsuk-button--secondary'}`, type: 'button', id, 'data-module': 'nhsuk-button' }, text);
+    el.addEventListener('click', onclick);
+    return el;
+  };
+  const sound = ctl('call-sound', 'Turn on sound', () => {
+    for (const t of [a, b, screen]) t.video.play().catch(() => {});
+    sound.hidden = true;
+  }, { cls: '' });
+  sound.hidden = true;
+  const play = (t) => t.video.play().catch((e) => { if (e.name === 'NotAllowedError' && t !== self) sound.hidden = false; });
+
+  const muteBtn = ctl('call-mute', 'Mute microphone', () => {
+    media.setMuted(!media.muted);
+    say(media.muted ? 'Your microphone is muted' : 'Your microphone is on');
+    renderControls();
+  });
+  const camBtn = ctl('call-camera', 'Turn camera off', async () => {
+    camBtn.disabled = true;
+    try {
+      await media.setCamera(media.cameraOff);
+      say(media.cameraOff ? 'Your camera is off' : 'Your camera is on');
+    } catch (e) {
+      replace(problem, warning('Your camera could not be turned on', h('p', { class: 'nhsuk-body' }, MEDIA_ERRORS.busy)));
+    }
+    camBtn.disabled = false;
+    renderControls();
+  });
+  const shareBtn = call.canShare ? ctl('call-share', 'Share screen', async () => {
+    if (call.screenTrack) { await call.stopSharing(); return; }
+    try { await call.shareScreen(); } catch (e) {
+      if (e && e.name !== 'NotAllowedError' && e.name !== 'AbortError') say('Your screen could not be shared');
+    }
+  }) : null;
+  const leaveBtn = ctl('call-leave', 'Leave call', async () => {
+    leaveBtn.disabled = true;
+    await call.leave();
+    showLeft();
+  });
+  const endBtn = staff ? ctl('call-end', 'End consultation for everyone', () => showConfirm(true), { cls: 'nhsuk-button--warning' }) : null;
+  const controls = h('div', { class: 'nhsuk-button-group parley-call__controls', role: 'group', 'aria-label': 'Call controls' },
+    muteBtn, camBtn, shareBtn, leaveBtn, endBtn);
+
+  // "End for everyone" asks first, in the page (not a browser pop-up).
+  const confirmBox = h('div', { id: 'end-confirm', hidden: true });
+  const showConfirm = (on) => {
+    confirmBox.hidden = !on;
+    if (!on) { replace(confirmBox); endBtn.focus(); return; }
+    const yes = ctl('end-yes', 'Yes, end the consultation', async () => {
+      yes.disabled = true;
+      try {
+        const r = await app.conn.request('consult.end', { consultation_id: k.id });
+        finish(null, r.consultation);
+      } catch (e) {
+        yes.disabled = false;
+        replace(problem, warning('The consultation could not be ended', h('p', { class: 'nhsuk-body' }, e.message)));
+      }
+    }, { cls: 'nhsuk-button--warning' });
+    const no = ctl('end-no', 'No, stay in the call', () => showConfirm(false));
+    replace(confirmBox, h('div', { class: 'nhsuk-card nhsuk-card--warning', role: 'group', 'aria-labelledby': 'end-confirm-heading' },
+      h('div', { class: 'nhsuk-card__content' },
+        h('h2', { class: 'nhsuk-card__heading nhsuk-heading-m', id: 'end-confirm-heading', tabindex: '-1' }, 'End the consultation for everyone?'),
+        h('p', { class: 'nhsuk-body' }, `Everyone leaves the call, and ${patientName}’s link stops working. The messages are kept.`),
+        h('div', { class: 'nhsuk-button-group' }, yes, no))));
+    confirmBox.querySelector('h2').focus();
+  };
+
+  // The patient in the waiting room, for the practice to let in.
+  const admitBox = h('div', { id: 'admit-box', hidden: true });
+  const showAdmit = (on) => {
+    if (!staff) return;
+    admitBox.hidden = !on;
+    if (!on) { replace(admitBox); return; }
+    if (admitBox.firstChild) return;
+    const btn = ctl('admit-button', `Admit ${patientName}`, async () => {
+      btn.disabled = true;
+      try { await app.conn.request('consult.admit', { consultation_id: k.id }); showAdmit(false); say(`${patientName} has been let in`); } catch (e) {
+        btn.disabled = false;
+        replace(problem, warning(`${patientName} could not be let in`, h('p', { class: 'nhsuk-body' }, e.message)));
+      }
+    }, { cls: '' });
+    replace(admitBox, h('div', { class: 'nhsuk-inset-text parley-admit' },
+      h('span', { class: 'nhsuk-u-visually-hidden' }, 'Information: '),
+      h('p', { class: 'nhsuk-body' }, h('strong', null, `${patientName} is in the waiting room.`)), btn));
+  };
+
+  // Camera and microphone choice, during the call too.
+  const chooser = deviceChooser(media);
+  const settings = h('details', { class: 'nhsuk-details' },
+    h('summary', { class: 'nhsuk-details__summary' }, h('span', { class: 'nhsuk-details__summary-text' }, 'Change camera or microphone')),
+    h('div', { class: 'nhsuk-details__text' }, chooser.el));
+
+  // The consultation's messages: its conversation, kept in the transcript.
+  const transcript = new Transcript(app, convId, staff ? 'staff' : 'patient');
+  transcript.patientName = patientName;
+  transcript.setOlder(older);
+  const chat = composer(app, convId, { id: 'chat', label: 'Send a message', hint: staff ? `${patientName} and the practice team can read it` : 'Your GP practice can read it, and keeps it with your records', buttonText: 'Send message' });
+
+  append(main, [
+    heading(staff ? `Video consultation with ${patientName}` : 'Your video consultation', staff ? null : clinicianName),
+    status, speaking, live, sound, problem, mediaProblem, admitBox,
+    h('div', { class: 'nhsuk-grid-row' },
+      h('div', { class: 'nhsuk-grid-column-two-thirds' },
+        h('section', { class: 'parley-call', 'aria-labelledby': 'video-heading' },
+          h('h2', { class: 'nhsuk-u-visually-hidden', id: 'video-heading' }, 'Video'),
+          h('div', { class: 'parley-call__stage' }, a.fig, b.fig, screen.fig, self.fig)),
+        controls, confirmBox, settings),
+      h('div', { class: 'nhsuk-grid-column-one-third' },
+        h('div', { class: 'parley-call__chat' }, transcript.el, chat.el)))]);
+
+  // ---- who is here ----
+  const present = new Map(); // key -> display name, everyone but me
+  const keyOf = (p) => (p.user_id != null ? `u${p.user_id}` : `${p.role}:${p.display_name}`);
+  const isMe = (p) => (staff ? p.user_id === app.info.user.id : p.role === 'patient');
+
+  const slotName = () => {
+    const list = [...present.values()];
+    return list.length === 1 ? list[0] : list.length > 1 ? 'First person' : other;
+  };
+  const renderStatus = () => {
+    let text;
+    const act = call.activity;
+    if (call.state === 'connected') {
+      const list = [...present.values()];
+      if (!list.length && (act.a.audio || act.a.video)) list.push(other);
+      text = list.length ? `In the call: you and ${names(list)}.` : `Connected. Waiting for ${other} to join.`;
+      if (call.screenTrack) text += ' You are sharing your screen.';
+    } else if (call.state === 'reconnecting') {
+      text = 'Reconnecting… Your connection changed. The call will carry on when it is back.';
+    } else if (call.state === 'failed') {
+      text = 'The call has lost its connection.';
+    } else if (call.state === 'closed') {
+      return;
+    } else if (call.state === 'idle') {
+      text = 'Starting your camera and microphone…';
+    } else {
+      text = 'Connecting to the call…';
+    }
+    if (status.textContent !== text) status.textContent = text;
+  };
+  const renderTiles = () => {
+    const act = call.activity;
+    const nameA = slotName();
+    a.caption(nameA);
+    if (act.a.video) a.placeholder(null);
+    else if (act.a.audio || present.size) a.placeholder(`${nameA}’s camera is off`);
+    else a.placeholder(`Waiting for ${other} to join`);
+    b.fig.hidden = !(act.b.audio || act.b.video);
+    b.caption(present.size > 1 ? 'Second person' : 'Another person');
+    b.placeholder(act.b.video ? null : 'Camera is off');
+    screen.fig.hidden = !act.screen.video;
+    self.placeholder(media.video ? null : 'Your camera is off');
+  };
+  const renderControls = () => {
+    muteBtn.textContent = media.muted ? 'Unmute microphone' : 'Mute microphone';
+    muteBtn.disabled = !media.audio;
+    camBtn.textContent = media.cameraOff || !media.video ? 'Turn camera on' : 'Turn camera off';
+    if (shareBtn) shareBtn.textContent = call.screenTrack ? 'Stop sharing screen' : 'Share screen';
+  };
+
+  const attach = (remote) => {
+    a.video.srcObject = remote.a;
+    b.video.srcObject = remote.b;
+    screen.video.srcObject = remote.screen;
+    screen.video.muted = true;
+    for (const t of [a, b, screen]) play(t);
+  };
+  const showSelf = () => {
+    self.video.srcObject = new MediaStream(media.video ? [media.video] : []);
+    play(self);
+  };
+  showSelf();
+
+  // ---- the page's life ----
+  let done = false;
+  const showLeft = () => {
+    done = true;
+    app.setTitle('You have left the call');
+    const rejoin = ctl('call-rejoin', 'Rejoin the call', () => app.route(), { cls: '' });
+    replace(main, h('div', { class: 'nhsuk-grid-row' }, h('div', { class: 'nhsuk-grid-column-two-thirds', id: 'call-left' },
+      heading('You have left the call'),
+      h('p', { class: 'nhsuk-body' }, 'The consultation carries on for the others until it is ended.'),
+      rejoin,
+      staff ? h('p', { class: 'nhsuk-body' }, h('a', { href: '/practice/consultations' }, 'Back to video consultations')) : null)));
+    focusHeading(main);
+  };
+  const finish = (ev, latest) => {
+    if (done) return;
+    done = true;
+    endedView(app, main, { ...k, ...(app.state.consults.get(k.id) || {}), ...(latest || {}) }, viewer, ev);
+  };
+  const fail = (e) => {
+    const msg = e && e.message ? e.message : 'Try again.';
+    if (e && e.code === 'conflict' && /admitted/.test(msg)) { app.navigate(`/consult/${k.id}`, { replace: true }); return; }
+    if (e && e.code === 'conflict' && /over/.test(msg)) { finish(null); return; }
+    const again = ctl('call-retry', 'Try again', () => { replace(problem); call.rejoin().catch(fail); }, { cls: '' });
+    const text = e && e.code === 'unavailable' && /video/.test(msg) ? 'Video calls are not available at the moment. You can still send messages.'
+      : e && e.code === 'unavailable' ? 'Parley could not be reached. Check your internet connection.' : msg;
+    replace(problem, warning('The call could not connect', h('p', { class: 'nhsuk-body' }, text), again));
+    call.setState('failed');
+  };
+
+  call.addEventListener('tracks', (e) => attach(e.detail));
+  call.addEventListener('state', (e) => {
+    renderStatus();
+    if (e.detail.state === 'connected') replace(problem);
+    if (e.detail.state === 'failed' && e.detail.why) fail({ message: e.detail.why });
+  });
+  call.addEventListener('activity', () => { renderStatus(); renderTiles(); });
+  call.addEventListener('share', () => { renderControls(); renderStatus(); });
+  const onMedia = (e) => {
+    if (e.detail.kind === 'video') showSelf();
+    renderTiles();
+    renderControls();
+  };
+  media.addEventListener('change', onMedia);
+
+  let marked = 0;
+  const markRead = () => {
+    const c = app.state.convs.get(convId);
+    const last = c ? c.last_seq : Math.max(0, ...[...app.state.messages(convId).values()].filter((m) => m.kind === 'message').map((m) => m.seq));
+    if (document.visibilityState !== 'visible' || !last || last <= marked) return;
+    marked = last;
+    app.conn.request('receipt.mark', { conversation_id: convId, seq: last, kind: 'read' }).catch(() => { marked = 0; });
+  };
+  const onState = (e) => {
+    const d = e.detail;
+    if (d.what === 'speaker' && d.consultationId === k.id) {
+      const ev = d.event;
+      const me = staff ? ev.user_id === app.info.user.id : ev.user_id != null;
+      speaking.textContent = ev.display_name ? `Speaking: ${me ? 'you' : ev.display_name}` : '';
+      return;
+    }
+    if (d.what === 'consult' && d.consultationId === k.id) {
+      const ev = d.event;
+      const p = ev.participant;
+      if ((ev.type === 'consult.joined' || ev.type === 'consult.reconnected') && p && !isMe(p)) {
+        if (!present.has(keyOf(p))) say(`${p.display_name} joined the call`);
+        present.set(keyOf(p), p.display_name);
+      } else if (ev.type === 'consult.left' && p && !isMe(p)) {
+        if (present.delete(keyOf(p))) say(`${p.display_name} left the call`);
+      } else if (ev.type === 'consult.waiting') showAdmit(true);
+      else if (ev.type === 'consult.admitted') showAdmit(false);
+      else if (ev.type === 'consult.ended' || ev.type === 'consult.cancelled') { finish(ev); return; }
+      renderStatus();
+      renderTiles();
+    }
+    if (d.conversationId === convId) {
+      if (d.what === 'messages' || d.what === 'receipts') { transcript.render(); markRead(); }
+      if (d.what === 'typing') transcript.renderTyping();
+    }
+  };
+  const onConn = () => transcript.render();
+  const onHide = () => { call.leave(); };
+  app.state.addEventListener('change', onState);
+  app.conn.addEventListener('state', onConn);
+  window.addEventListener('pagehide', onHide);
+  document.addEventListener('visibilitychange', markRead);
+
+  showAdmit(k.status === 'waiting');
+  transcript.render();
+  markRead();
+  renderControls();
+  renderTiles();
+  renderStatus();
+  (async () => {
+    // The camera and microphone first (the ones from the waiting room, if it was used), so
+    // the offer carries them; then the call. Without them, the call still receives and the
+    // messages still work.
+    if (!media.audio && !media.video) await media.open();
+    if (done || stale()) return;
+    if (media.error) {
+      replace(mediaProblem, warning(media.error === 'denied' ? 'Your camera and microphone are blocked' : 'There is a problem with your camera or microphone',
+        h('p', { class: 'nhsuk-body' }, MEDIA_ERRORS[media.error])));
+    }
+    chooser.refresh();
+    await call.start();
+  })().catch(fail);
+
+  return () => {
+    done = true;
+    call.leave();
+    chooser.destroy();
+    transcript.destroy();
+    media.removeEventListener('change', onMedia);
+    app.state.removeEventListener('change', onState);
+    app.conn.removeEventListener('state', onConn);
+    window.removeEventListener('pagehide', onHide);
+    document.removeEventListener('visibilitychange', markRead);
+  };
+}
