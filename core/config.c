@@ -56,6 +56,8 @@ static const struct opt {
     S("turn_secret_file", turn_secret_file, "",
       "file holding the TURN REST API shared secret (coturn static-auth-secret)"),
     I("turn_ttl_s", turn_ttl_s, 60, 86400 * 2, "43200", "lifetime of TURN credentials handed out"),
+    I("media_force_relay", media_force_relay, 0, 1, "0",
+      "1: browsers send all media through TURN (for networks where only TURN gets through)"),
 #undef I
 #undef S
 };

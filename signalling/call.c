@@ -301,10 +301,17 @@ static json_t *ice_servers(pl_server_t *srv)
     return arr;
 }
 
+/* RTCPeerConnection's iceTransportPolicy: "relay" makes browsers use TURN only. */
+static const char *policy(const pl_server_t *srv)
+{
+    return srv->cfg->media_force_relay && srv->turn_secret_len ? "relay" : "all";
+}
+
 static int h_ice_servers(pl_conn_t *c, const char *id, json_t *req)
 {
     (void)req;
-    pl_conn_reply_ok(c, id, json_pack("{so}", "ice_servers", ice_servers(c->srv)));
+    pl_conn_reply_ok(c, id, json_pack("{so ss}", "ice_servers", ice_servers(c->srv),
+                                      "ice_transport_policy", policy(c->srv)));
     return 0;
 }
 
@@ -480,6 +487,7 @@ static void join_after(pl_req_t *r, int status)
     }
     json_object_set_new(r->result, "answer", json_string(answer));
     json_object_set_new(r->result, "ice_servers", ice_servers(srv));
+    json_object_set_new(r->result, "ice_transport_policy", json_string(policy(srv)));
     free(answer);
 }
 

@@ -30,6 +30,7 @@ export class Call extends EventTarget {
     this.remote = null;       // {a, b, screen}: MediaStreams of what the server sends
     this.state = 'idle';      // idle | connecting | connected | reconnecting | failed | closed
     this.iceServers = [];
+    this.icePolicy = 'all'; // the server may require TURN only ("relay")
     this.screenTrack = null;
     this.restarting = false;
     this.restartTimer = null;
@@ -48,7 +49,7 @@ export class Call extends EventTarget {
   }
 
   build() {
-    const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require', iceServers: this.iceServers });
+    const pc = new RTCPeerConnection(this.config(this.iceServers));
     const m = this.media;
     this.tx = [
       pc.addTransceiver(m.audio || 'audio', { direction: 'sendrecv' }),
@@ -72,6 +73,7 @@ export class Call extends EventTarget {
     try {
       const r = await this.app.conn.request('media.ice_servers', {});
       this.iceServers = r.ice_servers || [];
+      if (r.ice_transport_policy === 'relay') this.icePolicy = 'relay';
     } catch (e) {
       if (e.code === 'unauthorised') throw e;
     }
@@ -91,11 +93,15 @@ export class Call extends EventTarget {
     await pc.setRemoteDescription({ type: 'answer', sdp: r.answer });
   }
 
+  config(iceServers) {
+    return { bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require', iceServers, iceTransportPolicy: this.icePolicy };
+  }
+
   useIceServers(list) {
     if (!Array.isArray(list) || JSON.stringify(list) === JSON.stringify(this.iceServers)) return;
     this.iceServers = list;
     try {
-      this.pc.setConfiguration({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require', iceServers: list });
+      this.pc.setConfiguration(this.config(list));
     } catch { /* keeps the servers it had */ }
   }
 
