@@ -342,6 +342,7 @@ void pl_media_stats(const pl_media_t *m, pl_media_stats_t *out)
             pl_peer_stats_t s;
             pl_peer_stats(p->peer, &s);
             out->dtls_unknown_tuple += s.dtls_unknown_tuple;
+            out->fingerprint_mismatches += s.fingerprint_mismatches;
         }
         pl_room_stats_t rs;
         pl_room_stats(r->room, &rs);
@@ -431,6 +432,11 @@ void pl_media_peer_remove(pl_media_peer_t *mp)
     pl_media_peer_t **pp = &mp->room->peers;
     while (*pp && *pp != mp) pp = &(*pp)->next;
     if (*pp) *pp = mp->next;
+    /* A peer's counters outlive it: they are /metrics totals. */
+    pl_peer_stats_t ps;
+    pl_peer_stats(mp->peer, &ps);
+    m->stats.dtls_unknown_tuple += ps.dtls_unknown_tuple;
+    m->stats.fingerprint_mismatches += ps.fingerprint_mismatches;
     pl_room_member_remove(mp->member);
     pl_peer_destroy(mp->peer);
     free(mp);

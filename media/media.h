@@ -42,6 +42,7 @@ typedef struct {
     uint64_t unknown_source;    /* no peer for this ufrag or 5-tuple */
     uint64_t stun_refused;      /* bad integrity, unknown username, malformed */
     uint64_t dtls_unknown_tuple, srtp_auth_failures, srtp_replays;
+    uint64_t fingerprint_mismatches; /* a browser's DTLS certificate was not the one in its SDP */
     uint64_t rtp_forwarded, rtp_unknown_ssrc, truncated;
     uint64_t nack_received, nack_answered_from_ring, nack_sent_upstream;
     uint64_t pli_relayed, keyframe_requests, remb_sent, sr_sent, rr_sent;

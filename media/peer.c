@@ -96,7 +96,7 @@ static void dtls_connected(void *opaque, pl_srtp_keys_t *keys)
 static void dtls_closed(void *opaque, pl_dtls_state_t st, int err)
 {
     pl_peer_t *p = opaque;
-    (void)err;
+    if (err == -PL_EAUTH) p->stats.fingerprint_mismatches++;
     set_state(p, st == PL_DTLS_CLOSED ? PL_PEER_CLOSED : PL_PEER_FAILED, false);
 }
 

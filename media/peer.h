@@ -39,6 +39,7 @@ typedef struct {
     uint64_t not_sent;                   /* outgoing packets dropped: no route or no consent */
     uint64_t unknown_packets;            /* first byte in no known range, or empty */
     uint64_t reconnects;                 /* the selected address changed after connecting */
+    uint64_t fingerprint_mismatches;     /* DTLS certificate not the one in the SDP */
 } pl_peer_stats_t;
 
 typedef struct {

@@ -228,6 +228,8 @@ char *pl_call_metrics(pl_server_t *srv, size_t *len)
                                         "malformed"),
         R("dtls_unknown_tuple", dtls_unknown_tuple, "DTLS from an address that never passed an "
                                                     "ICE check"),
+        R("fingerprint_mismatches", fingerprint_mismatches, "browsers whose DTLS certificate did "
+                                                              "not match their SDP fingerprint"),
         R("srtp_auth_failures", srtp_auth_failures, "SRTP/SRTCP packets failing authentication"),
         R("srtp_replays", srtp_replays, "SRTP/SRTCP packets refused as replays"),
         R("rtp_forwarded", rtp_forwarded, "RTP packets forwarded to subscribers"),

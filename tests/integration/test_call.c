@@ -324,6 +324,33 @@ static void test_joins_are_refused_when_they_should_be(void **s)
     pl_pc_destroy(hughes);
 }
 
+/* A browser whose DTLS certificate is not the one its offer named (a man in the middle of the
+ * signalling, say) completes ICE but gets no keys: the server fails its DTLS, relays nothing
+ * to it, and counts it in /metrics. */
+static void test_a_certificate_not_in_the_offer_gets_no_media(void **s)
+{
+    (void)s;
+    pl_pc_t *gp = open_as("dr.patel");
+    json_t *r = pl_pc_callf(gp, T, "{ss sI}", "type", "consult.book", "patient_id",
+                            (json_int_t)pl_fixture_user_id(&fx, "ann.taylor"));
+    json_int_t kid = json_integer_value(json_object_get(json_object_get(r, "consultation"), "id"));
+    json_decref(r);
+    browser_t b;
+    b_open(&b);
+    b.p.wrong_fingerprint = true;
+    join(gp, kid, &b);
+    assert_int_not_equal(pl_call_peer_connect(&b.p, NULL, 0), 0);
+    pl_http_resp_t m = {0};
+    assert_int_equal(pl_https_request("127.0.0.1", fx.port, "GET", "/metrics", NULL, NULL, 0, T, &m),
+                     0);
+    const char *x = strstr(m.body, "\nparley_media_fingerprint_mismatches_total ");
+    assert_non_null(x);
+    assert_true(atoll(x + strlen("\nparley_media_fingerprint_mismatches_total ")) >= 1);
+    pl_http_resp_free(&m);
+    b_close(&b);
+    pl_pc_destroy(gp);
+}
+
 static void test_ice_servers_without_turn_is_empty(void **s)
 {
     (void)s;
@@ -478,6 +505,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gp_and_patient_exchange_media_through_the_server),
         cmocka_unit_test(test_joins_are_refused_when_they_should_be),
+        cmocka_unit_test(test_a_certificate_not_in_the_offer_gets_no_media),
         cmocka_unit_test(test_ice_servers_without_turn_is_empty),
         cmocka_unit_test(test_turn_credentials_from_a_configured_server),
         cmocka_unit_test(test_coturn_accepts_the_credentials),

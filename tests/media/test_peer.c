@@ -285,6 +285,9 @@ static void test_fingerprint_mismatch_fails_without_keys(void **s)
     assert_int_equal(pl_rtc_client_start_dtls(f->cli), 0);
     pump(f);
     assert_int_equal(pl_peer_state(f->peer), PL_PEER_FAILED);
+    pl_peer_stats_t st;
+    pl_peer_stats(f->peer, &st);
+    assert_int_equal(st.fingerprint_mismatches, 1);
     uint8_t buf[1500];
     size_t n = rtp_packet(buf, 1, "no");
     assert_int_equal(pl_peer_send_rtp(f->peer, buf, n, sizeof buf), -PL_EUNAVAIL);

@@ -76,6 +76,11 @@ json_t *pl_call_peer_join(pl_call_peer_t *b, pl_pc_t *pc, int64_t consultation_i
 {
     char *offer = pl_rtc_client_offer(b->cli);
     if (!offer) return NULL;
+    char *fpl = b->wrong_fingerprint ? strstr(offer, "a=fingerprint:sha-256 ") : NULL;
+    if (fpl) {
+        char *hexd = fpl + strlen("a=fingerprint:sha-256 ");
+        *hexd = *hexd == 'A' ? 'B' : 'A';
+    }
     json_t *r = pl_pc_callf(pc, 5000, "{ss sI ss}", "type", type, "consultation_id",
                             (json_int_t)consultation_id, "offer", offer);
     free(offer);

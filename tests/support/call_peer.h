@@ -18,6 +18,8 @@ typedef struct {
     pl_rtc_client_t *cli;
     pl_rtc_media_fn on_media;
     void *opaque;
+    /* Test of the fingerprint check: the offer names a certificate this peer does not have. */
+    bool wrong_fingerprint;
     /* Optional: return true to lose this datagram before it is decrypted (induced loss). */
     bool (*drop)(void *opaque, const uint8_t *buf, size_t len);
     /* From the last answer: the SSRC Parley announced per offer section (0 = none). */
