@@ -29,8 +29,8 @@ BENCH_BINS := $(BENCH_SRCS:%.c=$(B)/%)
 
 DATA_DIR ?= var
 
-.PHONY: all deps deps-browser web web-tests run test test-asan unit integration browser \
-        bench-messaging clean format
+.PHONY: all deps deps-browser deps-bench web web-tests run test test-asan unit integration \
+        browser bench-messaging bench-media clean format
 all: $(B)/parley $(UNIT_BINS) $(INTEG_BINS) $(BENCH_BINS)
 
 deps:
@@ -38,6 +38,9 @@ deps:
 
 deps-browser:
 	@bash scripts/deps.sh --browser
+
+deps-bench:
+	@bash scripts/deps.sh --bench
 
 # The web app's pinned npm packages and the NHS.UK assets it serves (scripts/web.sh).
 web: deps
@@ -103,6 +106,12 @@ browser: web-tests
 bench-messaging: deps
 	@$(MAKE) --no-print-directory $(B)/parley $(B)/bench/bench_messaging
 	PARLEY_BIN=$(CURDIR)/$(B)/parley ./$(B)/bench/bench_messaging $(BENCH_ARGS)
+
+# Media forwarding, Parley against Janus's VideoRoom in the same run (docs/BENCHMARKS.md). Runs
+# as root to get its own network namespace; otherwise it measures Parley only.
+bench-media: deps-bench
+	@$(MAKE) --no-print-directory $(B)/parley $(B)/bench/bench_media
+	PARLEY_BIN=$(CURDIR)/$(B)/parley ./$(B)/bench/bench_media $(BENCH_ARGS)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

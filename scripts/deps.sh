@@ -3,6 +3,8 @@
 # Idempotent: when everything is present it only asks dpkg, which costs well under a second.
 #   scripts/deps.sh            build and run: compilers, libraries, Node.js for the web assets
 #   scripts/deps.sh --browser  also Chromium, for the browser tests (make test)
+#   scripts/deps.sh --bench    also Janus and iproute2, for the media peer comparison
+#                              (make bench-media)
 set -euo pipefail
 
 PKGS=(
@@ -25,6 +27,11 @@ if [ "${1:-}" = "--browser" ]; then
   # Debian's Chromium: the browser tests drive /usr/bin/chromium and never download one.
   PKGS+=(chromium fonts-liberation)
 fi
+if [ "${1:-}" = "--bench" ]; then
+  # bench/bench_media.c runs its own Janus (VideoRoom) from a private configuration, inside a
+  # network namespace it sets up with ip.
+  PKGS+=(janus iproute2)
+fi
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -44,3 +51,8 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Debian's janus package enables a system-wide Janus on install. The benchmark starts its own, and
+# an idle one beside it would only take CPU from the measurement: switch off the one installed now.
+if [[ " ${missing[*]} " == *" janus "* ]] && command -v systemctl >/dev/null 2>&1; then
+  $SUDO systemctl disable --now janus.service >/dev/null 2>&1 || true
+fi
