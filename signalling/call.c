@@ -262,6 +262,16 @@ char *pl_call_metrics(pl_server_t *srv, size_t *len)
         }
     }
     n += (size_t)snprintf(out + n, cap - n,
+                          "# HELP parley_media_join_refused_total consult.join refused: not the "
+                          "consultation's patient nor its practice's staff.\n"
+                          "# TYPE parley_media_join_refused_total counter\n"
+                          "parley_media_join_refused_total %llu\n",
+                          (unsigned long long)srv->call_join_refused);
+    if (n >= cap) {
+        free(out);
+        return NULL;
+    }
+    n += (size_t)snprintf(out + n, cap - n,
                           "# HELP parley_media_calls Consultations with a live media room.\n"
                           "# TYPE parley_media_calls gauge\nparley_media_calls %zu\n"
                           "# HELP parley_media_peers Browsers in those rooms.\n"
@@ -404,6 +414,7 @@ static void join_after(pl_req_t *r, int status)
     pl_sdp_offer_t *offer = (pl_sdp_offer_t *)(intptr_t)r->i1;
     r->i1 = 0;
     pl_server_t *srv = r->srv;
+    if (status == -PL_EPERM) srv->call_join_refused++;
     if (status < 0 || !srv->media) {
         if (status == 0) fail(r, -PL_EUNAVAIL, "video is not available on this server");
         pl_sdp_offer_destroy(offer);

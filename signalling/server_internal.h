@@ -41,6 +41,7 @@ struct pl_server {
     struct pl_call *calls;  /* consultations with a live media room */
     uv_timer_t call_timer;
     uint64_t next_peer_key;
+    uint64_t call_join_refused; /* consult.join by someone not allowed in that call */
     uint8_t turn_secret[256];
     size_t turn_secret_len;
 };

@@ -277,6 +277,13 @@ static void test_joins_are_refused_when_they_should_be(void **s)
                     "offer", offer);
     assert_true(pl_pc_is_error(r, "forbidden"));
     json_decref(r);
+    pl_http_resp_t mr = {0};
+    assert_int_equal(pl_https_request("127.0.0.1", fx.port, "GET", "/metrics", NULL, NULL, 0, T, &mr),
+                     0);
+    const char *jr = strstr(mr.body, "\nparley_media_join_refused_total ");
+    assert_non_null(jr);
+    assert_true(atoll(jr + strlen("\nparley_media_join_refused_total ")) >= 2);
+    pl_http_resp_free(&mr);
     /* Bad offers: not SDP, and SDP without BUNDLE. */
     r = pl_pc_callf(gp, T, "{ss sI ss}", "type", "consult.join", "consultation_id", kid, "offer",
                     "hello");
