@@ -17,6 +17,7 @@
 #include <openssl/params.h>
 
 #include "core/err.h"
+#include "media/wire.h"
 #include "core/util.h"
 
 enum {
@@ -37,39 +38,6 @@ enum {
 #define FP_ATTR_LEN (4 + 4)      /* header + CRC */
 #define FP_XOR 0x5354554eu       /* "STUN" */
 #define ERROR_REASON_MAX 763     /* 128 characters of UTF-8 (RFC 5389 section 15.6) */
-
-static uint16_t get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)(v >> 16));
-    put16(p + 2, (uint16_t)v);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    put32(p, (uint32_t)(v >> 32));
-    put32(p + 4, (uint32_t)v);
-}
 
 /* CRC-32 (ISO-HDLC, reflected polynomial 0xEDB88320), the one zlib and RFC 5389 use. */
 static uint32_t crc32_of(const uint8_t *p, size_t len)
@@ -126,21 +94,21 @@ static uint16_t msg_type(uint16_t method, pl_stun_class_t cls)
 bool pl_stun_is_stun(const uint8_t *buf, size_t len)
 {
     return buf != NULL && len >= PL_STUN_HEADER_LEN && buf[0] <= 3 &&
-           get32(buf + 4) == PL_STUN_MAGIC_COOKIE;
+           rd32(buf + 4) == PL_STUN_MAGIC_COOKIE;
 }
 
 /* Decodes an XOR-MAPPED-ADDRESS value into m->xor_mapped. */
 static int parse_xor_address(pl_stun_msg_t *m, const uint8_t *v, size_t vlen)
 {
     if (vlen < 4) return -PL_EINVAL;
-    uint16_t port = get16(v + 2) ^ (uint16_t)(PL_STUN_MAGIC_COOKIE >> 16);
+    uint16_t port = rd16(v + 2) ^ (uint16_t)(PL_STUN_MAGIC_COOKIE >> 16);
 
     memset(&m->xor_mapped, 0, sizeof m->xor_mapped);
     if (v[1] == 0x01 && vlen == 8) {
         struct sockaddr_in *sin = (struct sockaddr_in *)&m->xor_mapped;
         sin->sin_family = AF_INET;
         sin->sin_port = htons(port);
-        sin->sin_addr.s_addr = htonl(get32(v + 4) ^ PL_STUN_MAGIC_COOKIE);
+        sin->sin_addr.s_addr = htonl(rd32(v + 4) ^ PL_STUN_MAGIC_COOKIE);
     } else if (v[1] == 0x02 && vlen == 20) {
         struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&m->xor_mapped;
         sin6->sin6_family = AF_INET6;
@@ -189,7 +157,7 @@ static int parse_attr(pl_stun_msg_t *m, uint16_t type, size_t off, const uint8_t
         return 0;
     case ATTR_PRIORITY:
         if (vlen != 4) return -PL_EINVAL;
-        if (!m->has_priority) m->priority = get32(v);
+        if (!m->has_priority) m->priority = rd32(v);
         m->has_priority = true;
         return 0;
     case ATTR_USE_CANDIDATE:
@@ -198,12 +166,12 @@ static int parse_attr(pl_stun_msg_t *m, uint16_t type, size_t off, const uint8_t
         return 0;
     case ATTR_ICE_CONTROLLING:
         if (vlen != 8) return -PL_EINVAL;
-        if (!m->has_ice_controlling) m->ice_controlling = get64(v);
+        if (!m->has_ice_controlling) m->ice_controlling = rd64(v);
         m->has_ice_controlling = true;
         return 0;
     case ATTR_ICE_CONTROLLED:
         if (vlen != 8) return -PL_EINVAL;
-        if (!m->has_ice_controlled) m->ice_controlled = get64(v);
+        if (!m->has_ice_controlled) m->ice_controlled = rd64(v);
         m->has_ice_controlled = true;
         return 0;
     case ATTR_XOR_MAPPED_ADDRESS:
@@ -226,9 +194,9 @@ int pl_stun_parse(const uint8_t *buf, size_t len, pl_stun_msg_t *msg)
     if (buf == NULL || msg == NULL) return -PL_EINVAL;
     if (len < PL_STUN_HEADER_LEN || len > PL_STUN_MAX_LEN) return -PL_EINVAL;
     if (buf[0] > 3) return -PL_EINVAL; /* RFC 7983: not STUN; also the top two type bits */
-    uint16_t type = get16(buf), body = get16(buf + 2);
+    uint16_t type = rd16(buf), body = rd16(buf + 2);
     if (body % 4 != 0 || body != len - PL_STUN_HEADER_LEN) return -PL_EINVAL;
-    if (get32(buf + 4) != PL_STUN_MAGIC_COOKIE) return -PL_EINVAL;
+    if (rd32(buf + 4) != PL_STUN_MAGIC_COOKIE) return -PL_EINVAL;
 
     memset(msg, 0, sizeof *msg);
     msg->buf = buf;
@@ -240,8 +208,8 @@ int pl_stun_parse(const uint8_t *buf, size_t len, pl_stun_msg_t *msg)
     size_t off = PL_STUN_HEADER_LEN;
     while (off < len) {
         if (len - off < 4) return -PL_EINVAL;
-        uint16_t atype = get16(buf + off);
-        size_t alen = get16(buf + off + 2);
+        uint16_t atype = rd16(buf + off);
+        size_t alen = rd16(buf + off + 2);
         size_t padded = (alen + 3) & ~(size_t)3;
         if (padded > len - off - 4) return -PL_EINVAL;
         /* Nothing may follow FINGERPRINT, and only FINGERPRINT may follow MESSAGE-INTEGRITY:
@@ -261,7 +229,7 @@ int pl_stun_verify_fingerprint(const pl_stun_msg_t *msg)
     if (msg->fp_offset == 0) return -PL_ENOTFOUND;
     /* FINGERPRINT is last, so the length field already counts it: hash the bytes as they are. */
     uint32_t want = crc32_of(msg->buf, msg->fp_offset) ^ FP_XOR;
-    return get32(msg->buf + msg->fp_offset + 4) == want ? 0 : -PL_EINVAL;
+    return rd32(msg->buf + msg->fp_offset + 4) == want ? 0 : -PL_EINVAL;
 }
 
 int pl_stun_verify_integrity(const pl_stun_msg_t *msg, const char *pwd)
@@ -273,7 +241,7 @@ int pl_stun_verify_integrity(const pl_stun_msg_t *msg, const char *pwd)
      * it is not counted), so hash a copy of the header with that length. */
     uint8_t hdr[PL_STUN_HEADER_LEN], mac[MI_LEN];
     memcpy(hdr, msg->buf, sizeof hdr);
-    put16(hdr + 2, (uint16_t)(msg->mi_offset + MI_ATTR_LEN - PL_STUN_HEADER_LEN));
+    wr16(hdr + 2, (uint16_t)(msg->mi_offset + MI_ATTR_LEN - PL_STUN_HEADER_LEN));
     int rc = hmac_sha1(pwd, hdr, msg->buf + PL_STUN_HEADER_LEN, msg->mi_offset - PL_STUN_HEADER_LEN,
                        mac);
     if (rc != 0) return rc;
@@ -291,9 +259,9 @@ typedef struct {
 static int w_header(writer_t *w, uint16_t type, const uint8_t *txid)
 {
     if (w->cap < PL_STUN_HEADER_LEN) return -PL_ETOOBIG;
-    put16(w->p, type);
-    put16(w->p + 2, 0);
-    put32(w->p + 4, PL_STUN_MAGIC_COOKIE);
+    wr16(w->p, type);
+    wr16(w->p + 2, 0);
+    wr32(w->p + 4, PL_STUN_MAGIC_COOKIE);
     memcpy(w->p + 8, txid, PL_STUN_TXID_LEN);
     w->len = PL_STUN_HEADER_LEN;
     return 0;
@@ -305,8 +273,8 @@ static int w_attr(writer_t *w, uint16_t type, const void *val, size_t vlen)
     size_t padded = (vlen + 3) & ~(size_t)3;
     if (w->cap - w->len < 4 + padded) return -PL_ETOOBIG;
     uint8_t *p = w->p + w->len;
-    put16(p, type);
-    put16(p + 2, (uint16_t)vlen);
+    wr16(p, type);
+    wr16(p + 2, (uint16_t)vlen);
     if (vlen > 0) memcpy(p + 4, val, vlen);
     memset(p + 4 + vlen, 0, padded - vlen);
     w->len += 4 + padded;
@@ -316,7 +284,7 @@ static int w_attr(writer_t *w, uint16_t type, const void *val, size_t vlen)
 /* Sets the header length as if the message ended extra bytes after what is written so far. */
 static void w_set_len(writer_t *w, size_t extra)
 {
-    put16(w->p + 2, (uint16_t)(w->len + extra - PL_STUN_HEADER_LEN));
+    wr16(w->p + 2, (uint16_t)(w->len + extra - PL_STUN_HEADER_LEN));
 }
 
 /* Appends MESSAGE-INTEGRITY (when pwd is not NULL) and FINGERPRINT, leaving the header length
@@ -337,7 +305,7 @@ static int w_finish(writer_t *w, const char *pwd)
     if (w->cap - w->len < FP_ATTR_LEN) return -PL_ETOOBIG;
     w_set_len(w, FP_ATTR_LEN);
     uint8_t crc[4];
-    put32(crc, crc32_of(w->p, w->len) ^ FP_XOR);
+    wr32(crc, crc32_of(w->p, w->len) ^ FP_XOR);
     return w_attr(w, ATTR_FINGERPRINT, crc, sizeof crc);
 }
 
@@ -350,7 +318,7 @@ static int encode_xor_address(const struct sockaddr *addr, const uint8_t *txid, 
     const uint8_t *ip;
     uint16_t port;
 
-    put32(key, PL_STUN_MAGIC_COOKIE);
+    wr32(key, PL_STUN_MAGIC_COOKIE);
     memcpy(key + 4, txid, PL_STUN_TXID_LEN);
     if (addr->sa_family == AF_INET) {
         const struct sockaddr_in *sin = (const struct sockaddr_in *)addr;
@@ -373,7 +341,7 @@ static int encode_xor_address(const struct sockaddr *addr, const uint8_t *txid, 
     }
     val[0] = 0;
     val[1] = *vlen == 8 ? 0x01 : 0x02;
-    put16(val + 2, port ^ (uint16_t)(PL_STUN_MAGIC_COOKIE >> 16));
+    wr16(val + 2, port ^ (uint16_t)(PL_STUN_MAGIC_COOKIE >> 16));
     for (size_t i = 0; i + 4 < *vlen; i++)
         val[4 + i] = ip[i] ^ key[i];
     return 0;
@@ -439,7 +407,7 @@ int pl_stun_write_binding_error(const pl_stun_msg_t *req, int code, const char *
         uint8_t types[2 * PL_STUN_MAX_UNKNOWN];
         size_t n = req->n_unknown < PL_STUN_MAX_UNKNOWN ? req->n_unknown : PL_STUN_MAX_UNKNOWN;
         for (size_t i = 0; i < n; i++)
-            put16(types + 2 * i, req->unknown[i]);
+            wr16(types + 2 * i, req->unknown[i]);
         rc = w_attr(&w, ATTR_UNKNOWN_ATTRIBUTES, types, 2 * n);
     }
     if (rc == 0) rc = w_finish(&w, pwd);
@@ -466,8 +434,8 @@ int pl_stun_write_binding_request(const pl_stun_request_t *r, uint8_t *out, size
     }
 
     uint8_t prio[4], tie[8];
-    put32(prio, r->priority);
-    put64(tie, r->tie_breaker);
+    wr32(prio, r->priority);
+    wr64(tie, r->tie_breaker);
     writer_t w = {out, cap, 0};
     int rc = w_header(&w, msg_type(PL_STUN_METHOD_BINDING, PL_STUN_CLASS_REQUEST), txid);
     if (rc == 0) rc = w_attr(&w, ATTR_USERNAME, r->username, ulen);
