@@ -31,8 +31,10 @@ int pl_fixture_start(pl_fixture_t *f, const char *const *extra_args)
     }
     f->logins = json_loads(out, 0, NULL);
     free(out);
-    if (!json_is_array(f->logins)) return -EPROTO;
-    return pl_fixture_restart(f, extra_args);
+    rc = json_is_array(f->logins) ? pl_fixture_restart(f, extra_args) : -EPROTO;
+    /* A server that refuses to start (a test of a bad option, say) leaves nothing behind. */
+    if (rc < 0) pl_fixture_stop(f);
+    return rc;
 }
 
 int pl_fixture_restart(pl_fixture_t *f, const char *const *extra_args)
