@@ -67,7 +67,8 @@ static int stage_a_run(pl_store_t *st, pl_job_t *job)
     int rc = pl_store_user_by_username(st, l->username, &l->user);
     if (rc == -PL_ENOTFOUND) return 0;
     if (rc < 0) return rc;
-    l->found = !l->user.disabled;
+    /* Guests never sign in: they come in through their link alone. */
+    l->found = !l->user.disabled && l->user.kind != PL_USER_GUEST;
     if (l->found && l->user.kind == PL_USER_STAFF) {
         pl_actor_t a;
         if (pl_store_actor_load(st, l->user.id, &a) == 0)
@@ -321,11 +322,21 @@ static int resolve_run(pl_store_t *st, pl_req_t *r)
     if (scope) {
         pl_consult_t k;
         rc = pl_store_consult_get(st, scope, &k);
-        if (rc == -PL_ENOTFOUND || (rc == 0 && k.patient_id != row.user_id)) return -PL_EAUTH;
+        if (rc == -PL_ENOTFOUND) return -PL_EAUTH;
         if (rc < 0) return rc;
+        /* The patient of that consultation, or a guest still invited into it. */
+        if (r->actor.kind == PL_USER_GUEST) {
+            pl_consult_part_t part;
+            rc = pl_store_consult_part_get(st, k.id, row.user_id, &part);
+            if (rc == -PL_ENOTFOUND || (rc == 0 && !part.invited)) return -PL_EAUTH;
+            if (rc < 0) return rc;
+        } else if (k.patient_id != row.user_id) {
+            return -PL_EAUTH;
+        }
         r->actor.scope_consultation_id = k.id;
         r->actor.scope_conversation_id = k.conversation_id;
     }
+    if (r->actor.kind == PL_USER_GUEST && !scope) return -PL_EAUTH;
     if ((rc = pl_store_session_touch(st, hash, r->now)) < 0) return rc;
     r->i1 = row.expires_at;
     pl_user_t u;
@@ -360,7 +371,9 @@ static void resolve_after(pl_req_t *r, int status)
     pl_conn_authenticated(c);
     json_t *ready = json_pack("{ss sI ss sb}", "type", "session.ready", "user_id",
                               (json_int_t)c->actor.user_id, "kind",
-                              c->actor.kind == PL_USER_PATIENT ? "patient" : "staff",
+                              c->actor.kind == PL_USER_PATIENT ? "patient"
+                              : c->actor.kind == PL_USER_GUEST ? "guest"
+                                                               : "staff",
                               "must_enrol_totp", c->must_enrol_totp);
     if (c->actor.scope_consultation_id)
         json_object_set_new(ready, "consultation_id",

@@ -106,12 +106,31 @@ static int staff_may(const pl_actor_t *a, const pl_resource_t *r, pl_action_t ac
     }
 }
 
+/* A guest (an interpreter or carer from outside the practice) exists only inside the one
+ * consultation its link was for, already enforced by scope_allows: it may see the consultation,
+ * wait to be admitted and take part in the call, and see that consultation's own events (who
+ * is waiting, joined, left; that it ended). Not the conversation it sits on, which holds the
+ * patient's messages, and nothing staff-only. */
+static int guest_may(const pl_actor_t *a, const pl_resource_t *r, pl_action_t act)
+{
+    if (a->scope_consultation_id <= 0) return -PL_EPERM;
+    if (r->kind == PL_RES_CONSULTATION)
+        return act == PL_ACT_READ || act == PL_ACT_WAIT || act == PL_ACT_JOIN ? 0 : -PL_EPERM;
+    if (r->kind == PL_RES_EVENT)
+        return act == PL_ACT_READ && !r->staff_only &&
+                       r->consultation_id == a->scope_consultation_id
+                   ? 0
+                   : -PL_EPERM;
+    return -PL_EPERM;
+}
+
 int pl_authz_check(const pl_actor_t *actor, const pl_resource_t *res, pl_action_t action)
 {
     if (!actor || !res || actor->user_id <= 0) return -PL_EPERM;
     if (scope_allows(actor, res, action) < 0) return -PL_EPERM;
     if (actor->kind == PL_USER_PATIENT) return patient_may(actor, res, action);
     if (actor->kind == PL_USER_STAFF) return staff_may(actor, res, action);
+    if (actor->kind == PL_USER_GUEST) return guest_may(actor, res, action);
     return -PL_EPERM;
 }
 
@@ -123,9 +142,16 @@ bool pl_authz_request_allowed(const pl_actor_t *actor, const char *type)
         "consult.get",  "consult.wait", "consult.join", "consult.reoffer", "consult.leave",
         "media.ice_servers", NULL,
     };
+    /* A guest has no chat: the conversation is the patient's. */
+    static const char *const guest[] = {
+        "ping",         "session.info",    "events.subscribe", "consult.get",       "consult.wait",
+        "consult.join", "consult.reoffer", "consult.leave",    "media.ice_servers", NULL,
+    };
     if (!actor || !type) return false;
+    if (actor->kind == PL_USER_GUEST && actor->scope_consultation_id <= 0) return false;
     if (actor->scope_consultation_id == 0) return true;
-    for (int i = 0; scoped[i]; i++)
-        if (strcmp(type, scoped[i]) == 0) return true;
+    const char *const *list = actor->kind == PL_USER_GUEST ? guest : scoped;
+    for (int i = 0; list[i]; i++)
+        if (strcmp(type, list[i]) == 0) return true;
     return false;
 }

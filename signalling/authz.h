@@ -24,7 +24,9 @@ typedef struct {
     /* Conversations, their events and consultations: the conversation (0 when not known, which
      * a session scoped to a consultation is never allowed). */
     int64_t conversation_id;
-    int64_t consultation_id; /* PL_RES_CONSULTATION: the consultation */
+    /* PL_RES_CONSULTATION: the consultation; PL_RES_EVENT: the consultation a consult.* event
+     * is about (0 for other events) */
+    int64_t consultation_id;
 } pl_resource_t;
 
 typedef enum {
@@ -56,7 +58,8 @@ int pl_authz_check(const pl_actor_t *actor, const pl_resource_t *res, pl_action_
 /* Whether the actor's session may send requests of this type at all. Ordinary sessions may send
  * any; a session scoped to a consultation only what its page needs (ping, session.info,
  * events.subscribe, conversation.get/history/send, typing.set, receipt.mark, consult.get and
- * consult.wait). What those requests touch is still checked by pl_authz_check. */
+ * consult.wait, consult.join/reoffer/leave, media.ice_servers); a guest the same without the
+ * conversation's chat. What those requests touch is still checked by pl_authz_check. */
 bool pl_authz_request_allowed(const pl_actor_t *actor, const char *type);
 
 /* The actor's roles at org (0 if not a member). */

@@ -352,6 +352,18 @@ static int load_for_join(pl_store_t *st, pl_req_t *r)
         why = "this consultation is over";
     else if (r->actor.kind == PL_USER_PATIENT && strcmp(k.status, "in_call") != 0)
         why = "wait to be admitted: the clinician will let you in";
+    else if (r->actor.kind == PL_USER_GUEST) {
+        /* A guest is admitted on its own, and only while still invited. */
+        pl_consult_part_t part;
+        rc = pl_store_consult_part_get(st, k.id, r->actor.user_id, &part);
+        if (rc < 0 && rc != -PL_ENOTFOUND) return rc;
+        if (rc < 0 || !part.invited) {
+            json_object_set_new(r->result, "error_message",
+                                json_string("you do not have access to this consultation"));
+            return -PL_EPERM;
+        }
+        if (!part.admitted_at) why = "wait to be admitted: the clinician will let you in";
+    }
     if (why) {
         json_object_set_new(r->result, "error_message", json_string(why));
         return -PL_ECONFLICT;

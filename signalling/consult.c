@@ -61,11 +61,21 @@ static int64_t param_id(const pl_req_t *r, const char *name)
 
 void pl_consult_patient_view(json_t *consultation)
 {
-    /* The practice answers as a team: its staff appear to patients by name only. */
+    /* The practice answers as a team: its staff appear to patients by name only. Guests keep
+     * their ids, which is how a guest's page finds itself in the list. */
     json_object_del(json_object_get(consultation, "clinician"), "id");
     size_t i;
     json_t *p;
-    json_array_foreach(json_object_get(consultation, "invited"), i, p) json_object_del(p, "id");
+    json_array_foreach(json_object_get(consultation, "invited"), i, p)
+    {
+        const char *role = json_string_value(json_object_get(p, "role"));
+        if (!role || strcmp(role, "staff") == 0) json_object_del(p, "id");
+    }
+    json_array_foreach(json_object_get(consultation, "present"), i, p)
+    {
+        const char *role = json_string_value(json_object_get(p, "role"));
+        if (!role || strcmp(role, "staff") == 0) json_object_del(p, "user_id");
+    }
 }
 
 static pl_resource_t resource_of(const pl_consult_t *k)
@@ -128,7 +138,7 @@ static int reply_consult(pl_store_t *st, pl_req_t *r, int64_t id, json_t **full)
     int rc = pl_store_consult_json(st, id, &c);
     if (rc < 0) return rc;
     if (full) *full = json_deep_copy(c);
-    if (r->actor.kind == PL_USER_PATIENT) pl_consult_patient_view(c);
+    if (r->actor.kind != PL_USER_STAFF) pl_consult_patient_view(c);
     json_object_set_new(r->result, "consultation", c);
     return 0;
 }
@@ -149,9 +159,10 @@ static int consult_event(pl_store_t *st, pl_req_t *r, const pl_consult_t *k, con
     return pl_req_event(st, r, &conv, false, type, payload);
 }
 
-/* A new join link for k: the token goes into the reply as {"path","expires_at"}, its hash into
- * the store. */
-static int issue_link(pl_store_t *st, pl_req_t *r, const pl_consult_t *k)
+/* A new join link for k, the patient's (guest_id 0) or a guest's: the token goes into the reply
+ * as {"path","expires_at"}, its hash into the store. A guest's link opens /guest, whose page
+ * asks for no date of birth. */
+static int issue_link(pl_store_t *st, pl_req_t *r, const pl_consult_t *k, int64_t guest_id)
 {
     char token[PL_TOKEN_BUF], hash[65], path[16 + PL_TOKEN_BUF];
     int rc = pl_token_new(token, sizeof token);
@@ -159,9 +170,9 @@ static int issue_link(pl_store_t *st, pl_req_t *r, const pl_consult_t *k)
     pl_token_hash(token, hash);
     int64_t expires =
         k->scheduled_at ? k->scheduled_at + LINK_AFTER_SCHEDULE_MS : r->now + LINK_UNSCHEDULED_MS;
-    rc = pl_store_consult_link_create(st, k->id, hash, r->now, expires, NULL);
+    rc = pl_store_consult_link_create(st, k->id, guest_id, hash, r->now, expires, NULL);
     if (rc == 0) {
-        snprintf(path, sizeof path, "/join#%s", token);
+        snprintf(path, sizeof path, "%s#%s", guest_id ? "/guest" : "/join", token);
         json_object_set_new(r->result, "link",
                             json_pack("{ss sI}", "path", path, "expires_at", (json_int_t)expires));
     }
@@ -227,7 +238,7 @@ static int book_run(pl_store_t *st, pl_req_t *r)
     int64_t kid = 0;
     if ((rc = pl_store_consult_create(st, conv.id, conv.org_id, patient_id, r->actor.user_id,
                                       param_id(r, "scheduled_at"), r->now, &kid)) < 0 ||
-        (rc = pl_store_consult_get(st, kid, &k)) < 0 || (rc = issue_link(st, r, &k)) < 0)
+        (rc = pl_store_consult_get(st, kid, &k)) < 0 || (rc = issue_link(st, r, &k, 0)) < 0)
         return rc;
     json_t *full = NULL;
     if ((rc = reply_consult(st, r, kid, &full)) < 0) return rc;
@@ -268,14 +279,34 @@ static int h_book(pl_conn_t *c, const char *id, json_t *req)
     return submit(c, id, "consult.book", req, book_run);
 }
 
-/* ---- consult.link: a new link, the old ones revoked (for re-sending) ---- */
+/* Whether user_id is a guest invited into k; if so *who gets them. A refusal says why. */
+static int invited_guest(pl_store_t *st, pl_req_t *r, const pl_consult_t *k, int64_t user_id,
+                         pl_actor_t *who)
+{
+    pl_consult_part_t part;
+    int rc = pl_store_actor_load(st, user_id, who);
+    if (rc == 0) rc = pl_store_consult_part_get(st, k->id, user_id, &part);
+    if (rc == 0 && (!part.invited || who->kind != PL_USER_GUEST)) rc = -PL_ENOTFOUND;
+    if (rc == -PL_ENOTFOUND || rc == -PL_EAUTH) {
+        fail_msg(r, "user_id is not a guest invited to this consultation");
+        return -PL_EINVAL;
+    }
+    return rc;
+}
+
+/* ---- consult.link: a new link, the old ones revoked (for re-sending) ----
+ * The patient's, or with user_id an invited guest's. */
 
 static int link_run(pl_store_t *st, pl_req_t *r)
 {
     pl_consult_t k;
+    pl_actor_t guest;
+    int64_t gid = param_id(r, "user_id");
     int rc = load(st, r, PL_ACT_LINK, &k);
     if (rc < 0 || (rc = closed(r, &k)) < 0) return rc;
-    if ((rc = pl_store_consult_links_revoke(st, k.id)) < 0 || (rc = issue_link(st, r, &k)) < 0)
+    if (gid && (rc = invited_guest(st, r, &k, gid, &guest)) < 0) return rc;
+    if ((rc = pl_store_consult_links_revoke(st, k.id, gid)) < 0 ||
+        (rc = issue_link(st, r, &k, gid)) < 0)
         return rc;
     return audit(st, r, "consult.link", &k);
 }
@@ -364,11 +395,26 @@ static int h_list(pl_conn_t *c, const char *id, json_t *req)
 
 /* ---- consult.wait: the patient enters the waiting room ---- */
 
+/* A guest waits on its own: the consultation's status is the patient's. */
+static int guest_wait(pl_store_t *st, pl_req_t *r, const pl_consult_t *k)
+{
+    bool moved = false;
+    int rc = pl_store_consult_part_wait(st, k->id, r->actor.user_id, r->now, &moved);
+    if (rc == -PL_ECONFLICT) fail_msg(r, "you are no longer invited to this consultation");
+    if (rc < 0 || (rc = reply_consult(st, r, k->id, NULL)) < 0 || !moved) return rc;
+    return consult_event(st, r, k, "consult.waiting",
+                         json_pack("{s{sI ss ss}}", "participant", "user_id",
+                                   (json_int_t)r->actor.user_id, "role",
+                                   pl_actor_role(&r->actor), "display_name",
+                                   r->actor.display_name));
+}
+
 static int wait_run(pl_store_t *st, pl_req_t *r)
 {
     pl_consult_t k;
     int rc = load(st, r, PL_ACT_WAIT, &k);
     if (rc < 0 || (rc = closed(r, &k)) < 0) return rc;
+    if (r->actor.kind == PL_USER_GUEST) return guest_wait(st, r, &k);
     /* Already waiting, or already admitted (back after a dropped connection): nothing changes,
      * and the reply's status tells the client where the patient belongs. */
     bool moved = strcmp(k.status, "booked") == 0;
@@ -387,11 +433,29 @@ static int wait_run(pl_store_t *st, pl_req_t *r)
 
 /* ---- consult.admit: staff let the waiting patient in ---- */
 
+/* Staff let a guest in (user_id given). A guest may be admitted before the patient, so that
+ * an interpreter is ready when the patient arrives. */
+static int admit_guest(pl_store_t *st, pl_req_t *r, const pl_consult_t *k, int64_t gid)
+{
+    pl_actor_t who;
+    bool moved = false;
+    int rc = invited_guest(st, r, k, gid, &who);
+    if (rc < 0 || (rc = pl_store_consult_part_admit(st, k->id, gid, r->now, &moved)) < 0 ||
+        (rc = reply_consult(st, r, k->id, NULL)) < 0 || !moved)
+        return rc;
+    rc = consult_event(st, r, k, "consult.admitted",
+                       json_pack("{s{sI ss ss} sI}", "participant", "user_id", (json_int_t)gid,
+                                 "role", pl_actor_role(&who), "display_name", who.display_name,
+                                 "by", (json_int_t)r->actor.user_id));
+    return rc < 0 ? rc : audit(st, r, "consult.admit", k);
+}
+
 static int admit_run(pl_store_t *st, pl_req_t *r)
 {
     pl_consult_t k;
     int rc = load(st, r, PL_ACT_ADMIT, &k);
     if (rc < 0 || (rc = closed(r, &k)) < 0) return rc;
+    if (param_id(r, "user_id")) return admit_guest(st, r, &k, param_id(r, "user_id"));
     if (strcmp(k.status, "waiting") != 0) {
         fail_msg(r, strcmp(k.status, "booked") == 0 ? "the patient is not in the waiting room"
                                                     : "the consultation is already in progress");
@@ -409,13 +473,41 @@ static int admit_run(pl_store_t *st, pl_req_t *r)
     return rc < 0 ? rc : audit(st, r, "consult.admit", &k);
 }
 
-/* ---- consult.invite: a colleague of the same practice as a third participant ---- */
+/* ---- consult.invite: a third participant ----
+ * A colleague of the same practice (user_id), who joins from their own consultations page; or
+ * a guest from outside (guest: {display_name, role}), an interpreter or a carer, who gets a
+ * link of their own and is admitted from the waiting room like the patient. */
+
+static const char *const guest_roles[] = {"interpreter", "carer", NULL};
+
+static int invite_guest(pl_store_t *st, pl_req_t *r, const pl_consult_t *k)
+{
+    json_t *g = json_object_get(r->params, "guest");
+    const char *name = json_string_value(json_object_get(g, "display_name"));
+    const char *role = json_string_value(json_object_get(g, "role"));
+    int64_t gid = 0;
+    bool added = false;
+    int rc = pl_store_guest_create(st, name, role, r->now, &gid);
+    if (rc == 0) rc = pl_store_consult_invite(st, k->id, gid, r->actor.user_id, r->now, &added);
+    if (rc == -PL_ECONFLICT)
+        fail_msg(r, "the call has room for one more person, and someone else is invited");
+    if (rc < 0 || (rc = issue_link(st, r, k, gid)) < 0 ||
+        (rc = reply_consult(st, r, k->id, NULL)) < 0)
+        return rc;
+    json_object_set_new(r->result, "user_id", json_integer(gid));
+    rc = consult_event(st, r, k, "consult.invited",
+                       json_pack("{s{sI ss ss} sI}", "participant", "user_id", (json_int_t)gid,
+                                 "role", role, "display_name", name, "by",
+                                 (json_int_t)r->actor.user_id));
+    return rc < 0 ? rc : audit(st, r, "consult.invite", k);
+}
 
 static int invite_run(pl_store_t *st, pl_req_t *r)
 {
     pl_consult_t k;
     int rc = load(st, r, PL_ACT_INVITE, &k);
     if (rc < 0 || (rc = closed(r, &k)) < 0) return rc;
+    if (json_object_get(r->params, "guest")) return invite_guest(st, r, &k);
     pl_actor_t who;
     int64_t uid = param_id(r, "user_id");
     rc = pl_store_actor_load(st, uid, &who);
@@ -440,14 +532,45 @@ static int invite_run(pl_store_t *st, pl_req_t *r)
     return rc < 0 ? rc : audit(st, r, "consult.invite", &k);
 }
 
+/* A name as people will see it in the call: no control characters, not only spaces. */
+static bool name_ok(const char *s)
+{
+    bool seen = false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) return false;
+        if (*p != ' ') seen = true;
+    }
+    return seen;
+}
+
 static int h_invite(pl_conn_t *c, const char *id, json_t *req)
 {
     pl_perr_t e;
     int64_t k, user;
+    const char *name, *role;
     int rc;
+    json_t *guest = json_object_get(req, "guest");
     if ((rc = pl_param_int(req, "consultation_id", 1, INT64_MAX, false, 0, &k, &e)) < 0 ||
-        (rc = pl_param_int(req, "user_id", 1, INT64_MAX, false, 0, &user, &e)) < 0)
+        (rc = pl_param_int(req, "user_id", 1, INT64_MAX, guest != NULL, 0, &user, &e)) < 0)
         return reject(c, id, rc, &e);
+    if (guest) {
+        if (user) {
+            snprintf(e.msg, sizeof e.msg, "give user_id (a colleague) or guest, not both");
+            return reject(c, id, -PL_EINVAL, &e);
+        }
+        if (!json_is_object(guest)) {
+            snprintf(e.msg, sizeof e.msg, "guest must be an object {display_name, role}");
+            return reject(c, id, -PL_EINVAL, &e);
+        }
+        if ((rc = pl_param_str(guest, "display_name", 1, 80, false, &name, &e)) < 0 ||
+            (rc = pl_param_enum(guest, "role", guest_roles, false, &role, &e)) < 0)
+            return reject(c, id, rc, &e);
+        if (!name_ok(name)) {
+            snprintf(e.msg, sizeof e.msg,
+                     "display_name must be a name, without line breaks or control characters");
+            return reject(c, id, -PL_EINVAL, &e);
+        }
+    }
     return submit(c, id, "consult.invite", req, invite_run);
 }
 
@@ -464,7 +587,7 @@ static int end_run(pl_store_t *st, pl_req_t *r)
     }
     /* Once it is over, the link opens nothing: a later visit needs a new booking. */
     if ((rc = pl_store_consult_set_status(st, k.id, "in_call", "ended", r->now)) < 0 ||
-        (rc = pl_store_consult_links_revoke(st, k.id)) < 0)
+        (rc = pl_store_consult_links_revoke(st, k.id, PL_LINKS_ALL)) < 0)
         return rc;
     json_t *full = NULL;
     if ((rc = reply_consult(st, r, k.id, &full)) < 0) return rc;
@@ -474,7 +597,7 @@ static int end_run(pl_store_t *st, pl_req_t *r)
     json_array_append_new(people, person(json_object_get(full, "patient"), "patient"));
     json_array_append_new(people, person(json_object_get(full, "clinician"), "staff"));
     json_array_foreach(json_object_get(full, "invited"), i, p)
-        json_array_append_new(people, person(p, "staff"));
+        json_array_append_new(people, person(p, json_string_value(json_object_get(p, "role"))));
     json_t *payload = json_pack("{ss sO sO sO so sI}", "status", "ended", "started_at",
                                 json_object_get(full, "started_at"), "ended_at",
                                 json_object_get(full, "ended_at"), "duration_seconds",
@@ -495,7 +618,7 @@ static int cancel_run(pl_store_t *st, pl_req_t *r)
         return -PL_ECONFLICT;
     }
     if ((rc = pl_store_consult_set_status(st, k.id, k.status, "cancelled", r->now)) < 0 ||
-        (rc = pl_store_consult_links_revoke(st, k.id)) < 0 ||
+        (rc = pl_store_consult_links_revoke(st, k.id, PL_LINKS_ALL)) < 0 ||
         (rc = reply_consult(st, r, k.id, NULL)) < 0)
         return rc;
     rc = consult_event(
@@ -514,9 +637,22 @@ static int by_id(pl_conn_t *c, const char *id, json_t *req, const char *type, pl
     return submit(c, id, type, req, run);
 }
 
+/* consultation_id and an optional user_id (a guest's). */
+static int with_user(pl_conn_t *c, const char *id, json_t *req, const char *type,
+                     pl_req_run_fn run)
+{
+    pl_perr_t e;
+    int64_t k, user;
+    int rc;
+    if ((rc = pl_param_int(req, "consultation_id", 1, INT64_MAX, false, 0, &k, &e)) < 0 ||
+        (rc = pl_param_int(req, "user_id", 1, INT64_MAX, true, 0, &user, &e)) < 0)
+        return reject(c, id, rc, &e);
+    return submit(c, id, type, req, run);
+}
+
 static int h_link(pl_conn_t *c, const char *id, json_t *req)
 {
-    return by_id(c, id, req, "consult.link", link_run);
+    return with_user(c, id, req, "consult.link", link_run);
 }
 static int h_get(pl_conn_t *c, const char *id, json_t *req)
 {
@@ -528,7 +664,7 @@ static int h_wait(pl_conn_t *c, const char *id, json_t *req)
 }
 static int h_admit(pl_conn_t *c, const char *id, json_t *req)
 {
-    return by_id(c, id, req, "consult.admit", admit_run);
+    return with_user(c, id, req, "consult.admit", admit_run);
 }
 static void end_after(pl_req_t *r, int status)
 {
@@ -582,8 +718,7 @@ static int presence_run(pl_store_t *st, pl_job_t *job)
     const char *type = presence_type(p->what);
     json_t *payload = json_pack("{sI s{sI ss ss}}", "consultation_id", (json_int_t)k.id,
                                 "participant", "user_id", (json_int_t)who.user_id, "role",
-                                who.kind == PL_USER_PATIENT ? "patient" : "staff", "display_name",
-                                who.display_name);
+                                pl_actor_role(&who), "display_name", who.display_name);
     int64_t cursor = 0;
     rc = pl_store_event_append(st, k.conversation_id, k.org_id, k.patient_id, false, type, payload,
                                p->now, &cursor);

@@ -19,6 +19,13 @@
  * cookie, never in a URL or the body. The device secret is a random token of ours in its own
  * cookie, sent only to this endpoint; the server keeps only its hash.
  *
+ * A guest's link (an interpreter or carer invited with consult.invite, opened at /guest) asks
+ * for no date of birth, which a guest need not know: it is the same token, expiry and device
+ * binding, and then the clinician admits the guest from the waiting room by name. The guest's
+ * session is scoped to the consultation like the patient's, and authz.c holds a guest to less:
+ * no chat, no patient record, only the consultation and its own events. A patient's link posted
+ * without a date of birth is told one is needed (nothing counted: the token is real).
+ *
  * One job on the storage thread does the whole check, and returns 0 for refusals too so that a
  * counted failure is committed. */
 #include "core/err.h"
@@ -38,7 +45,14 @@
 
 static const char not_valid[] = "this link is not valid: ask your practice for a new one";
 
-typedef enum { JOIN_OK, JOIN_NOT_FOUND, JOIN_LOCKED, JOIN_WRONG_DOB, JOIN_OTHER_DEVICE } outcome_t;
+typedef enum {
+    JOIN_OK,
+    JOIN_NOT_FOUND,
+    JOIN_LOCKED,
+    JOIN_WRONG_DOB,
+    JOIN_NEED_DOB,
+    JOIN_OTHER_DEVICE
+} outcome_t;
 
 typedef struct {
     pl_job_t job;
@@ -47,7 +61,7 @@ typedef struct {
     char ip[64];
     char key_ip[80];
     char token_hash[65];
-    char dob[DOB_LEN + 1];
+    char dob[DOB_LEN + 1]; /* "" when the request had none (a guest's link) */
     char device[PL_TOKEN_BUF]; /* from the cookie, or new */
     char device_hash[65];
     char session[PL_TOKEN_BUF];
@@ -95,6 +109,31 @@ static bool date_valid(const char *s)
     return d <= days[m - 1] + (m == 2 && leap);
 }
 
+/* The check passed: bind the link to this device, open the scoped session, and say what the
+ * page may show. */
+static int join_open(pl_store_t *st, join_t *j, const pl_consult_link_t *link,
+                     const pl_consult_t *k, const pl_actor_t *who)
+{
+    int rc;
+    if (!link->device_hash[0] &&
+        (rc = pl_store_consult_link_claim(st, link->id, j->device_hash, j->now)) < 0)
+        return rc;
+    json_t *c = NULL;
+    if ((rc = pl_store_session_create_scoped(st, j->session_hash, who->user_id, k->id, j->now,
+                                             j->expires_at)) < 0 ||
+        (rc = pl_store_audit(st, who->user_id, "consult.join", "consultation", k->id,
+                             k->patient_id, j->ip, NULL, j->now)) < 0 ||
+        (rc = pl_store_consult_json(st, k->id, &c)) < 0)
+        return rc;
+    pl_consult_patient_view(c);
+    j->reply = json_pack("{so s{sI ss ss} sI}", "consultation", c, "user", "id",
+                         (json_int_t)who->user_id, "display_name", who->display_name, "role",
+                         pl_actor_role(who), "expires_at", (json_int_t)j->expires_at);
+    if (!j->reply) return -PL_ENOMEM;
+    j->outcome = JOIN_OK;
+    return 0;
+}
+
 static int join_run(pl_store_t *st, pl_job_t *job)
 {
     join_t *j = (join_t *)job;
@@ -108,8 +147,16 @@ static int join_run(pl_store_t *st, pl_job_t *job)
     pl_actor_t pat;
     if ((rc = pl_store_consult_get(st, link.consultation_id, &k)) < 0) return rc;
     j->consultation_id = k.id;
-    rc = pl_store_actor_load(st, k.patient_id, &pat);
+    /* pat: whoever the link lets in, the patient or the guest. */
+    int64_t who = link.guest_id ? link.guest_id : k.patient_id;
+    rc = pl_store_actor_load(st, who, &pat);
     if (rc < 0 && rc != -PL_EAUTH && rc != -PL_ENOTFOUND) return rc;
+    if (rc == 0 && link.guest_id) {
+        pl_consult_part_t part;
+        int prc = pl_store_consult_part_get(st, k.id, who, &part);
+        if (prc < 0 && prc != -PL_ENOTFOUND) return prc;
+        if (prc < 0 || !part.invited || pat.kind != PL_USER_GUEST) rc = -PL_ENOTFOUND;
+    }
     /* Expired, revoked, over, or for an account that may no longer sign in: one answer. */
     if (rc < 0 || link.revoked || j->now >= link.expires_at || strcmp(k.status, "ended") == 0 ||
         strcmp(k.status, "cancelled") == 0)
@@ -120,6 +167,11 @@ static int join_run(pl_store_t *st, pl_job_t *job)
     }
     if (link.device_hash[0] && !pl_ct_equal(link.device_hash, j->device_hash, 64)) {
         j->outcome = JOIN_OTHER_DEVICE;
+        return 0;
+    }
+    if (link.guest_id) return join_open(st, j, &link, &k, &pat);
+    if (!j->dob[0]) {
+        j->outcome = JOIN_NEED_DOB;
         return 0;
     }
     char stored[16] = "", want[DOB_LEN] = {0};
@@ -135,22 +187,7 @@ static int join_run(pl_store_t *st, pl_job_t *job)
         j->outcome = failures >= PL_JOIN_MAX_DOB_FAILURES ? JOIN_LOCKED : JOIN_WRONG_DOB;
         return 0;
     }
-    if (!link.device_hash[0] &&
-        (rc = pl_store_consult_link_claim(st, link.id, j->device_hash, j->now)) < 0)
-        return rc;
-    json_t *c = NULL;
-    if ((rc = pl_store_session_create_scoped(st, j->session_hash, k.patient_id, k.id, j->now,
-                                             j->expires_at)) < 0 ||
-        (rc = pl_store_audit(st, k.patient_id, "consult.join", "consultation", k.id, k.patient_id,
-                             j->ip, NULL, j->now)) < 0 ||
-        (rc = pl_store_consult_json(st, k.id, &c)) < 0)
-        return rc;
-    pl_consult_patient_view(c);
-    j->reply = json_pack("{so s{ss} sI}", "consultation", c, "user", "display_name",
-                         pat.display_name, "expires_at", (json_int_t)j->expires_at);
-    if (!j->reply) return -PL_ENOMEM;
-    j->outcome = JOIN_OK;
-    return 0;
+    return join_open(st, j, &link, &k, &pat);
 }
 
 static void join_done(pl_job_t *job, int status)
@@ -178,7 +215,11 @@ static void join_done(pl_job_t *job, int status)
         join_free(j);
         return;
     }
-    srv->metrics.join_failures++;
+    /* A patient's link sent without a date of birth is a malformed request, not a failure. */
+    if (j->outcome == JOIN_NEED_DOB)
+        srv->metrics.bad_input++;
+    else
+        srv->metrics.join_failures++;
     /* A failed join is a failed sign-in as far as the client's address is concerned. Turning
      * away another device is not a guess at anything, so it does not count there. */
     if (j->outcome == JOIN_NOT_FOUND || j->counted)
@@ -197,6 +238,9 @@ static void join_done(pl_job_t *job, int status)
                     (long long)j->link_id);
         pl_http_respond_err(j->hr, -PL_EAUTH,
                             "the date of birth does not match: check it and try again");
+        break;
+    case JOIN_NEED_DOB:
+        pl_http_respond_err(j->hr, -PL_EINVAL, "date_of_birth is required for this link");
         break;
     case JOIN_LOCKED:
         pl_log_info("consult", "join refused: link %lld is locked", (long long)j->link_id);
@@ -218,12 +262,12 @@ void pl_consult_join(pl_server_t *srv, pl_http_req_t *hr, json_t *body)
     const char *token, *dob;
     int rc;
     if ((rc = pl_param_str(body, "token", 1, 64, false, &token, &e)) < 0 ||
-        (rc = pl_param_str(body, "date_of_birth", 1, 32, false, &dob, &e)) < 0) {
+        (rc = pl_param_str(body, "date_of_birth", 1, 32, true, &dob, &e)) < 0) {
         srv->metrics.bad_input++;
         pl_http_respond_err(hr, rc, e.msg);
         return;
     }
-    if (!token_shaped(token) || !date_valid(dob)) {
+    if (!token_shaped(token) || (dob && !date_valid(dob))) {
         srv->metrics.bad_input++;
         pl_http_respond_err(hr, -PL_EINVAL,
                             token_shaped(token)
@@ -254,7 +298,7 @@ void pl_consult_join(pl_server_t *srv, pl_http_req_t *hr, json_t *body)
         return;
     }
     pl_token_hash(token, j->token_hash);
-    memcpy(j->dob, dob, DOB_LEN);
+    if (dob) memcpy(j->dob, dob, DOB_LEN);
     /* The device's secret: the one this browser was given before (by any link), else new. */
     if (pl_http_cookie(hr, DEVICE_COOKIE, j->device, sizeof j->device) < 0 ||
         !token_shaped(j->device))

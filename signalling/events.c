@@ -54,6 +54,14 @@ json_t *pl_event_frame(json_t *ev, bool for_patient)
                      "event", e);
 }
 
+/* The consultation a consult.* event is about; 0 for any other event. */
+static int64_t consultation_of(json_t *ev)
+{
+    const char *type = json_string_value(json_object_get(ev, "type"));
+    if (!type || strncmp(type, "consult.", 8) != 0) return 0;
+    return json_integer_value(json_object_get(json_object_get(ev, "payload"), "consultation_id"));
+}
+
 static bool may_see(const pl_conn_t *c, json_t *ev)
 {
     pl_resource_t res = {
@@ -62,6 +70,7 @@ static bool may_see(const pl_conn_t *c, json_t *ev)
         .patient_id = json_integer_value(json_object_get(ev, "patient_id")),
         .staff_only = json_is_true(json_object_get(ev, "staff_only")),
         .conversation_id = json_integer_value(json_object_get(ev, "conversation_id")),
+        .consultation_id = consultation_of(ev),
     };
     return pl_authz_check(&c->actor, &res, PL_ACT_READ) == 0;
 }
@@ -105,6 +114,14 @@ void pl_events_fanout(pl_server_t *srv, json_t *events)
             for (size_t k = 0; frame && k < n; k++)
                 if (((pl_conn_t *)conns[k])->actor.kind == PL_USER_PATIENT)
                     deliver(conns[k], ev, frame);
+            free(frame);
+        }
+        /* Guests in the consultation: they see it as the patient does. */
+        int64_t kid = consultation_of(ev);
+        conns = kid ? pl_imap_get(srv->guests, kid, &n) : NULL;
+        if (conns && n && !json_is_true(json_object_get(ev, "staff_only"))) {
+            char *frame = frame_text(ev, true);
+            for (size_t k = 0; frame && k < n; k++) deliver(conns[k], ev, frame);
             free(frame);
         }
     }
@@ -201,7 +218,7 @@ static void replay_after(pl_req_t *r, int status)
         int64_t cur = json_integer_value(json_object_get(ev, "cursor"));
         if (cur > last) last = cur;
         if (cur <= c->last_cursor || !may_see(c, ev)) continue;
-        if (pl_conn_send_json(c, pl_event_frame(ev, c->actor.kind == PL_USER_PATIENT)) < 0)
+        if (pl_conn_send_json(c, pl_event_frame(ev, c->actor.kind != PL_USER_STAFF)) < 0)
             return;
         c->srv->metrics.messages_out++;
     }

@@ -51,6 +51,8 @@ static int info_run(pl_store_t *st, pl_req_t *r)
                                 json_pack("{sI ss ss}", "id", (json_int_t)o.id, "code", o.code,
                                           "name", o.name));
     }
+    if (r->actor.kind == PL_USER_GUEST)
+        json_object_set_new(user, "role", json_string(r->actor.guest_role));
     if (r->actor.scope_consultation_id)
         json_object_set_new(r->result, "consultation_id",
                             json_integer(r->actor.scope_consultation_id));

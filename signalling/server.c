@@ -135,6 +135,7 @@ int pl_server_create(pl_server_t **out, uv_loop_t *loop, const pl_config_t *cfg)
     if (rc == 0) rc = pl_store_open(&srv->store, url, srv->data_key);
     if (rc == 0) rc = pl_imap_create(&srv->by_user);
     if (rc == 0) rc = pl_imap_create(&srv->by_org);
+    if (rc == 0) rc = pl_imap_create(&srv->guests);
     if (rc == 0) rc = pl_throttle_create(&srv->throttle);
     if (rc == 0) rc = pl_worker_create(&srv->worker, loop, srv->store, &srv->metrics);
     if (rc < 0) {
@@ -253,6 +254,7 @@ void pl_server_destroy(pl_server_t *srv)
     }
     pl_store_close(srv->store);
     pl_imap_destroy(srv->by_user);
+    pl_imap_destroy(srv->guests);
     pl_imap_destroy(srv->by_org);
     pl_throttle_destroy(srv->throttle);
     pl_wipe(srv->data_key, sizeof srv->data_key);

@@ -30,6 +30,7 @@ struct pl_server {
     pl_conn_t *conns;   /* all WebSocket connections, doubly linked */
     pl_imap_t *by_user; /* user id -> conns of that user */
     pl_imap_t *by_org;  /* org id -> conns of staff who belong to it */
+    pl_imap_t *guests;  /* consultation id -> conns of guests invited into it */
     pl_throttle_t *throttle;
     uint8_t data_key[32];
     bool shutting_down;

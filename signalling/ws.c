@@ -50,6 +50,8 @@ static void unindex(pl_conn_t *c)
 {
     if (!c->authed) return;
     pl_imap_remove(c->srv->by_user, c->actor.user_id, c);
+    if (c->actor.kind == PL_USER_GUEST)
+        pl_imap_remove(c->srv->guests, c->actor.scope_consultation_id, c);
     if (c->actor.kind == PL_USER_STAFF)
         for (int i = 0; i < c->actor.n_orgs; i++)
             pl_imap_remove(c->srv->by_org, c->actor.orgs[i].org_id, c);
@@ -59,6 +61,8 @@ void pl_conn_authenticated(pl_conn_t *c)
 {
     c->authed = true;
     pl_imap_add(c->srv->by_user, c->actor.user_id, c);
+    if (c->actor.kind == PL_USER_GUEST)
+        pl_imap_add(c->srv->guests, c->actor.scope_consultation_id, c);
     if (c->actor.kind == PL_USER_STAFF)
         for (int i = 0; i < c->actor.n_orgs; i++)
             pl_imap_add(c->srv->by_org, c->actor.orgs[i].org_id, c);

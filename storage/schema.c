@@ -203,6 +203,18 @@ const char *const pl_schema_migrations[] = {
     "  SELECT * FROM temp.sessions_copy;"
     "DROP TABLE temp.sessions_copy;"
     "CREATE INDEX sessions_user ON sessions(user_id);",
+
+    /* 4: guests in a consultation, an interpreter or a carer invited from outside the practice.
+     * A guest is a users row with guest_role set and kind 2 in the table (kind's CHECK cannot
+     * change without rebuilding a table half the schema points at); the store reports it as
+     * PL_USER_GUEST. It has no password that can verify, no memberships and no patient row,
+     * and its only sessions are scoped to the one consultation (POST /api/v1/join). Its link
+     * is a consult_links row with user_id set; NULL stays the patient's. A guest waits and is
+     * admitted like the patient: waiting_at and admitted_at are its own. */
+    "ALTER TABLE users ADD COLUMN guest_role TEXT CHECK (guest_role IN ('interpreter','carer'));"
+    "ALTER TABLE consult_links ADD COLUMN user_id INTEGER REFERENCES users(id);"
+    "ALTER TABLE consult_participants ADD COLUMN waiting_at INTEGER;"
+    "ALTER TABLE consult_participants ADD COLUMN admitted_at INTEGER;",
 };
 
 const int pl_schema_version = (int)(sizeof pl_schema_migrations / sizeof pl_schema_migrations[0]);

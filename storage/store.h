@@ -18,7 +18,9 @@
 
 typedef struct pl_store pl_store_t;
 
-typedef enum { PL_USER_PATIENT = 1, PL_USER_STAFF = 2 } pl_user_kind_t;
+/* PL_USER_GUEST: someone from outside the practice (an interpreter, a carer) invited into one
+ * video consultation. Guests never sign in; they exist only through a guest join link. */
+typedef enum { PL_USER_PATIENT = 1, PL_USER_STAFF = 2, PL_USER_GUEST = 3 } pl_user_kind_t;
 
 enum {
     PL_ROLE_RECEPTIONIST = 1 << 0, /* receptionist or care navigator */
@@ -48,11 +50,18 @@ typedef struct {
     } orgs[PL_ACTOR_MAX_ORGS];
     char username[64];
     char display_name[128];
+    char guest_role[16]; /* PL_USER_GUEST: "interpreter" or "carer"; "" otherwise */
     /* A session opened from a video consultation link (POST /api/v1/join) acts only on that
      * consultation and its conversation (signalling/authz.c); both 0 for an ordinary session. */
     int64_t scope_consultation_id;
     int64_t scope_conversation_id;
 } pl_actor_t;
+
+/* How a person is named in consultation events: "patient", "staff", or a guest's role. */
+static inline const char *pl_actor_role(const pl_actor_t *a)
+{
+    return a->kind == PL_USER_PATIENT ? "patient" : a->kind == PL_USER_GUEST ? a->guest_role : "staff";
+}
 
 typedef struct {
     int64_t id;
@@ -245,6 +254,7 @@ typedef struct {
 /* A join link as stored: never the token itself, only its hash. */
 typedef struct {
     int64_t id, consultation_id, created_at, expires_at, claimed_at;
+    int64_t guest_id;     /* 0: the patient's link; else the guest's it admits */
     char device_hash[65]; /* "" until a device has claimed the link */
     int dob_failures;
     bool revoked;
@@ -290,11 +300,35 @@ int pl_store_consult_invite(pl_store_t *st, int64_t consultation_id, int64_t use
 int pl_store_consult_presence(pl_store_t *st, int64_t consultation_id, int64_t user_id,
                               pl_presence_t what, int64_t now);
 
-/* Join links, keyed by the hex SHA-256 of the token. */
-int pl_store_consult_link_create(pl_store_t *st, int64_t consultation_id, const char *token_hash,
-                                 int64_t now, int64_t expires_at, int64_t *id);
-/* Revokes every live link of the consultation. */
-int pl_store_consult_links_revoke(pl_store_t *st, int64_t consultation_id);
+/* A guest: a users row that can never sign in (see schema migration 4). role is "interpreter"
+ * or "carer". */
+int pl_store_guest_create(pl_store_t *st, const char *display_name, const char *role, int64_t now,
+                          int64_t *id);
+
+/* One person's place in a consultation beyond the booking. */
+typedef struct {
+    bool invited;
+    int64_t waiting_at, admitted_at; /* 0: not waiting / not admitted */
+} pl_consult_part_t;
+/* -PL_ENOTFOUND when user_id has no row for the consultation. */
+int pl_store_consult_part_get(pl_store_t *st, int64_t consultation_id, int64_t user_id,
+                              pl_consult_part_t *out);
+/* An invited guest enters the waiting room (unless already admitted); *moved is false when
+ * nothing changed. */
+int pl_store_consult_part_wait(pl_store_t *st, int64_t consultation_id, int64_t user_id,
+                               int64_t now, bool *moved);
+/* Lets an invited guest in. -PL_ECONFLICT if not invited; *moved false if already admitted. */
+int pl_store_consult_part_admit(pl_store_t *st, int64_t consultation_id, int64_t user_id,
+                                int64_t now, bool *moved);
+
+/* Join links, keyed by the hex SHA-256 of the token. guest_id 0 makes the patient's link. */
+int pl_store_consult_link_create(pl_store_t *st, int64_t consultation_id, int64_t guest_id,
+                                 const char *token_hash, int64_t now, int64_t expires_at,
+                                 int64_t *id);
+/* Revokes live links of the consultation: the patient's (guest_id 0), one guest's, or
+ * every one (PL_LINKS_ALL). */
+#define PL_LINKS_ALL (-1)
+int pl_store_consult_links_revoke(pl_store_t *st, int64_t consultation_id, int64_t guest_id);
 /* The link with this token hash, whatever its state: callers judge expiry and revocation. */
 int pl_store_consult_link_find(pl_store_t *st, const char *token_hash, pl_consult_link_t *out);
 /* Counts a wrong date of birth; *failures gets the new count. */

@@ -432,7 +432,8 @@ static int user_insert(pl_store_t *st, pl_user_kind_t kind, const char *username
 int pl_store_user_by_username(pl_store_t *st, const char *username, pl_user_t *out)
 {
     static const char sql[] = "SELECT id, kind, username, password_hash, disabled, totp_enabled, "
-                              "totp_secret, totp_last_step FROM users WHERE username = ?";
+                              "totp_secret, totp_last_step, guest_role IS NOT NULL FROM users "
+                              "WHERE username = ?";
     sqlite3_stmt *s = pl__sq_stmt(st, sql);
     if (!s) return -PL_EINTERNAL;
     sqlite3_bind_text(s, 1, username, -1, SQLITE_TRANSIENT);
@@ -443,7 +444,7 @@ int pl_store_user_by_username(pl_store_t *st, const char *username, pl_user_t *o
     }
     memset(out, 0, sizeof *out);
     out->id = sqlite3_column_int64(s, 0);
-    out->kind = (pl_user_kind_t)sqlite3_column_int(s, 1);
+    out->kind = sqlite3_column_int(s, 8) ? PL_USER_GUEST : (pl_user_kind_t)sqlite3_column_int(s, 1);
     snprintf(out->username, sizeof out->username, "%s", (const char *)sqlite3_column_text(s, 2));
     snprintf(out->password_hash, sizeof out->password_hash, "%s",
              (const char *)sqlite3_column_text(s, 3));
@@ -511,9 +512,12 @@ int pl_store_user_set_totp(pl_store_t *st, int64_t user_id, const uint8_t *secre
 
 static json_t *user_row_json(sqlite3_stmt *s)
 {
-    int kind = sqlite3_column_int(s, 1);
+    int kind = sqlite3_column_type(s, 6) != SQLITE_NULL ? PL_USER_GUEST : sqlite3_column_int(s, 1);
     json_t *u = json_pack("{sI ss ss ss sb}", "id", (json_int_t)sqlite3_column_int64(s, 0), "kind",
-                          kind == PL_USER_PATIENT ? "patient" : "staff", "username",
+                          kind == PL_USER_PATIENT ? "patient"
+                          : kind == PL_USER_GUEST ? "guest"
+                                                  : "staff",
+                          "username",
                           (const char *)sqlite3_column_text(s, 2), "display_name",
                           (const char *)sqlite3_column_text(s, 3), "disabled",
                           sqlite3_column_int(s, 4) != 0);
@@ -525,7 +529,7 @@ static json_t *user_row_json(sqlite3_stmt *s)
 int pl_store_user_list(pl_store_t *st, json_t **out)
 {
     sqlite3_stmt *s = pl__sq_stmt(st, "SELECT u.id, u.kind, u.username, u.display_name, "
-                                      "u.disabled, p.practice_id FROM users u "
+                                      "u.disabled, p.practice_id, u.guest_role FROM users u "
                                       "LEFT JOIN patients p ON p.user_id = u.id ORDER BY u.id");
     if (!s) return -PL_EINTERNAL;
     json_t *arr = json_array();
@@ -543,7 +547,7 @@ int pl_store_user_list(pl_store_t *st, json_t **out)
 int pl_store_user_json(pl_store_t *st, int64_t user_id, json_t **out)
 {
     sqlite3_stmt *s = pl__sq_stmt(st, "SELECT u.id, u.kind, u.username, u.display_name, "
-                                      "u.disabled, p.practice_id FROM users u "
+                                      "u.disabled, p.practice_id, u.guest_role FROM users u "
                                       "LEFT JOIN patients p ON p.user_id = u.id WHERE u.id = ?");
     if (!s) return -PL_EINTERNAL;
     sqlite3_bind_int64(s, 1, user_id);
@@ -569,8 +573,8 @@ int pl_store_membership_add(pl_store_t *st, int64_t user_id, int64_t org_id, uns
 int pl_store_actor_load(pl_store_t *st, int64_t user_id, pl_actor_t *out)
 {
     sqlite3_stmt *s = pl__sq_stmt(st, "SELECT u.kind, u.username, u.display_name, u.disabled, "
-                                      "coalesce(p.practice_id, 0) FROM users u LEFT JOIN "
-                                      "patients p ON p.user_id = u.id WHERE u.id = ?");
+                                      "coalesce(p.practice_id, 0), u.guest_role FROM users u "
+                                      "LEFT JOIN patients p ON p.user_id = u.id WHERE u.id = ?");
     if (!s) return -PL_EINTERNAL;
     sqlite3_bind_int64(s, 1, user_id);
     int rc = sqlite3_step(s);
@@ -586,8 +590,14 @@ int pl_store_actor_load(pl_store_t *st, int64_t user_id, pl_actor_t *out)
              (const char *)sqlite3_column_text(s, 2));
     bool disabled = sqlite3_column_int(s, 3) != 0;
     out->practice_id = sqlite3_column_int64(s, 4);
+    const char *guest = (const char *)sqlite3_column_text(s, 5);
+    if (guest) {
+        out->kind = PL_USER_GUEST;
+        snprintf(out->guest_role, sizeof out->guest_role, "%s", guest);
+    }
     sqlite3_reset(s);
     if (disabled) return -PL_EAUTH;
+    if (guest) return 0; /* a guest belongs to no organisation, whatever the table says */
     s = pl__sq_stmt(st, "SELECT org_id, roles FROM memberships WHERE user_id = ? ORDER BY org_id");
     if (!s) return -PL_EINTERNAL;
     sqlite3_bind_int64(s, 1, user_id);

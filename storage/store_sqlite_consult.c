@@ -132,10 +132,19 @@ int pl_store_consult_set_status(pl_store_t *st, int64_t id, const char *from, co
     "SELECT c.id, c.conversation_id, c.org_id, c.patient_id, p.display_name, "                     \
     "c.clinician_user_id, s.display_name, c.status, c.scheduled_at, c.created_at, "                \
     "c.started_at, c.ended_at, (SELECT json_group_array(json_object('id', i.user_id, "             \
-    "'display_name', i.display_name)) FROM (SELECT cp.user_id, u.display_name "                    \
+    "'display_name', i.display_name, 'role', i.role, 'waiting', json(i.waiting), "                \
+    "'admitted', json(i.admitted))) FROM (SELECT cp.user_id, u.display_name, "                     \
+    "coalesce(u.guest_role, 'staff') AS role, "                                                    \
+    "CASE WHEN cp.waiting_at IS NOT NULL AND cp.admitted_at IS NULL THEN 'true' ELSE 'false' END " \
+    "AS waiting, CASE WHEN cp.admitted_at IS NOT NULL OR u.guest_role IS NULL THEN 'true' "        \
+    "ELSE 'false' END AS admitted "                                                                \
     "FROM consult_participants cp JOIN users u ON u.id = cp.user_id "                              \
     "WHERE cp.consultation_id = c.id AND cp.invited_by IS NOT NULL "                               \
-    "ORDER BY cp.invited_at, cp.user_id) i) "                                                      \
+    "ORDER BY cp.invited_at, cp.user_id) i), "                                                     \
+    "(SELECT json_group_array(json_object('user_id', cp.user_id, 'display_name', u.display_name, " \
+    "'role', CASE WHEN cp.user_id = c.patient_id THEN 'patient' "                                  \
+    "ELSE coalesce(u.guest_role, 'staff') END)) FROM consult_participants cp "                     \
+    "JOIN users u ON u.id = cp.user_id WHERE cp.consultation_id = c.id AND cp.present = 1) "       \
     "FROM consultations c JOIN users p ON p.id = c.patient_id "                                    \
     "JOIN users s ON s.id = c.clinician_user_id "
 
@@ -158,6 +167,12 @@ static json_t *consult_row_json(sqlite3_stmt *s)
         (const char *)sqlite3_column_text(s, 7), "scheduled_at", opt_json(s, 8), "created_at",
         (json_int_t)sqlite3_column_int64(s, 9), "started_at", opt_json(s, 10), "ended_at",
         opt_json(s, 11));
+    /* Who is in the call now, as the media layer last reported: how a page opened late
+     * knows who is already there. */
+    const char *present_txt = (const char *)sqlite3_column_text(s, 13);
+    json_t *present = present_txt ? json_loads(present_txt, 0, NULL) : NULL;
+    if (c) json_object_set_new(c, "present", json_is_array(present) ? present : json_array());
+    else json_decref(present);
     if (c && sqlite3_column_type(s, 10) != SQLITE_NULL && sqlite3_column_type(s, 11) != SQLITE_NULL)
         json_object_set_new(
             c, "duration_seconds",
@@ -317,29 +332,116 @@ int pl_store_consult_presence(pl_store_t *st, int64_t consultation_id, int64_t u
     return pl__sq_done(st, s, "consult presence");
 }
 
+/* ---- guests ---- */
+
+int pl_store_guest_create(pl_store_t *st, const char *display_name, const char *role, int64_t now,
+                          int64_t *id)
+{
+    /* A username nobody chose or will type, and a password hash no password verifies. */
+    sqlite3_stmt *s = pl__sq_stmt(st, "INSERT INTO users (kind, username, display_name, "
+                                      "password_hash, created_at, guest_role) VALUES "
+                                      "(2, 'guest:' || lower(hex(randomblob(16))), ?, '!', ?, ?)");
+    if (!s) return -PL_EINTERNAL;
+    sqlite3_bind_text(s, 1, display_name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, now);
+    sqlite3_bind_text(s, 3, role, -1, SQLITE_TRANSIENT);
+    int rc = pl__sq_done(st, s, "guest create");
+    if (rc == 0) *id = sqlite3_last_insert_rowid(st->db);
+    return rc;
+}
+
+int pl_store_consult_part_get(pl_store_t *st, int64_t consultation_id, int64_t user_id,
+                              pl_consult_part_t *out)
+{
+    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT invited_by IS NOT NULL, coalesce(waiting_at, 0), "
+                                      "coalesce(admitted_at, 0) FROM consult_participants "
+                                      "WHERE consultation_id = ? AND user_id = ?");
+    if (!s) return -PL_EINTERNAL;
+    sqlite3_bind_int64(s, 1, consultation_id);
+    sqlite3_bind_int64(s, 2, user_id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        out->invited = sqlite3_column_int(s, 0) != 0;
+        out->waiting_at = sqlite3_column_int64(s, 1);
+        out->admitted_at = sqlite3_column_int64(s, 2);
+    }
+    sqlite3_reset(s);
+    if (rc == SQLITE_ROW) return 0;
+    return rc == SQLITE_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "consult part get");
+}
+
+/* Runs one stamping UPDATE (sql binds consultation, user, now). When it changes nothing, tells
+ * "already so" (0, *moved false) from "not invited" (-PL_ECONFLICT). */
+static int part_stamp(pl_store_t *st, const char *sql, const char *what, int64_t consultation_id,
+                      int64_t user_id, int64_t now, bool *moved)
+{
+    *moved = false;
+    sqlite3_stmt *s = pl__sq_stmt(st, sql);
+    if (!s) return -PL_EINTERNAL;
+    sqlite3_bind_int64(s, 1, consultation_id);
+    sqlite3_bind_int64(s, 2, user_id);
+    sqlite3_bind_int64(s, 3, now);
+    int rc = pl__sq_done(st, s, what);
+    if (rc < 0) return rc;
+    if (sqlite3_changes(st->db) == 1) {
+        *moved = true;
+        return 0;
+    }
+    pl_consult_part_t p;
+    rc = pl_store_consult_part_get(st, consultation_id, user_id, &p);
+    if (rc == -PL_ENOTFOUND || (rc == 0 && !p.invited)) return -PL_ECONFLICT;
+    return rc;
+}
+
+int pl_store_consult_part_wait(pl_store_t *st, int64_t consultation_id, int64_t user_id,
+                               int64_t now, bool *moved)
+{
+    return part_stamp(st,
+                      "UPDATE consult_participants SET waiting_at = ?3 WHERE consultation_id = ?1 "
+                      "AND user_id = ?2 AND invited_by IS NOT NULL AND waiting_at IS NULL AND "
+                      "admitted_at IS NULL",
+                      "consult part wait", consultation_id, user_id, now, moved);
+}
+
+int pl_store_consult_part_admit(pl_store_t *st, int64_t consultation_id, int64_t user_id,
+                                int64_t now, bool *moved)
+{
+    return part_stamp(st,
+                      "UPDATE consult_participants SET admitted_at = ?3 WHERE consultation_id = ?1 "
+                      "AND user_id = ?2 AND invited_by IS NOT NULL AND admitted_at IS NULL",
+                      "consult part admit", consultation_id, user_id, now, moved);
+}
+
 /* ---- join links ---- */
 
-int pl_store_consult_link_create(pl_store_t *st, int64_t consultation_id, const char *token_hash,
-                                 int64_t now, int64_t expires_at, int64_t *id)
+int pl_store_consult_link_create(pl_store_t *st, int64_t consultation_id, int64_t guest_id,
+                                 const char *token_hash, int64_t now, int64_t expires_at,
+                                 int64_t *id)
 {
     sqlite3_stmt *s = pl__sq_stmt(st, "INSERT INTO consult_links (consultation_id, token_hash, "
-                                      "created_at, expires_at) VALUES (?,?,?,?)");
+                                      "created_at, expires_at, user_id) VALUES (?,?,?,?,?)");
     if (!s) return -PL_EINTERNAL;
     sqlite3_bind_int64(s, 1, consultation_id);
     sqlite3_bind_text(s, 2, token_hash, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 3, now);
     sqlite3_bind_int64(s, 4, expires_at);
+    if (guest_id > 0)
+        sqlite3_bind_int64(s, 5, guest_id);
+    else
+        sqlite3_bind_null(s, 5);
     int rc = pl__sq_done(st, s, "consult link create");
     if (rc == 0 && id) *id = sqlite3_last_insert_rowid(st->db);
     return rc;
 }
 
-int pl_store_consult_links_revoke(pl_store_t *st, int64_t consultation_id)
+int pl_store_consult_links_revoke(pl_store_t *st, int64_t consultation_id, int64_t guest_id)
 {
-    sqlite3_stmt *s = pl__sq_stmt(
-        st, "UPDATE consult_links SET revoked = 1 WHERE consultation_id = ? AND revoked = 0");
+    sqlite3_stmt *s = pl__sq_stmt(st, "UPDATE consult_links SET revoked = 1 WHERE "
+                                      "consultation_id = ?1 AND revoked = 0 AND "
+                                      "(?2 < 0 OR coalesce(user_id, 0) = ?2)");
     if (!s) return -PL_EINTERNAL;
     sqlite3_bind_int64(s, 1, consultation_id);
+    sqlite3_bind_int64(s, 2, guest_id);
     return pl__sq_done(st, s, "consult links revoke");
 }
 
@@ -347,7 +449,8 @@ int pl_store_consult_link_find(pl_store_t *st, const char *token_hash, pl_consul
 {
     sqlite3_stmt *s = pl__sq_stmt(st, "SELECT id, consultation_id, created_at, expires_at, "
                                       "coalesce(claimed_at, 0), device_hash, dob_failures, "
-                                      "revoked FROM consult_links WHERE token_hash = ?");
+                                      "revoked, coalesce(user_id, 0) FROM consult_links "
+                                      "WHERE token_hash = ?");
     if (!s) return -PL_EINTERNAL;
     sqlite3_bind_text(s, 1, token_hash, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(s);
@@ -362,6 +465,7 @@ int pl_store_consult_link_find(pl_store_t *st, const char *token_hash, pl_consul
         snprintf(out->device_hash, sizeof out->device_hash, "%s", dev ? dev : "");
         out->dob_failures = sqlite3_column_int(s, 6);
         out->revoked = sqlite3_column_int(s, 7) != 0;
+        out->guest_id = sqlite3_column_int64(s, 8);
     }
     sqlite3_reset(s);
     if (rc == SQLITE_ROW) return 0;

@@ -545,10 +545,17 @@ int pl_store_events_since(pl_store_t *st, const pl_actor_t *actor, int64_t after
         "SELECT id, conversation_id, org_id, patient_id, staff_only, type, payload, created_at "
         "FROM events WHERE org_id IN (SELECT org_id FROM memberships WHERE user_id = ?1) "
         "AND id > ?2 ORDER BY id LIMIT ?3";
-    sqlite3_stmt *s =
-        pl__sq_stmt(st, actor->kind == PL_USER_PATIENT ? patient_sql : staff_sql);
+    /* A guest sees only its consultation's consult.* events; authz sorts out which. */
+    static const char guest_sql[] =
+        "SELECT id, conversation_id, org_id, patient_id, staff_only, type, payload, created_at "
+        "FROM events WHERE conversation_id = ?1 AND staff_only = 0 AND id > ?2 "
+        "AND type LIKE 'consult.%' ORDER BY id LIMIT ?3";
+    bool guest = actor->kind == PL_USER_GUEST;
+    sqlite3_stmt *s = pl__sq_stmt(st, guest                              ? guest_sql
+                                      : actor->kind == PL_USER_PATIENT ? patient_sql
+                                                                       : staff_sql);
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, actor->user_id);
+    sqlite3_bind_int64(s, 1, guest ? actor->scope_conversation_id : actor->user_id);
     sqlite3_bind_int64(s, 2, after);
     sqlite3_bind_int(s, 3, limit);
     json_t *arr = json_array();

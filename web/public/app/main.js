@@ -11,7 +11,7 @@ import { patientHome, patientNew, patientRequest } from './pages/patient.js';
 import { inboxPage, practiceRequest, templatesPage } from './pages/practice.js';
 import { totpPage } from './pages/totp.js';
 import { consultationsPage, staffCallPage } from './pages/consult.js';
-import { joinPage, waitingRoomPage, patientCallPage } from './pages/join.js';
+import { joinPage, guestPage, waitingRoomPage, patientCallPage } from './pages/join.js';
 import { errorPage, notFoundPage } from './pages/errors.js';
 
 document.body.classList.add('js-enabled', 'nhsuk-frontend-supported');
@@ -22,9 +22,10 @@ document.body.classList.add('js-enabled', 'nhsuk-frontend-supported');
 // done here.)
 let joinToken = window.parleyJoinToken || null;
 delete window.parleyJoinToken;
-if (!joinToken && location.pathname.replace(/\/+$/, '') === '/join' && location.hash.length > 1) {
+const linkPath = location.pathname.replace(/\/+$/, '');
+if (!joinToken && (linkPath === '/join' || linkPath === '/guest') && location.hash.length > 1) {
   joinToken = location.hash.slice(1);
-  history.replaceState(null, '', '/join');
+  history.replaceState(null, '', linkPath);
 }
 
 const routes = [
@@ -39,8 +40,10 @@ const routes = [
   [/^\/practice\/consultations$/, consultationsPage, 'staff'],
   [/^\/practice\/consultations\/(\d+)\/call$/, staffCallPage, 'staff'],
   [/^\/join$/, joinPage, 'any'],
-  [/^\/consult\/(\d+)$/, waitingRoomPage, 'patient'],
-  [/^\/consult\/(\d+)\/call$/, patientCallPage, 'patient'],
+  [/^\/guest$/, guestPage, 'any'],
+  // A patient's, or an interpreter's or carer's (a guest, PROTOCOL 8.3).
+  [/^\/consult\/(\d+)$/, waitingRoomPage, 'patient guest'],
+  [/^\/consult\/(\d+)\/call$/, patientCallPage, 'patient guest'],
 ];
 
 // Pages that use the camera and microphone: leaving them turns both off.
@@ -162,7 +165,7 @@ class App {
     const [re, page, who] = match;
     if (who !== 'any') {
       if (!this.info) { this.navigate('/signin', { replace: true }); return; }
-      if (this.kind() !== who) { this.navigate(this.home(), { replace: true }); return; }
+      if (!who.split(' ').includes(this.kind())) { this.navigate(this.home(), { replace: true }); return; }
       if (this.info.must_enrol_totp && page !== totpPage) { this.navigate('/practice/totp', { replace: true }); return; }
       if (this.scope() && path !== this.home() && path !== `${this.home()}/call`) { this.navigate(this.home(), { replace: true }); return; }
     } else if (this.info && page === signinPage) {

@@ -7,6 +7,7 @@ import { LocalMedia, MEDIA_ERRORS, deviceChooser } from '../media.js';
 import { heading, warning } from '../ui.js';
 import { duration } from '../format.js';
 import { Transcript, loadHistory, composer } from './transcript.js';
+import { invitePanel, describe, GUEST_ROLES } from './invite.js';
 
 function names(list) {
   if (list.length <= 1) return list.join('');
@@ -63,16 +64,22 @@ export function endedView(app, main, k, viewer, ev) {
   focusHeading(main);
 }
 
-// The call page. k: the consultation (PROTOCOL 8.2). viewer: 'staff' or 'patient'.
+// The call page. k: the consultation (PROTOCOL 8.2). viewer: 'staff', 'patient' or 'guest'
+// (an interpreter or carer, PROTOCOL 8.3: no messages, as the conversation is the patient's).
 export async function callView(app, k, main, stale, viewer) {
   const staff = viewer === 'staff';
+  const guest = viewer === 'guest';
   const patientName = k.patient ? k.patient.display_name : 'the patient';
   const clinicianName = k.clinician ? k.clinician.display_name : 'your clinician';
   const other = staff ? patientName : clinicianName;
   const convId = k.conversation_id;
-  app.setTitle(staff ? `Video consultation with ${patientName}` : 'Your video consultation');
+  const title = staff ? `Video consultation with ${patientName}` : guest ? 'Video consultation' : 'Your video consultation';
+  app.setTitle(title);
 
-  const older = await loadHistory(app, convId).catch(() => null);
+  const [older, team] = await Promise.all([
+    guest ? null : loadHistory(app, convId).catch(() => null),
+    staff ? app.conn.request('org.staff', { org_id: k.org_id }).then((r) => r.staff).catch(() => []) : [],
+  ]);
   if (stale()) return undefined;
 
   // Your camera and microphone: the ones chosen in the waiting room, or the defaults.
@@ -167,24 +174,37 @@ export async function callView(app, k, main, stale, viewer) {
     confirmBox.querySelector('h2').focus();
   };
 
-  // The patient in the waiting room, for the practice to let in.
+  // Who is in the waiting room, for the practice to let in: the patient, and an invited
+  // interpreter or carer, each with their own button.
   const admitBox = h('div', { id: 'admit-box', hidden: true });
-  const showAdmit = (on) => {
-    if (!staff) return;
-    admitBox.hidden = !on;
-    if (!on) { replace(admitBox); return; }
-    if (admitBox.firstChild) return;
-    const btn = ctl('admit-button', `Admit ${patientName}`, async () => {
-      btn.disabled = true;
-      try { await app.conn.request('consult.admit', { consultation_id: k.id }); showAdmit(false); say(`${patientName} has been let in`); } catch (e) {
-        btn.disabled = false;
-        replace(problem, warning(`${patientName} could not be let in`, h('p', { class: 'nhsuk-body' }, e.message)));
-      }
-    }, { cls: '' });
-    replace(admitBox, h('div', { class: 'nhsuk-inset-text parley-admit' },
-      h('span', { class: 'nhsuk-u-visually-hidden' }, 'Information: '),
-      h('p', { class: 'nhsuk-body' }, h('strong', null, `${patientName} is in the waiting room.`)), btn));
+  const waitingNow = new Map(); // 'patient' or guest user id -> {name, user_id}
+  const renderAdmit = () => {
+    admitBox.hidden = waitingNow.size === 0;
+    for (const el of [...admitBox.children]) if (!waitingNow.has(el.dataset.key)) el.remove();
+    for (const [key, w] of waitingNow) {
+      if (admitBox.querySelector(`[data-key="${key}"]`)) continue;
+      const btn = ctl(key === 'patient' ? 'admit-button' : `admit-button-${w.user_id}`, `Admit ${w.name}`, async () => {
+        btn.disabled = true;
+        try {
+          await app.conn.request('consult.admit', key === 'patient' ? { consultation_id: k.id } : { consultation_id: k.id, user_id: w.user_id });
+          showAdmit(key, null);
+          say(`${w.name} has been let in`);
+        } catch (e) {
+          btn.disabled = false;
+          replace(problem, warning(`${w.name} could not be let in`, h('p', { class: 'nhsuk-body' }, e.message)));
+        }
+      }, { cls: '' });
+      admitBox.append(h('div', { class: 'nhsuk-inset-text parley-admit', 'data-key': key },
+        h('span', { class: 'nhsuk-u-visually-hidden' }, 'Information: '),
+        h('p', { class: 'nhsuk-body' }, h('strong', null, `${w.name} is in the waiting room.`)), btn));
+    }
   };
+  const showAdmit = (key, w) => {
+    if (!staff) return;
+    if (w) waitingNow.set(key, w); else waitingNow.delete(key);
+    renderAdmit();
+  };
+  const invite = staff ? invitePanel(app, k, team, { say }) : null;
 
   // Camera and microphone choice, during the call too.
   const chooser = deviceChooser(media);
@@ -193,27 +213,32 @@ export async function callView(app, k, main, stale, viewer) {
     h('div', { class: 'nhsuk-details__text' }, chooser.el));
 
   // The consultation's messages: its conversation, kept in the transcript.
-  const transcript = new Transcript(app, convId, staff ? 'staff' : 'patient');
-  transcript.patientName = patientName;
-  transcript.setOlder(older);
-  const chat = composer(app, convId, { id: 'chat', label: 'Send a message', hint: staff ? `${patientName} and the practice team can read it` : 'Your GP practice can read it, and keeps it with your records', buttonText: 'Send message' });
+  const transcript = guest ? null : new Transcript(app, convId, staff ? 'staff' : 'patient');
+  const chat = guest ? null : composer(app, convId, { id: 'chat', label: 'Send a message', hint: staff ? `${patientName} and the practice team can read it` : 'Your GP practice can read it, and keeps it with your records', buttonText: 'Send message' });
+  if (transcript) {
+    transcript.patientName = patientName;
+    transcript.setOlder(older);
+  }
 
   append(main, [
-    heading(staff ? `Video consultation with ${patientName}` : 'Your video consultation', staff ? null : clinicianName),
+    heading(title, staff ? null : clinicianName),
     status, speaking, live, sound, problem, mediaProblem, admitBox,
     h('div', { class: 'nhsuk-grid-row' },
       h('div', { class: 'nhsuk-grid-column-two-thirds' },
         h('section', { class: 'parley-call', 'aria-labelledby': 'video-heading' },
           h('h2', { class: 'nhsuk-u-visually-hidden', id: 'video-heading' }, 'Video'),
           h('div', { class: 'parley-call__stage' }, a.fig, b.fig, screen.fig, self.fig)),
-        controls, confirmBox, settings),
-      h('div', { class: 'nhsuk-grid-column-one-third' },
+        controls, confirmBox, settings, invite ? invite.el : null),
+      guest ? null : h('div', { class: 'nhsuk-grid-column-one-third' },
         h('div', { class: 'parley-call__chat' }, transcript.el, chat.el)))]);
 
   // ---- who is here ----
   const present = new Map(); // key -> display name, everyone but me
   const keyOf = (p) => (p.user_id != null ? `u${p.user_id}` : `${p.role}:${p.display_name}`);
-  const isMe = (p) => (staff ? p.user_id === app.info.user.id : p.role === 'patient');
+  const isMe = (p) => (viewer === 'patient' ? p.role === 'patient' : p.user_id === app.info.user.id);
+  // Who was already in the call when this page opened (PROTOCOL 8.2, present); later
+  // changes come as consult.joined and consult.left.
+  for (const p of k.present || []) if (!isMe(p)) present.set(keyOf(p), describe(p));
 
   const slotName = () => {
     const list = [...present.values()];
@@ -225,7 +250,7 @@ export async function callView(app, k, main, stale, viewer) {
     if (call.state === 'connected') {
       const list = [...present.values()];
       if (!list.length && (act.a.audio || act.a.video)) list.push(other);
-      text = list.length ? `In the call: you and ${names(list)}.` : `Connected. Waiting for ${other} to join.`;
+      text = list.length ? `In the call: ${names(['you', ...list])}.` : `Connected. Waiting for ${other} to join.`;
       if (call.screenTrack) text += ' You are sharing your screen.';
     } else if (call.state === 'reconnecting') {
       text = 'Reconnecting… Your connection changed. The call will carry on when it is back.';
@@ -319,6 +344,7 @@ export async function callView(app, k, main, stale, viewer) {
 
   let marked = 0;
   const markRead = () => {
+    if (guest) return;
     const c = app.state.convs.get(convId);
     const last = c ? c.last_seq : Math.max(0, ...[...app.state.messages(convId).values()].filter((m) => m.kind === 'message').map((m) => m.seq));
     if (document.visibilityState !== 'visible' || !last || last <= marked) return;
@@ -329,38 +355,43 @@ export async function callView(app, k, main, stale, viewer) {
     const d = e.detail;
     if (d.what === 'speaker' && d.consultationId === k.id) {
       const ev = d.event;
-      const me = staff ? ev.user_id === app.info.user.id : ev.user_id != null;
+      const me = viewer === 'patient' ? ev.user_id != null : ev.user_id === app.info.user.id;
       speaking.textContent = ev.display_name ? `Speaking: ${me ? 'you' : ev.display_name}` : '';
       return;
     }
     if (d.what === 'consult' && d.consultationId === k.id) {
       const ev = d.event;
       const p = ev.participant;
+      const waitKey = p && p.role === 'patient' ? 'patient' : p ? String(p.user_id) : null;
       if ((ev.type === 'consult.joined' || ev.type === 'consult.reconnected') && p && !isMe(p)) {
-        if (!present.has(keyOf(p))) say(`${p.display_name} joined the call`);
-        present.set(keyOf(p), p.display_name);
+        if (!present.has(keyOf(p))) say(`${describe(p)} joined the call`);
+        present.set(keyOf(p), describe(p));
       } else if (ev.type === 'consult.left' && p && !isMe(p)) {
-        if (present.delete(keyOf(p))) say(`${p.display_name} left the call`);
-      } else if (ev.type === 'consult.waiting') showAdmit(true);
-      else if (ev.type === 'consult.admitted') showAdmit(false);
-      else if (ev.type === 'consult.ended' || ev.type === 'consult.cancelled') { finish(ev); return; }
+        if (present.delete(keyOf(p))) say(`${describe(p)} left the call`);
+      } else if (ev.type === 'consult.waiting' && waitKey) showAdmit(waitKey, { name: describe(p), user_id: p.user_id });
+      else if (ev.type === 'consult.admitted' && waitKey) showAdmit(waitKey, null);
+      else if (ev.type === 'consult.invited' && invite) {
+        if (!(k.invited || []).some((x) => x.id === p.user_id)) k.invited = [...(k.invited || []), { id: p.user_id, display_name: p.display_name, role: p.role }];
+        invite.refresh();
+      } else if (ev.type === 'consult.ended' || ev.type === 'consult.cancelled') { finish(ev); return; }
       renderStatus();
       renderTiles();
     }
-    if (d.conversationId === convId) {
+    if (transcript && d.conversationId === convId) {
       if (d.what === 'messages' || d.what === 'receipts') { transcript.render(); markRead(); }
       if (d.what === 'typing') transcript.renderTyping();
     }
   };
-  const onConn = () => transcript.render();
+  const onConn = () => { if (transcript) transcript.render(); };
   const onHide = () => { call.leave(); };
   app.state.addEventListener('change', onState);
   app.conn.addEventListener('state', onConn);
   window.addEventListener('pagehide', onHide);
   document.addEventListener('visibilitychange', markRead);
 
-  showAdmit(k.status === 'waiting');
-  transcript.render();
+  if (k.status === 'waiting') showAdmit('patient', { name: patientName });
+  for (const x of k.invited || []) if (GUEST_ROLES[x.role] && x.waiting && !x.admitted) showAdmit(String(x.id), { name: describe(x), user_id: x.id });
+  if (transcript) transcript.render();
   markRead();
   renderControls();
   renderTiles();
@@ -383,7 +414,7 @@ export async function callView(app, k, main, stale, viewer) {
     done = true;
     call.leave();
     chooser.destroy();
-    transcript.destroy();
+    if (transcript) transcript.destroy();
     media.removeEventListener('change', onMedia);
     app.state.removeEventListener('change', onState);
     app.conn.removeEventListener('state', onConn);

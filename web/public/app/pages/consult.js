@@ -5,6 +5,7 @@ import { h, replace } from '../dom.js';
 import { dateTime } from '../format.js';
 import { Form, heading, button, tag, input, radios, radioValue, dateInput, readDate, notification } from '../ui.js';
 import { callView, endedView } from './call.js';
+import { linkPanel } from './link.js';
 
 export const CONSULT_STATUS = {
   booked: { text: 'Booked', cls: 'nhsuk-tag--blue' },
@@ -21,40 +22,6 @@ export function consultTag(s) {
 
 function when(k) {
   return k.scheduled_at ? dateTime(k.scheduled_at) : `As soon as possible (booked ${dateTime(k.created_at)})`;
-}
-
-// The patient's link, shown once after booking: the full address, a copy button and what the
-// patient needs to know about it.
-export function linkPanel(link, patientName, { level = 'h2' } = {}) {
-  const url = `${location.origin}${link.path}`;
-  const field = h('input', { class: 'nhsuk-input parley-link__url', id: 'join-link', type: 'text', readonly: true, spellcheck: 'false', autocomplete: 'off', 'aria-describedby': 'join-link-hint' });
-  field.value = url;
-  const copied = h('p', { class: 'nhsuk-body-s parley-link__copied', role: 'status', id: 'copy-status' });
-  const copy = h('button', { class: 'nhsuk-button nhsuk-button--secondary', type: 'button', id: 'copy-link', 'data-module': 'nhsuk-button' }, 'Copy link');
-  copy.addEventListener('click', async () => {
-    copied.textContent = '';
-    try {
-      await navigator.clipboard.writeText(url);
-      copied.textContent = 'Link copied';
-    } catch {
-      field.focus();
-      field.select();
-      let ok = false;
-      try { ok = document.execCommand('copy'); } catch { /* not allowed */ }
-      copied.textContent = ok ? 'Link copied' : 'The link is selected: copy it with your keyboard or the Edit menu';
-    }
-  });
-  field.addEventListener('focus', () => field.select());
-  return h('div', { class: 'nhsuk-card parley-link', id: 'link-panel' },
-    h('div', { class: 'nhsuk-card__content' },
-      h(level, { class: `nhsuk-card__heading ${level === 'h2' ? 'nhsuk-heading-m' : 'nhsuk-heading-s'}`, id: 'link-heading', tabindex: '-1' }, `Send this link to ${patientName}`),
-      h('div', { class: 'nhsuk-form-group' },
-        h('label', { class: 'nhsuk-label', for: 'join-link' }, 'Link to the video consultation'),
-        h('div', { class: 'nhsuk-hint', id: 'join-link-hint' }, 'Send it by text message or email from your usual system'),
-        field),
-      copy, copied,
-      h('p', { class: 'nhsuk-body' }, `The link works until ${dateTime(link.expires_at)}, on one phone or computer only. ${patientName} will be asked for their date of birth before they can join.`),
-      h('p', { class: 'nhsuk-body' }, 'This is the only time the link is shown. If it is lost, get a new link from the list of video consultations: the old one then stops working.')));
 }
 
 // Books a consultation and shows its link in `area`. From a request: into the request's own

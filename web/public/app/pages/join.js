@@ -1,5 +1,7 @@
 // The patient's side of a video consultation: the link page (/join#TOKEN: date of birth
-// check), the waiting room with a camera and microphone check, and the call.
+// check), the waiting room with a camera and microphone check, and the call. An interpreter's
+// or carer's link (/guest#TOKEN) opens the same waiting room and call without the date of
+// birth, which they need not know; the clinician lets them in by name.
 import { h, replace } from '../dom.js';
 import * as api from '../api.js';
 import { Form, button, dateInput, readDate, inset, warning } from '../ui.js';
@@ -103,18 +105,78 @@ export async function joinPage(app, _p, main) {
       }
     }
     // The server set a session for this consultation only. Connect with it.
-    app.joinToken = null;
     for (const el of form.el.querySelectorAll('input')) el.value = '';
-    const ok = await app.startConnection();
-    if (!ok) {
+    if (!(await enter(app, r))) {
       btn.disabled = false;
       form.showErrors([{ text: 'Parley could not be reached. Check your internet connection and try again' }]);
+    }
+  });
+}
+
+// After a link has opened a session: connect with it and go to the waiting room.
+async function enter(app, r) {
+  app.joinToken = null;
+  const ok = await app.startConnection();
+  if (!ok) return false;
+  await app.loadInfo();
+  app.state.putConsult(r.consultation);
+  app.navigate(`/consult/${r.consultation.id}`, { replace: true });
+  return true;
+}
+
+// /guest: an interpreter's or carer's link. Nothing about the consultation is shown until the
+// server has accepted the link; then the same waiting room as the patient's.
+export async function guestPage(app, _p, main) {
+  const token = app.joinToken;
+  if (!token || !TOKEN.test(token)) {
+    app.joinToken = null;
+    linkProblem(app, main, token ? 'not_found' : 'no_token', token ? 'This link is not valid' : 'Open the link again',
+      token ? 'This link is not valid. Ask the GP practice that sent it for a new one.'
+        : 'To join the video consultation, open the link the GP practice sent you. For your security the link is not kept in the address bar.');
+    return;
+  }
+  app.setTitle('Join a video consultation');
+  const form = new Form({ id: 'guest-form' },
+    h('h1', { class: 'nhsuk-heading-l' }, 'Join a video consultation'),
+    h('p', { class: 'nhsuk-body' }, 'A GP practice has invited you to a video consultation, to interpret or to support the patient.'),
+    h('p', { class: 'nhsuk-body' }, 'You will check your camera and microphone, then wait until the clinician lets you in. You will not see the patient’s records or messages.'),
+    button('Continue', { id: 'guest-button' }));
+  main.append(grid(form.el));
+  form.el.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const btn = form.el.querySelector('#guest-button');
+    btn.disabled = true;
+    let r;
+    try {
+      r = await api.join(token);
+    } catch (err) {
+      btn.disabled = false;
+      if (err.code === 'not_found' || err.code === 'bad_request') {
+        app.joinToken = null;
+        linkProblem(app, main, 'not_found', 'This link is not valid', 'This link is not valid. Ask the GP practice that sent it for a new one.',
+          'Links stop working when they expire, when the practice makes a new one, or when the consultation is over.');
+      } else if (err.code === 'conflict') {
+        app.joinToken = null;
+        linkProblem(app, main, 'conflict', 'This link has been used on another device',
+          'A link works on one phone or computer only, and it has already been opened on another one. Ask the GP practice for a new link.');
+      } else {
+        form.showErrors([{ text: err.code === 'rate_limited' ? 'Too many attempts. Wait a minute and try again' : 'Parley could not be reached. Check your internet connection and try again' }]);
+      }
       return;
     }
-    await app.loadInfo();
-    app.state.putConsult(r.consultation);
-    app.navigate(`/consult/${r.consultation.id}`, { replace: true });
+    if (!(await enter(app, r))) {
+      btn.disabled = false;
+      form.showErrors([{ text: 'Parley could not be reached. Check your internet connection and try again' }]);
+    }
   });
+}
+
+// Whether the person on this page has been let in: the patient when the call has started, a
+// guest when admitted themselves.
+function letIn(app, k) {
+  if (app.kind() !== 'guest') return k.status === 'in_call';
+  const me = (k.invited || []).find((x) => x.id === app.info.user.id);
+  return !!(me && me.admitted);
 }
 
 // /consult/:id: the waiting room. The camera and microphone are checked here (with a choice
@@ -169,7 +231,7 @@ export async function waitingRoomPage(app, [idText], main, stale) {
       const w = await app.conn.request('consult.wait', { consultation_id: id });
       if (stale() || gone) return;
       app.state.putConsult(w.consultation);
-      if (w.consultation.status === 'in_call') { toCall(); return; }
+      if (letIn(app, w.consultation)) { toCall(); return; }
       replace(status, h('div', { class: 'nhsuk-inset-text parley-waiting__text' },
         h('span', { class: 'nhsuk-u-visually-hidden' }, 'Information: '),
         h('p', { class: 'nhsuk-body-l', id: 'waiting-text' }, `You're in the waiting room. ${clinician} will let you in.`)));
@@ -183,7 +245,9 @@ export async function waitingRoomPage(app, [idText], main, stale) {
   const onState = (e) => {
     const d = e.detail;
     if (d.what !== 'consult' || d.consultationId !== id) return;
-    if (d.event.type === 'consult.admitted') toCall();
+    const p = d.event.participant;
+    const mine = app.kind() === 'guest' ? p && p.user_id === app.info.user.id : !p || p.role === 'patient';
+    if (d.event.type === 'consult.admitted' && mine) toCall();
     else if (d.event.type === 'consult.ended' || d.event.type === 'consult.cancelled') {
       gone = true;
       endedView(app, main, { ...k, ...(app.state.consults.get(id) || {}) }, 'patient', d.event);
@@ -227,6 +291,6 @@ export async function patientCallPage(app, [idText], main, stale) {
   app.state.putConsult(r.consultation);
   const k = r.consultation;
   if (k.status === 'ended' || k.status === 'cancelled') { endedView(app, main, k, 'patient'); return undefined; }
-  if (k.status !== 'in_call') { app.navigate(`/consult/${id}`, { replace: true }); return undefined; }
-  return callView(app, k, main, stale, 'patient');
+  if (!letIn(app, k)) { app.navigate(`/consult/${id}`, { replace: true }); return undefined; }
+  return callView(app, k, main, stale, app.kind() === 'guest' ? 'guest' : 'patient');
 }
