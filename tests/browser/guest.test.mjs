@@ -134,6 +134,13 @@ test('the GP adds an interpreter by their own link; three people see each other;
   assert.equal(await guest.getByRole('button', { name: 'Share screen' }).count(), 0);
   await check(gp, 'guest-call-gp');
   await check(guest, 'guest-call-interpreter');
+  // The GP's screen reaches both others.
+  await gp.getByRole('button', { name: 'Share screen' }).click();
+  await gp.getByRole('button', { name: 'Stop sharing screen' }).waitFor();
+  await Promise.all([patient, guest].map((pg) => pg.locator('#slot-screen').waitFor({ state: 'visible', timeout: 10000 })));
+  await Promise.all([patient, guest].map((pg) => pg.waitForFunction(() => document.getElementById('slot-screen-video').videoWidth > 0, null, { timeout: 10000 })));
+  await gp.getByRole('button', { name: 'Stop sharing screen' }).click();
+  await Promise.all([patient, guest].map((pg) => pg.locator('#slot-screen').waitFor({ state: 'hidden', timeout: 10000 })));
 
   // ---- the GP ends it for everyone ----
   await gp.getByRole('button', { name: 'End consultation for everyone' }).click();
