@@ -2,13 +2,15 @@
  * and is admitted; both join with SDP offers (a real Chromium offer carrying the test client's
  * ICE credentials and certificate fingerprint); two test WebRTC clients then check ICE, complete
  * DTLS and exchange SRTP through the server's UDP port. The consultation's event stream records
- * who joined; ending the consultation closes the media. Also the refusals: joining before being
- * admitted, strangers, bad offers. */
+ * who joined; ending the consultation closes the media. A guest (an interpreter, invited with
+ * consult.invite and in through its own link) as the third person in the call. Also the
+ * refusals: joining before being admitted, strangers, bad offers. */
 #include "core/err.h"
 #include "media/rtp.h"
 #include "media/sdp.h"
 #include "tests/support/https.h"
 #include "tests/support/call_peer.h"
+#include "tests/support/consult_fx.h"
 #include "tests/support/pclient.h"
 
 #include <arpa/inet.h>
@@ -249,6 +251,217 @@ static void test_gp_and_patient_exchange_media_through_the_server(void **s)
     b_close(&ba);
     pl_pc_destroy(gp);
     pl_pc_destroy(ann);
+}
+
+/* ---- a guest as the third person ---- */
+
+/* Three C peers that count the RTP they receive by who sent it (the payload names them). */
+
+typedef struct {
+    pl_call_peer_t p;
+    int from[3]; /* RTP packets received, by sender (GP, guest, Ann) */
+} peer_t;
+
+static const char *const voices[3] = {"gp-voice", "guest-voice", "ann-voice"};
+
+static void on_media(void *opaque, const uint8_t *buf, size_t len, bool rtcp)
+{
+    peer_t *p = opaque;
+    pl_rtp_packet_t r;
+    if (rtcp || pl_rtp_parse(buf, len, &r) < 0) return;
+    for (int i = 0; i < 3; i++)
+        if (r.payload_len == strlen(voices[i]) && !memcmp(r.payload, voices[i], r.payload_len))
+            p->from[i]++;
+}
+
+static void send_voice(peer_t *p, int who, int n, uint16_t seq0)
+{
+    uint8_t buf[1500];
+    for (int i = 0; i < n; i++) {
+        pl_rtp_header_t h = {.pt = 111,
+                             .seq = (uint16_t)(seq0 + i),
+                             .timestamp = 960u * (uint32_t)(seq0 + i),
+                             .ssrc = PL_RTC_OFFER_AUDIO_SSRC};
+        size_t len = 0;
+        assert_int_equal(pl_rtp_write(&h, (const uint8_t *)voices[who], strlen(voices[who]), buf,
+                                      sizeof buf - 200, &len),
+                         0);
+        assert_int_equal(pl_rtc_client_send(p->p.cli, buf, len, sizeof buf, false), 0);
+    }
+}
+
+static void poll_until(peer_t **ps, int n, bool (*done)(peer_t **), int ms)
+{
+    for (int t = 0; t < ms && !done(ps); t += 5) {
+        for (int i = 0; i < n; i++)
+            pl_call_peer_poll(&ps[i]->p);
+        usleep(5000);
+    }
+}
+
+static bool first_round(peer_t **ps)
+{
+    return ps[0]->from[1] >= 20 && ps[1]->from[0] >= 20;
+}
+
+static bool second_round(peer_t **ps)
+{
+    return ps[0]->from[1] >= 40 && ps[1]->from[0] >= 40 && ps[2]->from[0] >= 20;
+}
+
+static void test_admitted_guest_is_the_third_person_in_the_call(void **s)
+{
+    pl_pc_t *gp = cfx_open_as(&fx, "dr.patel"), *ann = cfx_open_as(&fx, "ann.taylor");
+    cfx_booking_t b = cfx_book(&fx, gp);
+    cfx_guest_t g = cfx_invite_guest(gp, b.id, "Maria Lopez", "interpreter");
+    char device[64] = "";
+    pl_pc_t *c = cfx_join_and_connect(&fx, g.token, NULL, device, sizeof device);
+    json_decref(pl_pc_subscribe(gp, -1, T));
+    json_decref(pl_pc_subscribe(ann, -1, T));
+    json_decref(pl_pc_subscribe(c, -1, T));
+    static peer_t pg, pq, pa; /* GP, guest, Ann */
+    peer_t *all[] = {&pg, &pq, &pa};
+    for (int i = 0; i < 3; i++) {
+        memset(all[i], 0, sizeof *all[i]);
+        assert_int_equal(pl_call_peer_open(&all[i]->p, media_port, on_media, all[i]), 0);
+    }
+
+    /* The interpreter is let in and joins with the GP before Ann arrives: join order GP,
+     * guest, Ann fills everyone's first slot (the test offer has one) with the first other
+     * person to join. */
+    json_decref(cfx_ok(pl_pc_callf(gp, T, "{ss sI sI}", "type", "consult.admit", "consultation_id",
+                                   b.id, "user_id", g.id)));
+    json_decref(cfx_ok(pl_call_peer_join(&pg.p, gp, b.id, "consult.join")));
+    json_t *r = cfx_ok(pl_call_peer_join(&pq.p, c, b.id, "consult.join"));
+    assert_non_null(strstr(cfx_jstr(r, "answer"), "a=ice-lite"));
+    assert_int_not_equal(pq.p.announced[0], 0);
+    json_decref(r);
+    pl_call_peer_t *gp_others[] = {&pq.p}, *guest_others[] = {&pg.p};
+    assert_int_equal(pl_call_peer_connect(&pg.p, gp_others, 1), 0);
+    assert_int_equal(pl_call_peer_connect(&pq.p, guest_others, 1), 0);
+    send_voice(&pg, 0, 20, 1000);
+    send_voice(&pq, 1, 20, 2000);
+    poll_until(all, 2, first_round, 2000);
+    assert_int_equal(pq.from[0], 20); /* the interpreter hears the GP */
+    assert_int_equal(pg.from[1], 20); /* and the GP the interpreter */
+
+    /* Ann waits, is admitted, and joins: three people in the call. */
+    json_decref(
+        cfx_ok(pl_pc_callf(ann, T, "{ss sI}", "type", "consult.wait", "consultation_id", b.id)));
+    json_decref(
+        cfx_ok(pl_pc_callf(gp, T, "{ss sI}", "type", "consult.admit", "consultation_id", b.id)));
+    json_decref(cfx_ok(pl_call_peer_join(&pa.p, ann, b.id, "consult.join")));
+    pl_call_peer_t *ann_others[] = {&pg.p, &pq.p};
+    assert_int_equal(pl_call_peer_connect(&pa.p, ann_others, 2), 0);
+    send_voice(&pg, 0, 20, 1020);
+    send_voice(&pq, 1, 20, 2020);
+    send_voice(&pa, 2, 20, 3000);
+    poll_until(all, 3, second_round, 2000);
+    assert_int_equal(pq.from[0], 40);
+    assert_int_equal(pg.from[1], 40);
+    assert_int_equal(pa.from[0], 20);
+    assert_int_equal(pq.from[1], 0); /* nobody hears themselves */
+    pl_http_resp_t m;
+    assert_int_equal(
+        pl_https_request("127.0.0.1", fx.port, "GET", "/metrics", NULL, NULL, 0, T, &m), 0);
+    assert_non_null(strstr(m.body, "\nparley_media_peers 3\n"));
+    pl_http_resp_free(&m);
+    /* A fourth is turned away. */
+    pl_pc_t *nurse = cfx_open_as(&fx, "nurse.okafor");
+    peer_t pn;
+    memset(&pn, 0, sizeof pn);
+    assert_int_equal(pl_call_peer_open(&pn.p, media_port, NULL, NULL), 0);
+    cfx_refused(pl_call_peer_join(&pn.p, nurse, b.id, "consult.join"), "conflict", NULL);
+    pl_call_peer_close(&pn.p);
+    pl_pc_destroy(nurse);
+
+    /* Everyone is told the interpreter joined: the practice and Ann with the guest's id. */
+    for (int side = 0; side < 2; side++) {
+        pl_pc_t *who = side ? ann : gp;
+        json_t *e = NULL, *ev = NULL;
+        for (int tries = 0; tries < 3; tries++) {
+            ev = cfx_event(who, "consult.joined", &e);
+            json_t *p = json_object_get(e, "participant");
+            if (json_integer_value(json_object_get(p, "user_id")) == g.id) break;
+            json_decref(ev);
+            ev = NULL;
+        }
+        assert_non_null(ev);
+        assert_int_equal(cfx_jint(e, "consultation_id"), b.id);
+        cfx_check_person(json_object_get(e, "participant"), g.id, "interpreter", "Maria Lopez");
+        json_decref(ev);
+    }
+
+    /* Who is in the call, as the guest's page sees it: the clinician by name only. */
+    json_t *k = NULL;
+    for (int tries = 0; tries < 50; tries++) {
+        json_decref(k);
+        k = cfx_consult_get(c, b.id);
+        if (json_array_size(json_object_get(k, "present")) == 3) break;
+        usleep(100000);
+    }
+    json_t *present = json_object_get(k, "present");
+    assert_int_equal(json_array_size(present), 3);
+    int found = 0;
+    size_t at;
+    json_t *p;
+    json_array_foreach(present, at, p)
+    {
+        const char *role = cfx_jstr(p, "role");
+        if (!strcmp(role, "staff")) {
+            cfx_check_person(p, 0, "staff", "Dr Asha Patel");
+            found |= 1;
+        } else if (!strcmp(role, "interpreter")) {
+            cfx_check_person(p, g.id, "interpreter", "Maria Lopez");
+            found |= 2;
+        } else {
+            cfx_check_person(p, cfx_uid(&fx, "ann.taylor"), "patient", "Ann Taylor");
+            found |= 4;
+        }
+    }
+    assert_int_equal(found, 7);
+    json_decref(k);
+
+    /* The interpreter leaves; the practice hears it by role. */
+    json_decref(
+        cfx_ok(pl_pc_callf(c, T, "{ss sI}", "type", "consult.leave", "consultation_id", b.id)));
+    json_t *e, *ev = cfx_event(gp, "consult.left", &e);
+    cfx_check_person(json_object_get(e, "participant"), g.id, "interpreter", "Maria Lopez");
+    json_decref(ev);
+
+    /* The end lists the guest among the participants, and closes its way back in. */
+    json_decref(
+        cfx_ok(pl_pc_callf(gp, T, "{ss sI}", "type", "consult.end", "consultation_id", b.id)));
+    ev = cfx_event(c, "consult.ended", &e);
+    json_t *people = json_object_get(e, "participants");
+    assert_int_equal(json_array_size(people), 3);
+    cfx_check_person(json_array_get(people, 0), cfx_uid(&fx, "ann.taylor"), "patient",
+                     "Ann Taylor");
+    cfx_check_person(json_array_get(people, 1), 0, "staff", "Dr Asha Patel");
+    cfx_check_person(json_array_get(people, 2), g.id, "interpreter", "Maria Lopez");
+    assert_null(json_object_get(e, "by"));
+    json_decref(ev);
+    ev = cfx_event(gp, "consult.ended", &e);
+    people = json_object_get(e, "participants");
+    assert_int_equal(json_array_size(people), 3);
+    cfx_check_person(json_array_get(people, 1), cfx_uid(&fx, "dr.patel"), "staff", "Dr Asha Patel");
+    cfx_check_person(json_array_get(people, 2), g.id, "interpreter", "Maria Lopez");
+    json_decref(ev);
+    cfx_refused(pl_call_peer_join(&pq.p, c, b.id, "consult.join"), "conflict",
+                "this consultation is over");
+    cfx_refused(pl_pc_callf(c, T, "{ss sI}", "type", "consult.wait", "consultation_id", b.id),
+                "conflict", NULL);
+    cfx_join_resp_t j;
+    assert_int_equal(cfx_join(&fx, g.token, NULL, device, &j), 404);
+    assert_string_equal(cfx_join_err(&j), "not_found");
+    assert_string_equal(cfx_join_msg(&j),
+                        "this link is not valid: ask your practice for a new one");
+    cfx_join_free(&j);
+    for (int i = 0; i < 3; i++)
+        pl_call_peer_close(&all[i]->p);
+    pl_pc_destroy(c);
+    pl_pc_destroy(ann);
+    pl_pc_destroy(gp);
 }
 
 static void test_joins_are_refused_when_they_should_be(void **s)
@@ -511,6 +724,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gp_and_patient_exchange_media_through_the_server),
+        cmocka_unit_test(test_admitted_guest_is_the_third_person_in_the_call),
         cmocka_unit_test(test_joins_are_refused_when_they_should_be),
         cmocka_unit_test(test_a_certificate_not_in_the_offer_gets_no_media),
         cmocka_unit_test(test_ice_servers_without_turn_is_empty),

@@ -2,7 +2,8 @@
  * actor x resource x action, written out cell by cell from the rules (not from the code), plus
  * the edges the matrix cannot show: creating at another practice, NULL arguments, unknown actor
  * kinds and actions, pl_authz_roles_at, and the request types a session scoped to one video
- * consultation may send. authz is pure, so no fixtures touch the disk. */
+ * consultation may send, the patient's and a guest's (an interpreter or carer invited from
+ * outside the practice). authz is pure, so no fixtures touch the disk. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/err.h"
@@ -22,6 +24,7 @@
 #define CONV_OTHER 51    /* another conversation of the owner's, with CONSULT_OTHER */
 #define CONSULT 70
 #define CONSULT_OTHER 71
+#define CONSULT_SIBLING 72 /* a second consultation on CONV */
 
 /* ---- actors ---- */
 
@@ -40,6 +43,8 @@ enum {
     ST_GP_B,  /* gp at B only */
     ST_NONE,  /* staff with no memberships */
     ST_ZERO,  /* user_id 0, otherwise a staff member with every role at A */
+    GUEST,    /* an interpreter invited into CONSULT, on the session its guest link opened */
+    GUEST_UNSCOPED, /* a guest on a session with no consultation: never made; gets nothing */
     N_ACTORS
 };
 
@@ -58,6 +63,8 @@ static const char *const actor_names[N_ACTORS] = {
     "gp (B)",
     "staff, no orgs",
     "user_id 0",
+    "guest, scoped to a consultation",
+    "guest, no scope",
 };
 
 static pl_actor_t patient(int64_t id, int64_t practice)
@@ -81,6 +88,18 @@ static pl_actor_t staff(int64_t id, int64_t org, unsigned roles)
         a.orgs[0].org_id = org;
         a.orgs[0].roles = roles;
     }
+    return a;
+}
+
+static pl_actor_t guest(int64_t id, int64_t consultation, int64_t conversation)
+{
+    pl_actor_t a;
+    memset(&a, 0, sizeof a);
+    a.user_id = id;
+    a.kind = PL_USER_GUEST;
+    snprintf(a.guest_role, sizeof a.guest_role, "interpreter");
+    a.scope_consultation_id = consultation;
+    a.scope_conversation_id = conversation;
     return a;
 }
 
@@ -117,6 +136,10 @@ static pl_actor_t make_actor(int which)
         return staff(208, ORG_B, PL_ROLE_GP);
     case ST_NONE:
         return staff(209, 0, 0);
+    case GUEST:
+        return guest(400, CONSULT, CONV);
+    case GUEST_UNSCOPED:
+        return guest(401, 0, 0);
     default:
         return staff(0, ORG_A, (1u << PL_ROLE_COUNT) - 1);
     }
@@ -134,13 +157,21 @@ enum {
     R_CONV_OTHER,
     R_EVENT_OTHER,
     R_CONSULT_OTHER,
+    R_EVENT_CONSULT,       /* a consult.* event of CONSULT, on CONV */
+    R_EVENT_CONSULT_STAFF, /* the same, staff_only */
+    R_EVENT_SIBLING,       /* a consult.* event of CONSULT_SIBLING, also on CONV */
+    R_CONSULT_SIBLING,     /* CONSULT_SIBLING itself */
+    R_EVENT_OTHER_CONSULT, /* a consult.* event of CONSULT_OTHER, on CONV_OTHER */
     N_RES
 };
 
 static const char *const res_names[N_RES] = {
     "conversation",         "event",           "staff_only event",
     "org",                  "template",        "consultation",
-    "other conversation",   "event of other conversation", "other consultation"};
+    "other conversation",   "event of other conversation", "other consultation",
+    "event of the consultation", "staff_only event of the consultation",
+    "event of the consultation next to it", "consultation next to it",
+    "event of other consultation"};
 
 /* {kind, org, patient, staff_only, conversation, consultation} */
 static const pl_resource_t resources[N_RES] = {
@@ -153,6 +184,11 @@ static const pl_resource_t resources[N_RES] = {
     [R_CONV_OTHER] = {PL_RES_CONVERSATION, ORG_A, OWNER, false, CONV_OTHER, 0},
     [R_EVENT_OTHER] = {PL_RES_EVENT, ORG_A, OWNER, false, CONV_OTHER, 0},
     [R_CONSULT_OTHER] = {PL_RES_CONSULTATION, ORG_A, OWNER, false, CONV_OTHER, CONSULT_OTHER},
+    [R_EVENT_CONSULT] = {PL_RES_EVENT, ORG_A, OWNER, false, CONV, CONSULT},
+    [R_EVENT_CONSULT_STAFF] = {PL_RES_EVENT, ORG_A, OWNER, true, CONV, CONSULT},
+    [R_EVENT_SIBLING] = {PL_RES_EVENT, ORG_A, OWNER, false, CONV, CONSULT_SIBLING},
+    [R_CONSULT_SIBLING] = {PL_RES_CONSULTATION, ORG_A, OWNER, false, CONV, CONSULT_SIBLING},
+    [R_EVENT_OTHER_CONSULT] = {PL_RES_EVENT, ORG_A, OWNER, false, CONV_OTHER, CONSULT_OTHER},
 };
 
 /* ---- actions, in the order of the expected strings ---- */
@@ -194,8 +230,16 @@ static const char *const action_names[N_ACTIONS] = {
  * - the owner on a session scoped to CONSULT keeps, within the patient's rights, only: READ,
  *   WAIT and JOIN on CONSULT; READ, SEND, RECEIPT and TYPING on its conversation CONV (not
  *   CREATE); READ on CONV's events; nothing on the other conversation, its events or its
- *   consultation;
- * - everyone else (other patients, other orgs' staff, staff with no orgs, user_id 0) nothing. */
+ *   consultation; a consultation next to CONSULT on the same conversation is not CONSULT (but
+ *   its events are CONV's, so they are read);
+ * - a consult.* event names its consultation as well as its conversation: to patients and staff
+ *   it is an event of that conversation like any other;
+ * - a guest, on the session its link opened (scoped to CONSULT), may READ, WAIT and JOIN
+ *   CONSULT; READ CONSULT's own events (consultation_id CONSULT, on CONV) unless staff_only;
+ *   nothing else: not the conversation (the patient's chat), not its other events (messages,
+ *   another consultation's), not the other conversation, not orgs or templates;
+ * - a guest without a scope, and everyone else (other patients, other orgs' staff, staff with
+ *   no orgs, user_id 0) nothing. */
 /* clang-format off */
 #define NONE          ".................."
 #define READ_ONLY     "Y................."
@@ -206,17 +250,23 @@ static const char *const action_names[N_ACTIONS] = {
 #define STAFF_CONSULT "YY...........YYYYY"
 #define ADMIN_ORG     "Y........Y........"
 #define STAFF_ROW(org) {STAFF_CONV, READ_ONLY, READ_ONLY, org, STAFF_TPL, STAFF_CONSULT, \
-                        STAFF_CONV, READ_ONLY, STAFF_CONSULT}
-#define NOTHING {NONE, NONE, NONE, NONE, NONE, NONE, NONE, NONE, NONE}
+                        STAFF_CONV, READ_ONLY, STAFF_CONSULT, \
+                        READ_ONLY, READ_ONLY, READ_ONLY, STAFF_CONSULT, READ_ONLY}
+#define NOTHING {NONE, NONE, NONE, NONE, NONE, NONE, NONE, NONE, NONE, \
+                 NONE, NONE, NONE, NONE, NONE}
 static const char *const expected[N_ACTORS][N_RES] = {
     /*  conversation, event, staff event, org, template, consultation,
-     *  other conversation, its event, other consultation */
+     *  other conversation, its event, other consultation,
+     *  consultation's event, its staff event, event of the one next to it, the one next to it,
+     *  event of other consultation */
     [PAT_OWNER] =       {PAT_CONV, READ_ONLY, NONE, NONE, NONE, PAT_CONSULT,
-                         PAT_CONV, READ_ONLY, PAT_CONSULT},
+                         PAT_CONV, READ_ONLY, PAT_CONSULT,
+                         READ_ONLY, NONE, READ_ONLY, PAT_CONSULT, READ_ONLY},
     [PAT_OTHER] =       NOTHING,
     [PAT_B] =           NOTHING,
     [PAT_SCOPED] =      {"Y.Y....YY.........", READ_ONLY, NONE, NONE, NONE, PAT_CONSULT,
-                         NONE, NONE, NONE},
+                         NONE, NONE, NONE,
+                         READ_ONLY, NONE, READ_ONLY, NONE, NONE},
     [ST_RECEPTIONIST] = STAFF_ROW(READ_ONLY),
     [ST_GP] =           STAFF_ROW(READ_ONLY),
     [ST_NURSE] =        STAFF_ROW(READ_ONLY),
@@ -227,6 +277,10 @@ static const char *const expected[N_ACTORS][N_RES] = {
     [ST_GP_B] =         NOTHING,
     [ST_NONE] =         NOTHING,
     [ST_ZERO] =         NOTHING,
+    [GUEST] =           {NONE, NONE, NONE, NONE, NONE, PAT_CONSULT,
+                         NONE, NONE, NONE,
+                         READ_ONLY, NONE, NONE, NONE, NONE},
+    [GUEST_UNSCOPED] =  NOTHING,
 };
 /* clang-format on */
 
@@ -481,7 +535,8 @@ static void test_request_types_of_a_scoped_session(void **state)
     const char *const allowed[] = {"ping",         "session.info",      "events.subscribe",
                                    "conversation.get", "conversation.history",
                                    "conversation.send", "typing.set",   "receipt.mark",
-                                   "consult.get",  "consult.wait"};
+                                   "consult.get",  "consult.wait",      "consult.join",
+                                   "consult.reoffer", "consult.leave",  "media.ice_servers"};
     const char *const refused[] = {
         "conversation.list", "conversation.create", "conversation.note",
         "conversation.assign", "conversation.set_status", "patient.lookup",
@@ -505,6 +560,120 @@ static void test_request_types_of_a_scoped_session(void **state)
     assert_false(pl_authz_request_allowed(&owner, NULL));
 }
 
+/* ---- guests ---- */
+
+/* Every request type the server has, for the request gate. */
+/* clang-format off */
+static const char *const all_types[] = {
+    "ping",              "session.info",         "events.subscribe",
+    "totp.enrol",        "totp.confirm",         "conversation.create",
+    "conversation.send", "conversation.note",    "conversation.get",
+    "conversation.history", "conversation.list", "conversation.assign",
+    "conversation.set_status", "receipt.mark",   "typing.set",
+    "patient.lookup",    "consult.book",         "consult.link",
+    "consult.get",       "consult.list",         "consult.wait",
+    "consult.admit",     "consult.invite",       "consult.end",
+    "consult.cancel",    "consult.join",         "consult.reoffer",
+    "consult.leave",     "media.ice_servers",    "org.staff",
+    "template.list",     "template.save",        "template.delete",
+};
+/* clang-format on */
+#define N_TYPES (sizeof all_types / sizeof all_types[0])
+
+static bool guest_may_send(const char *type)
+{
+    static const char *const page[] = {
+        "ping",         "session.info",    "events.subscribe", "consult.get",      "consult.wait",
+        "consult.join", "consult.reoffer", "consult.leave",    "media.ice_servers"};
+    for (size_t i = 0; i < sizeof page / sizeof page[0]; i++)
+        if (strcmp(type, page[i]) == 0) return true;
+    return false;
+}
+
+static void test_request_types_of_a_guest_session(void **state)
+{
+    (void)state;
+    pl_actor_t g = make_actor(GUEST), unscoped = make_actor(GUEST_UNSCOPED);
+    int allowed = 0;
+    for (size_t i = 0; i < N_TYPES; i++) {
+        bool want = guest_may_send(all_types[i]);
+        if (pl_authz_request_allowed(&g, all_types[i]) != want)
+            print_error("guest / %s: expected %s\n", all_types[i], want ? "allow" : "deny");
+        assert_true(pl_authz_request_allowed(&g, all_types[i]) == want);
+        allowed += want;
+        /* Without its consultation a guest session is nothing, not even a ping. */
+        assert_false(pl_authz_request_allowed(&unscoped, all_types[i]));
+    }
+    assert_int_equal(allowed, 9);
+    /* No chat: what the patient's own scoped session may do in the conversation, it may not. */
+    const char *const chat[] = {"conversation.get", "conversation.history", "conversation.send",
+                                "typing.set", "receipt.mark"};
+    pl_actor_t scoped = make_actor(PAT_SCOPED);
+    for (size_t i = 0; i < sizeof chat / sizeof chat[0]; i++) {
+        assert_true(pl_authz_request_allowed(&scoped, chat[i]));
+        assert_false(pl_authz_request_allowed(&g, chat[i]));
+    }
+    assert_false(pl_authz_request_allowed(&g, "no.such.type"));
+    assert_false(pl_authz_request_allowed(&g, ""));
+    assert_false(pl_authz_request_allowed(&g, "ping "));
+    assert_false(pl_authz_request_allowed(&g, NULL));
+    /* A negative scope is no scope. */
+    pl_actor_t neg = make_actor(GUEST);
+    neg.scope_consultation_id = -CONSULT;
+    assert_false(pl_authz_request_allowed(&neg, "ping"));
+    assert_false(pl_authz_request_allowed(&neg, "consult.get"));
+}
+
+static void test_guest_is_judged_as_a_guest_whatever_else_it_carries(void **state)
+{
+    (void)state;
+    /* A guest row that somehow has the patient's id, a practice and every role there still
+     * gets only a guest's rights: its kind decides, as for patients with memberships. */
+    pl_actor_t g = guest(OWNER, CONSULT, CONV);
+    g.practice_id = ORG_A;
+    g.n_orgs = 1;
+    g.orgs[0].org_id = ORG_A;
+    g.orgs[0].roles = (1u << PL_ROLE_COUNT) - 1;
+    int wrong = 0;
+    for (int r = 0; r < N_RES; r++)
+        for (size_t i = 0; i < N_ACTIONS; i++) {
+            int want = expected[GUEST][r][i] == 'Y' ? 0 : -PL_EPERM;
+            if (pl_authz_check(&g, &resources[r], actions[i]) != want) {
+                print_error("%s / %s: expected %s\n", res_names[r], action_names[i],
+                            want ? "deny" : "allow");
+                wrong++;
+            }
+        }
+    assert_int_equal(wrong, 0);
+    /* Nor does it pass the gate for what a patient's scoped session may send. */
+    assert_false(pl_authz_request_allowed(&g, "conversation.send"));
+}
+
+static void test_guest_with_a_broken_scope_gets_nothing(void **state)
+{
+    (void)state;
+    pl_actor_t half = make_actor(GUEST), neg = make_actor(GUEST), conv_only = make_actor(GUEST);
+    half.scope_conversation_id = 0;
+    neg.scope_consultation_id = -CONSULT;
+    conv_only.scope_consultation_id = 0; /* the conversation alone opens nothing for a guest */
+    for (int r = 0; r < N_RES; r++)
+        for (size_t i = 0; i < N_ACTIONS; i++) {
+            assert_int_equal(pl_authz_check(&half, &resources[r], actions[i]), -PL_EPERM);
+            assert_int_equal(pl_authz_check(&neg, &resources[r], actions[i]), -PL_EPERM);
+            assert_int_equal(pl_authz_check(&conv_only, &resources[r], actions[i]), -PL_EPERM);
+        }
+    /* An event that names the consultation but no conversation fails closed. */
+    pl_actor_t g = make_actor(GUEST);
+    pl_resource_t loose = {PL_RES_EVENT, ORG_A, OWNER, false, 0, CONSULT};
+    assert_int_equal(pl_authz_check(&g, &loose, PL_ACT_READ), -PL_EPERM);
+    /* The same guest scoped to the consultation next door gets that one, not CONSULT. */
+    pl_actor_t next = guest(400, CONSULT_SIBLING, CONV);
+    assert_int_equal(pl_authz_check(&next, &resources[R_CONSULT_SIBLING], PL_ACT_JOIN), 0);
+    assert_int_equal(pl_authz_check(&next, &resources[R_EVENT_SIBLING], PL_ACT_READ), 0);
+    assert_int_equal(pl_authz_check(&next, &resources[R_CONSULT], PL_ACT_READ), -PL_EPERM);
+    assert_int_equal(pl_authz_check(&next, &resources[R_EVENT_CONSULT], PL_ACT_READ), -PL_EPERM);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -526,6 +695,9 @@ int main(void)
         cmocka_unit_test(test_scope_narrows_and_never_grants),
         cmocka_unit_test(test_consultation_rights_follow_the_consultation_org),
         cmocka_unit_test(test_request_types_of_a_scoped_session),
+        cmocka_unit_test(test_request_types_of_a_guest_session),
+        cmocka_unit_test(test_guest_is_judged_as_a_guest_whatever_else_it_carries),
+        cmocka_unit_test(test_guest_with_a_broken_scope_gets_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -58,7 +58,7 @@ static int setup(void **state)
         return -1;
     f->srv.store = st;
     if (uv_loop_init(&f->loop) != 0 || pl_imap_create(&f->srv.by_user) != 0 ||
-        pl_imap_create(&f->srv.by_org) != 0 ||
+        pl_imap_create(&f->srv.by_org) != 0 || pl_imap_create(&f->srv.guests) != 0 ||
         pl_worker_create(&f->srv.worker, &f->loop, st, &f->srv.metrics) != 0)
         return -1;
     f->srv.loop = &f->loop;
@@ -81,6 +81,7 @@ static int teardown(void **state)
     uv_loop_close(&f->loop);
     pl_imap_destroy(f->srv.by_user);
     pl_imap_destroy(f->srv.by_org);
+    pl_imap_destroy(f->srv.guests);
     pl_store_close(f->srv.store);
     DIR *d = opendir(f->dir);
     if (d) {

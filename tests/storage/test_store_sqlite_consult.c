@@ -1,7 +1,9 @@
 /* Unit tests for storage/store_sqlite_consult.c through storage/store.h: video consultations
  * (the conversation a booking starts, create, status transitions and their times, the JSON
  * view, lists and their filters), join links (create, find, claim, failures, revoke), invited
- * colleagues, presence, scoped sessions, and migration 3 on a real version-2 database. */
+ * colleagues, presence, scoped sessions, and migration 3 on a real version-2 database. Guests
+ * (migration 4): the users row that can never sign in, waiting and admission of an invited
+ * guest, guest links and whose links a revocation ends, and how the JSON view lists them. */
 #include "tests/storage/store_fixture.h"
 
 #include "storage/aead.h"
@@ -297,8 +299,8 @@ static void test_link_is_stored_by_hash_and_claimed_once(void **s)
     hash_of("device-one", dev);
     hash_of("device-two", dev2);
     int64_t link = 0;
-    assert_int_equal(pl_store_consult_link_create(f->st, id, 0, hash, f->now, f->now + DAY_MS, &link),
-                     0);
+    assert_int_equal(
+        pl_store_consult_link_create(f->st, id, 0, hash, f->now, f->now + DAY_MS, &link), 0);
     assert_true(link > 0);
     /* Only the hash is kept: the token itself is nowhere in the database. */
     assert_false(store_files_contain(f, token));
@@ -348,10 +350,12 @@ static void test_revoke_ends_every_live_link_of_that_consultation_only(void **s)
     hash_of("t1", h1);
     hash_of("t2", h2);
     hash_of("t3", h3);
-    assert_int_equal(pl_store_consult_link_create(f->st, id, 0, h1, f->now, f->now + DAY_MS, NULL), 0);
-    assert_int_equal(pl_store_consult_link_create(f->st, id, 0, h2, f->now, f->now + DAY_MS, NULL), 0);
-    assert_int_equal(pl_store_consult_link_create(f->st, other, 0, h3, f->now, f->now + DAY_MS, NULL),
+    assert_int_equal(pl_store_consult_link_create(f->st, id, 0, h1, f->now, f->now + DAY_MS, NULL),
                      0);
+    assert_int_equal(pl_store_consult_link_create(f->st, id, 0, h2, f->now, f->now + DAY_MS, NULL),
+                     0);
+    assert_int_equal(
+        pl_store_consult_link_create(f->st, other, 0, h3, f->now, f->now + DAY_MS, NULL), 0);
     assert_int_equal(pl_store_consult_links_revoke(f->st, id, PL_LINKS_ALL), 0);
     pl_consult_link_t l;
     assert_int_equal(pl_store_consult_link_find(f->st, h1, &l), 0);
@@ -363,10 +367,274 @@ static void test_revoke_ends_every_live_link_of_that_consultation_only(void **s)
     /* Expiry is kept as given; judging it is the caller's (a link can be born expired). */
     char h4[65];
     hash_of("t4", h4);
-    assert_int_equal(pl_store_consult_link_create(f->st, other, 0, h4, f->now, f->now - 1, NULL), 0);
+    assert_int_equal(pl_store_consult_link_create(f->st, other, 0, h4, f->now, f->now - 1, NULL),
+                     0);
     assert_int_equal(pl_store_consult_link_find(f->st, h4, &l), 0);
     assert_int_equal(l.expires_at, f->now - 1);
     assert_int_equal(pl_store_consult_links_revoke(f->st, 9999, PL_LINKS_ALL), 0);
+}
+
+/* ---- guests ---- */
+
+/* One text value from a query on a separate raw connection ("" for NULL). */
+static void raw_text(const fx_t *f, const char *sql, char *out, size_t cap)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    const char *t = (const char *)sqlite3_column_text(st, 0);
+    snprintf(out, cap, "%s", t ? t : "");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+static int64_t new_guest(fx_t *f, const char *name, const char *role)
+{
+    int64_t id = 0;
+    assert_int_equal(pl_store_guest_create(f->st, name, role, f->now, &id), 0);
+    assert_true(id > 0);
+    return id;
+}
+
+static json_t *invited_entry(fx_t *f, int64_t consultation, size_t i)
+{
+    json_t *c = consult_json(f, consultation);
+    json_t *e = json_incref(json_array_get(json_object_get(c, "invited"), i));
+    assert_non_null(e);
+    json_decref(c);
+    return e;
+}
+
+static void test_guest_is_a_user_that_cannot_sign_in_and_belongs_nowhere(void **s)
+{
+    fx_t *f = *s;
+    int64_t g = new_guest(f, "Maria Lopez", "interpreter");
+    char sql[200], username[80], other[80], hash[80];
+    /* In the table: kind 2 with guest_role set, a username nobody chose, a hash no password
+     * verifies. */
+    snprintf(sql, sizeof sql,
+             "SELECT kind * 10 + (guest_role = 'interpreter') FROM users WHERE id = %lld",
+             (long long)g);
+    assert_int_equal(raw_int(f, sql), 21);
+    snprintf(sql, sizeof sql, "SELECT password_hash FROM users WHERE id = %lld", (long long)g);
+    raw_text(f, sql, hash, sizeof hash);
+    assert_string_equal(hash, "!");
+    snprintf(sql, sizeof sql, "SELECT created_at FROM users WHERE id = %lld", (long long)g);
+    assert_int_equal(raw_int(f, sql), f->now);
+    snprintf(sql, sizeof sql, "SELECT username FROM users WHERE id = %lld", (long long)g);
+    raw_text(f, sql, username, sizeof username);
+    assert_int_equal(strncmp(username, "guest:", 6), 0);
+    assert_int_equal(strlen(username), 6 + 32);
+    assert_int_equal(strspn(username + 6, "0123456789abcdef"), 32);
+    /* Two guests of the same name are two users. */
+    int64_t g2 = new_guest(f, "Maria Lopez", "carer");
+    assert_int_not_equal(g2, g);
+    snprintf(sql, sizeof sql, "SELECT username FROM users WHERE id = %lld", (long long)g2);
+    raw_text(f, sql, other, sizeof other);
+    assert_string_not_equal(other, username);
+
+    /* In memory: PL_USER_GUEST with its role, no organisation even if the table had one. */
+    assert_int_equal(pl_store_membership_add(f->st, g, f->org_a, PL_ROLE_GP), 0);
+    pl_actor_t a = actor_of(f, g);
+    assert_int_equal(a.kind, PL_USER_GUEST);
+    assert_string_equal(a.guest_role, "interpreter");
+    assert_string_equal(a.display_name, "Maria Lopez");
+    assert_string_equal(a.username, username);
+    assert_int_equal(a.n_orgs, 0);
+    assert_int_equal(a.practice_id, 0);
+    assert_string_equal(actor_of(f, g2).guest_role, "carer");
+    /* Not a guest: no role. */
+    assert_string_equal(actor_of(f, f->gp).guest_role, "");
+    assert_int_equal(actor_of(f, f->gp).kind, PL_USER_STAFF);
+
+    pl_user_t u;
+    assert_int_equal(pl_store_user_by_username(f->st, username, &u), 0);
+    assert_int_equal(u.id, g);
+    assert_int_equal(u.kind, PL_USER_GUEST);
+    assert_string_equal(u.password_hash, "!");
+    assert_int_equal(pl_store_user_by_username(f->st, "gp", &u), 0);
+    assert_int_equal(u.kind, PL_USER_STAFF);
+    json_t *j = NULL;
+    assert_int_equal(pl_store_user_json(f->st, g, &j), 0);
+    assert_string_equal(json_string_value(json_object_get(j, "kind")), "guest");
+    json_decref(j);
+    char dob[16];
+    assert_int_equal(pl_store_patient_dob(f->st, g, dob), -PL_ENOTFOUND);
+
+    /* The schema knows two roles. */
+    int64_t before = raw_int(f, "SELECT count(*) FROM users");
+    int64_t bad = 0;
+    assert_true(pl_store_guest_create(f->st, "X", "doctor", f->now, &bad) < 0);
+    assert_int_equal(raw_int(f, "SELECT count(*) FROM users"), before);
+}
+
+static void test_invited_guest_waits_and_is_admitted_once(void **s)
+{
+    fx_t *f = *s;
+    int64_t id = book(f, 0), g = new_guest(f, "Maria Lopez", "interpreter");
+    pl_consult_part_t p;
+    bool moved = true;
+    /* Not invited yet: no row, and nothing to stamp. */
+    assert_int_equal(pl_store_consult_part_get(f->st, id, g, &p), -PL_ENOTFOUND);
+    assert_int_equal(pl_store_consult_part_wait(f->st, id, g, f->now, &moved), -PL_ECONFLICT);
+    assert_false(moved);
+    moved = true;
+    assert_int_equal(pl_store_consult_part_admit(f->st, id, g, f->now, &moved), -PL_ECONFLICT);
+    assert_false(moved);
+
+    bool added = false;
+    assert_int_equal(pl_store_consult_invite(f->st, id, g, f->gp, f->now, &added), 0);
+    assert_true(added);
+    assert_int_equal(pl_store_consult_part_get(f->st, id, g, &p), 0);
+    assert_true(p.invited);
+    assert_int_equal(p.waiting_at, 0);
+    assert_int_equal(p.admitted_at, 0);
+    json_t *e = invited_entry(f, id, 0);
+    assert_int_equal(jint(e, "id"), g);
+    assert_string_equal(json_string_value(json_object_get(e, "display_name")), "Maria Lopez");
+    assert_string_equal(json_string_value(json_object_get(e, "role")), "interpreter");
+    assert_true(json_is_false(json_object_get(e, "waiting")));
+    assert_true(json_is_false(json_object_get(e, "admitted")));
+    json_decref(e);
+    /* The guest takes the one place: nobody else fits. */
+    assert_int_equal(pl_store_consult_invite(f->st, id, f->recep, f->gp, f->now, &added),
+                     -PL_ECONFLICT);
+
+    assert_int_equal(pl_store_consult_part_wait(f->st, id, g, f->now + 10, &moved), 0);
+    assert_true(moved);
+    assert_int_equal(pl_store_consult_part_wait(f->st, id, g, f->now + 20, &moved), 0);
+    assert_false(moved); /* already waiting: the first time stands */
+    assert_int_equal(pl_store_consult_part_get(f->st, id, g, &p), 0);
+    assert_int_equal(p.waiting_at, f->now + 10);
+    assert_int_equal(p.admitted_at, 0);
+    e = invited_entry(f, id, 0);
+    assert_true(json_is_true(json_object_get(e, "waiting")));
+    assert_true(json_is_false(json_object_get(e, "admitted")));
+    json_decref(e);
+
+    assert_int_equal(pl_store_consult_part_admit(f->st, id, g, f->now + 30, &moved), 0);
+    assert_true(moved);
+    assert_int_equal(pl_store_consult_part_admit(f->st, id, g, f->now + 40, &moved), 0);
+    assert_false(moved);
+    /* Waiting again once admitted (a reload) changes nothing. */
+    assert_int_equal(pl_store_consult_part_wait(f->st, id, g, f->now + 50, &moved), 0);
+    assert_false(moved);
+    assert_int_equal(pl_store_consult_part_get(f->st, id, g, &p), 0);
+    assert_int_equal(p.waiting_at, f->now + 10);
+    assert_int_equal(p.admitted_at, f->now + 30);
+    e = invited_entry(f, id, 0);
+    assert_true(json_is_false(json_object_get(e, "waiting")));
+    assert_true(json_is_true(json_object_get(e, "admitted")));
+    json_decref(e);
+    /* The consultation's status is the patient's: a guest moves none of it. */
+    assert_string_equal(consult_of(f, id).status, "booked");
+    assert_int_equal(consult_of(f, id).started_at, 0);
+
+    /* Admitted without having waited (let in before the patient arrives). */
+    int64_t id2 = book(f, 0), g2 = new_guest(f, "Tom Taylor", "carer");
+    assert_int_equal(pl_store_consult_invite(f->st, id2, g2, f->gp, f->now, &added), 0);
+    assert_int_equal(pl_store_consult_part_admit(f->st, id2, g2, f->now + 5, &moved), 0);
+    assert_true(moved);
+    assert_int_equal(pl_store_consult_part_get(f->st, id2, g2, &p), 0);
+    assert_int_equal(p.waiting_at, 0);
+    assert_int_equal(p.admitted_at, f->now + 5);
+    /* A guest is in the one consultation it was invited into, and nowhere else. */
+    assert_int_equal(pl_store_consult_part_get(f->st, id2, g, &p), -PL_ENOTFOUND);
+    assert_int_equal(pl_store_consult_part_get(f->st, 9999, g, &p), -PL_ENOTFOUND);
+
+    /* In the call without an invitation (presence only): a row, but not invited. */
+    int64_t id3 = book(f, 0);
+    assert_int_equal(pl_store_consult_presence(f->st, id3, g2, PL_CONSULT_JOINED, f->now), 0);
+    assert_int_equal(pl_store_consult_part_get(f->st, id3, g2, &p), 0);
+    assert_false(p.invited);
+    assert_int_equal(pl_store_consult_part_wait(f->st, id3, g2, f->now, &moved), -PL_ECONFLICT);
+    assert_int_equal(pl_store_consult_part_admit(f->st, id3, g2, f->now, &moved), -PL_ECONFLICT);
+    assert_int_equal(pl_store_consult_part_get(f->st, id3, g2, &p), 0);
+    assert_int_equal(p.waiting_at, 0);
+    assert_int_equal(p.admitted_at, 0);
+
+    /* An invited colleague is listed as staff, never waiting, always admitted. */
+    int64_t id4 = book(f, 0);
+    assert_int_equal(pl_store_consult_invite(f->st, id4, f->recep, f->gp, f->now, &added), 0);
+    e = invited_entry(f, id4, 0);
+    assert_int_equal(jint(e, "id"), f->recep);
+    assert_string_equal(json_string_value(json_object_get(e, "role")), "staff");
+    assert_true(json_is_false(json_object_get(e, "waiting")));
+    assert_true(json_is_true(json_object_get(e, "admitted")));
+    json_decref(e);
+}
+
+static bool revoked(fx_t *f, const char *hash)
+{
+    pl_consult_link_t l;
+    assert_int_equal(pl_store_consult_link_find(f->st, hash, &l), 0);
+    return l.revoked;
+}
+
+static void test_guest_links_are_revoked_apart_from_the_patients(void **s)
+{
+    fx_t *f = *s;
+    int64_t id = book(f, 0), other = book(f, 0);
+    int64_t g = new_guest(f, "Maria Lopez", "interpreter"), g_other = new_guest(f, "B", "carer");
+    bool added = false;
+    assert_int_equal(pl_store_consult_invite(f->st, id, g, f->gp, f->now, &added), 0);
+    assert_int_equal(pl_store_consult_invite(f->st, other, g_other, f->gp, f->now, &added), 0);
+    char p1[65], p2[65], g1[65], g1b[65], o1[65], og[65];
+    hash_of("p1", p1);
+    hash_of("p2", p2);
+    hash_of("g1", g1);
+    hash_of("g1b", g1b);
+    hash_of("o1", o1);
+    hash_of("og", og);
+    int64_t exp = f->now + DAY_MS;
+    assert_int_equal(pl_store_consult_link_create(f->st, id, 0, p1, f->now, exp, NULL), 0);
+    assert_int_equal(pl_store_consult_link_create(f->st, id, 0, p2, f->now, exp, NULL), 0);
+    int64_t gl = 0;
+    assert_int_equal(pl_store_consult_link_create(f->st, id, g, g1, f->now, exp, &gl), 0);
+    assert_int_equal(pl_store_consult_link_create(f->st, other, 0, o1, f->now, exp, NULL), 0);
+    assert_int_equal(pl_store_consult_link_create(f->st, other, g_other, og, f->now, exp, NULL), 0);
+
+    /* Whose link it is comes back with it. */
+    pl_consult_link_t l;
+    assert_int_equal(pl_store_consult_link_find(f->st, g1, &l), 0);
+    assert_int_equal(l.id, gl);
+    assert_int_equal(l.guest_id, g);
+    assert_int_equal(l.consultation_id, id);
+    assert_int_equal(l.expires_at, exp);
+    assert_int_equal(pl_store_consult_link_find(f->st, p1, &l), 0);
+    assert_int_equal(l.guest_id, 0);
+    /* A guest link for nobody is refused by the schema. */
+    char nobody[65];
+    hash_of("nobody", nobody);
+    assert_true(pl_store_consult_link_create(f->st, id, 9999, nobody, f->now, exp, NULL) < 0);
+    assert_int_equal(pl_store_consult_link_find(f->st, nobody, &l), -PL_ENOTFOUND);
+
+    /* One guest's: only theirs. */
+    assert_int_equal(pl_store_consult_links_revoke(f->st, id, g), 0);
+    assert_true(revoked(f, g1));
+    assert_false(revoked(f, p1));
+    assert_false(revoked(f, p2));
+    assert_false(revoked(f, og));
+    /* The patient's (0): every patient link, no guest's. */
+    assert_int_equal(pl_store_consult_link_create(f->st, id, g, g1b, f->now, exp, NULL), 0);
+    assert_int_equal(pl_store_consult_links_revoke(f->st, id, 0), 0);
+    assert_true(revoked(f, p1));
+    assert_true(revoked(f, p2));
+    assert_false(revoked(f, g1b));
+    /* A guest of another consultation names nothing here. */
+    assert_int_equal(pl_store_consult_links_revoke(f->st, id, g_other), 0);
+    assert_false(revoked(f, g1b));
+    assert_false(revoked(f, og));
+    /* Everyone's (the end): that consultation only. */
+    assert_int_equal(pl_store_consult_links_revoke(f->st, id, PL_LINKS_ALL), 0);
+    assert_true(revoked(f, g1b));
+    assert_false(revoked(f, o1));
+    assert_false(revoked(f, og));
+    assert_int_equal(pl_store_consult_links_revoke(f->st, other, PL_LINKS_ALL), 0);
+    assert_true(revoked(f, o1));
+    assert_true(revoked(f, og));
 }
 
 /* ---- patients and scoped sessions ---- */
@@ -571,6 +839,9 @@ int main(void)
         T(test_presence_keeps_the_first_join_and_the_latest_leave),
         T(test_link_is_stored_by_hash_and_claimed_once),
         T(test_revoke_ends_every_live_link_of_that_consultation_only),
+        T(test_guest_is_a_user_that_cannot_sign_in_and_belongs_nowhere),
+        T(test_invited_guest_waits_and_is_admitted_once),
+        T(test_guest_links_are_revoked_apart_from_the_patients),
         T(test_scoped_session_carries_its_consultation),
         T(test_patient_dob_is_read_for_patients_only),
         T(test_version_2_database_migrates_to_consultations_and_keeps_data),
