@@ -262,6 +262,13 @@ void *pl_room_member_opaque(const pl_room_member_t *m)
     return m != NULL ? m->opaque : NULL;
 }
 
+void *pl_room_member_slot(const pl_room_member_t *m, int slot)
+{
+    if (m == NULL || slot < 0 || slot > 1) return NULL;
+    const pl_room_member_t *o = m->slot[slot];
+    return o != NULL && !o->dead ? o->opaque : NULL;
+}
+
 /* ---- slots ---- */
 
 /* Points t at p (or nothing), with the tables that translate p's packets for t. */

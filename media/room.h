@@ -157,6 +157,10 @@ void pl_room_member_remove(pl_room_member_t *m);
 /* The opaque given to pl_room_member_add. */
 void *pl_room_member_opaque(const pl_room_member_t *m);
 
+/* The opaque of the member who fills m's slot A (0) or B (1), NULL if the slot is empty: what
+ * the signalling tells m's page so each picture is captioned with the right name. */
+void *pl_room_member_slot(const pl_room_member_t *m, int slot);
+
 /* ---- packets and time ---- */
 
 /* One decrypted RTP packet from member m (buf is borrowed for the call and not modified).

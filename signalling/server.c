@@ -133,6 +133,8 @@ int pl_server_create(pl_server_t **out, uv_loop_t *loop, const pl_config_t *cfg)
     char url[700];
     pl_config_store_url(cfg, url, sizeof url);
     if (rc == 0) rc = pl_store_open(&srv->store, url, srv->data_key);
+    /* Calls live in this process: whoever the last run left "present" is in no call now. */
+    if (rc == 0) rc = pl_store_consult_presence_reset(srv->store);
     if (rc == 0) rc = pl_imap_create(&srv->by_user);
     if (rc == 0) rc = pl_imap_create(&srv->by_org);
     if (rc == 0) rc = pl_imap_create(&srv->guests);

@@ -60,7 +60,9 @@ typedef struct {
 /* How a person is named in consultation events: "patient", "staff", or a guest's role. */
 static inline const char *pl_actor_role(const pl_actor_t *a)
 {
-    return a->kind == PL_USER_PATIENT ? "patient" : a->kind == PL_USER_GUEST ? a->guest_role : "staff";
+    return a->kind == PL_USER_PATIENT ? "patient"
+           : a->kind == PL_USER_GUEST ? a->guest_role
+                                      : "staff";
 }
 
 typedef struct {
@@ -320,6 +322,10 @@ int pl_store_consult_part_wait(pl_store_t *st, int64_t consultation_id, int64_t 
 /* Lets an invited guest in. -PL_ECONFLICT if not invited; *moved false if already admitted. */
 int pl_store_consult_part_admit(pl_store_t *st, int64_t consultation_id, int64_t user_id,
                                 int64_t now, bool *moved);
+
+/* At server start: nobody is in a call (calls live in the server process). With several nodes
+ * sharing one store this must become per node. */
+int pl_store_consult_presence_reset(pl_store_t *st);
 
 /* Join links, keyed by the hex SHA-256 of the token. guest_id 0 makes the patient's link. */
 int pl_store_consult_link_create(pl_store_t *st, int64_t consultation_id, int64_t guest_id,

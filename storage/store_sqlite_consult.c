@@ -332,6 +332,14 @@ int pl_store_consult_presence(pl_store_t *st, int64_t consultation_id, int64_t u
     return pl__sq_done(st, s, "consult presence");
 }
 
+int pl_store_consult_presence_reset(pl_store_t *st)
+{
+    sqlite3_stmt *s =
+        pl__sq_stmt(st, "UPDATE consult_participants SET present = 0 WHERE present = 1");
+    if (!s) return -PL_EINTERNAL;
+    return pl__sq_done(st, s, "consult presence reset");
+}
+
 /* ---- guests ---- */
 
 int pl_store_guest_create(pl_store_t *st, const char *display_name, const char *role, int64_t now,

@@ -117,6 +117,14 @@ test('the GP adds an interpreter by their own link; three people see each other;
   }, booked.consultation.conversation_id);
   assert.equal(refused, 'forbidden');
 
+  // The practice's list of consultations shows the interpreter waiting too, with a button.
+  const list = await gp.context().newPage();
+  await list.goto(`${server.url}/practice/consultations`);
+  const row = list.locator(`tr[data-consultation-id="${kid}"]`);
+  await row.getByText('Amira Haddad (interpreter) in the waiting room now').waitFor({ timeout: 10000 });
+  assert.equal(await row.getByRole('button', { name: 'Admit Amira Haddad (interpreter)' }).count(), 1);
+  await list.close();
+
   // ---- the GP lets the interpreter in by name; the patient's page did not move ----
   await gp.getByRole('button', { name: 'Admit Amira Haddad (interpreter)' }).click();
   await guest.waitForURL(new RegExp(`/consult/${kid}/call$`), { timeout: 10000 });
@@ -128,6 +136,14 @@ test('the GP adds an interpreter by their own link; three people see each other;
   await gp.locator('#call-status', { hasText: /^In the call: you, (Ann Taylor and Amira Haddad \(interpreter\)|Amira Haddad \(interpreter\) and Ann Taylor)\.$/ }).waitFor({ timeout: 10000 });
   await guest.locator('#call-status', { hasText: /^In the call: you, .*Dr Asha Patel.*\.$/ }).waitFor({ timeout: 10000 });
   await gp.locator('#slot-b').waitFor({ state: 'visible' });
+  // Each picture is captioned with whoever the server put in it (consult.slots): slot A is the
+  // first other person to join, slot B the second.
+  const captions = (pg) => pg.evaluate(() => ['slot-a', 'slot-b'].map((id) => document.getElementById(`${id}-caption`).textContent));
+  const want = [[gp, ['Ann Taylor', 'Amira Haddad (interpreter)']], [patient, ['Dr Asha Patel', 'Amira Haddad (interpreter)']], [guest, ['Dr Asha Patel', 'Ann Taylor']]];
+  for (const [pg, names] of want) {
+    await pg.waitForFunction((n) => ['slot-a', 'slot-b'].every((id, i) => document.getElementById(`${id}-caption`).textContent === n[i]), names, { timeout: 10000 })
+      .catch(async () => assert.deepEqual(await captions(pg), names));
+  }
   // The interpreter has no chat, cannot end the call and cannot share a screen.
   assert.equal(await guest.locator('#chat').count(), 0);
   assert.equal(await guest.getByRole('button', { name: 'End consultation for everyone' }).count(), 0);

@@ -266,6 +266,15 @@ static void test_slots_are_sticky_and_a_freed_slot_is_filled_by_the_next_to_join
     join(h, 3);
     static const int back[4][4] = {{-1, -1, 2, 0}, {-1}, {0, -1, -1, 2}, {0, -1, 2, -1}};
     expect_slots(h, back, 2000);
+    /* pl_room_member_slot names the same people, for the pages' captions. */
+    static const int named[4][2] = {{3, 2}, {-1, -1}, {0, 3}, {0, 2}};
+    for (int m = 0; m < 4; m++) {
+        if (m == 1) continue;
+        for (int k = 0; k < 2; k++)
+            assert_ptr_equal(pl_room_member_slot(h->peer[m].member, k), &h->peer[named[m][k]]);
+    }
+    assert_null(pl_room_member_slot(h->peer[0].member, 2));
+    assert_null(pl_room_member_slot(NULL, 0));
 }
 
 static void test_rejoin_with_new_ssrc_continues_the_slot_and_asks_for_a_keyframe(void **state)

@@ -281,9 +281,24 @@ static void test_presence_keeps_the_first_join_and_the_latest_leave(void **s)
     /* Leaving first (a report out of order) records the departure without a join. */
     assert_int_equal(pl_store_consult_presence(f->st, id, f->gp, PL_CONSULT_LEFT, t + 5), 0);
     assert_int_equal(pl_store_consult_presence(f->st, id, f->gp, (pl_presence_t)9, t), -PL_EINVAL);
-    /* Presence is not an invitation. */
+    /* Presence is not an invitation; it is who is in the call now. */
     json_t *c = consult_json(f, id);
     assert_int_equal(json_array_size(json_object_get(c, "invited")), 0);
+    json_t *present = json_object_get(c, "present");
+    assert_int_equal(json_array_size(present), 1);
+    json_t *p = json_array_get(present, 0);
+    assert_int_equal(json_integer_value(json_object_get(p, "user_id")), f->pat1);
+    assert_string_equal(json_string_value(json_object_get(p, "role")), "patient");
+    json_decref(c);
+    /* A restarted server starts with nobody in any call. */
+    assert_int_equal(pl_store_consult_presence_reset(f->st), 0);
+    snprintf(sql, sizeof sql,
+             "SELECT present FROM consult_participants WHERE consultation_id = %lld AND "
+             "user_id = %lld",
+             (long long)id, (long long)f->pat1);
+    assert_int_equal(raw_int(f, sql), 0);
+    c = consult_json(f, id);
+    assert_int_equal(json_array_size(json_object_get(c, "present")), 0);
     json_decref(c);
 }
 

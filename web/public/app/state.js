@@ -31,9 +31,10 @@ export class State extends EventTarget {
   // A consult.* event (PROTOCOL 8.5): the consultation's status and times move with it, and
   // pages hear of it with the event itself (for presence: joined, left, reconnected).
   applyConsult(ev) {
-    if (ev.type === 'consult.speaker') {
+    if (ev.type === 'consult.speaker' || ev.type === 'consult.slots') {
       // Ephemeral, like typing (PROTOCOL 8.9): no cursor, nothing stored, no list to reload.
-      this.dispatchEvent(new CustomEvent('change', { detail: { what: 'speaker', consultationId: ev.consultation_id, event: ev } }));
+      const what = ev.type === 'consult.speaker' ? 'speaker' : 'slots';
+      this.dispatchEvent(new CustomEvent('change', { detail: { what, consultationId: ev.consultation_id, event: ev } }));
       return;
     }
     const k = this.consults.get(ev.consultation_id);

@@ -240,9 +240,13 @@ export async function callView(app, k, main, stale, viewer) {
   // changes come as consult.joined and consult.left.
   for (const p of k.present || []) if (!isMe(p)) present.set(keyOf(p), describe(p));
 
-  const slotName = () => {
+  // Who is in slots A and B, as the server says (consult.slots); until it has, a guess.
+  let slots = null;
+  const slotName = (i) => {
+    if (slots && slots[i]) return describe(slots[i]);
     const list = [...present.values()];
-    return list.length === 1 ? list[0] : list.length > 1 ? 'First person' : other;
+    if (i === 1) return list.length > 1 ? list[1] : 'Another person';
+    return list.length ? list[0] : other;
   };
   const renderStatus = () => {
     let text;
@@ -267,14 +271,14 @@ export async function callView(app, k, main, stale, viewer) {
   };
   const renderTiles = () => {
     const act = call.activity;
-    const nameA = slotName();
+    const nameA = slotName(0);
     a.caption(nameA);
     if (act.a.video) a.placeholder(null);
     else if (act.a.audio || present.size) a.placeholder(`${nameA}’s camera is off`);
     else a.placeholder(`Waiting for ${other} to join`);
     b.fig.hidden = !(act.b.audio || act.b.video);
-    b.caption(present.size > 1 ? 'Second person' : 'Another person');
-    b.placeholder(act.b.video ? null : 'Camera is off');
+    b.caption(slotName(1));
+    b.placeholder(act.b.video ? null : `${slotName(1)}’s camera is off`);
     screen.fig.hidden = !act.screen.video;
     self.placeholder(media.video ? null : 'Your camera is off');
   };
@@ -353,6 +357,11 @@ export async function callView(app, k, main, stale, viewer) {
   };
   const onState = (e) => {
     const d = e.detail;
+    if (d.what === 'slots' && d.consultationId === k.id) {
+      slots = d.event.slots;
+      renderTiles();
+      return;
+    }
     if (d.what === 'speaker' && d.consultationId === k.id) {
       const ev = d.event;
       const me = viewer === 'patient' ? ev.user_id != null : ev.user_id === app.info.user.id;

@@ -6,6 +6,7 @@ import { dateTime } from '../format.js';
 import { Form, heading, button, tag, input, radios, radioValue, dateInput, readDate, notification } from '../ui.js';
 import { callView, endedView } from './call.js';
 import { linkPanel } from './link.js';
+import { describe, GUEST_ROLES } from './invite.js';
 
 export const CONSULT_STATUS = {
   booked: { text: 'Booked', cls: 'nhsuk-tag--blue' },
@@ -129,6 +130,7 @@ export async function consultationsPage(app, _p, main, stale) {
     b.addEventListener('click', onclick);
     return b;
   };
+  const guestsWaiting = (k) => (k.invited || []).filter((g) => GUEST_ROLES[g.role] && g.waiting && !g.admitted);
   const row = (k) => {
     const waiting = k.status === 'waiting';
     const name = k.patient ? k.patient.display_name : 'Patient';
@@ -162,6 +164,19 @@ export async function consultationsPage(app, _p, main, stale) {
         });
         actions.push(admit);
       }
+      // An interpreter or carer waiting: let them in here too (PROTOCOL 8.11).
+      for (const g of guestsWaiting(k)) {
+        const who = describe(g);
+        const admit = act(`admit-${k.id}-${g.id}`, 'parley-consult__admit', 'Admit', ` ${who}`, async () => {
+          admit.disabled = true;
+          try {
+            await app.conn.request('consult.admit', { consultation_id: k.id, user_id: g.id });
+            live.textContent = `${who} has been let in.`;
+            await load();
+          } catch (err) { admit.disabled = false; live.textContent = `${who} could not be let in: ${err.message}`; }
+        });
+        actions.push(admit);
+      }
       if (k.status === 'booked' || waiting || k.status === 'in_call') {
         actions.push(h('a', { class: 'nhsuk-button nhsuk-button--small nhsuk-button--secondary parley-consult__join', href: `/practice/consultations/${k.id}/call`, role: 'button', draggable: 'false', 'data-module': 'nhsuk-button', 'data-key': `join-${k.id}` },
           'Join call', h('span', { class: 'nhsuk-u-visually-hidden' }, ` with ${name}`)));
@@ -184,7 +199,8 @@ export async function consultationsPage(app, _p, main, stale) {
     }
     return h('tr', { class: `nhsuk-table__row${waiting ? ' parley-consult--waiting' : ''}`, 'data-consultation-id': k.id, 'data-status': k.status },
       h('td', { class: 'nhsuk-table__cell' }, h('strong', null, name),
-        waiting ? h('span', { class: 'parley-consult__waiting-text' }, h('br'), 'In the waiting room now') : null),
+        waiting ? h('span', { class: 'parley-consult__waiting-text' }, h('br'), 'In the waiting room now') : null,
+        guestsWaiting(k).map((g) => h('span', { class: 'parley-consult__waiting-text' }, h('br'), `${describe(g)} in the waiting room now`))),
       h('td', { class: 'nhsuk-table__cell' }, when(k)),
       h('td', { class: 'nhsuk-table__cell' }, k.clinician ? k.clinician.display_name : ''),
       h('td', { class: 'nhsuk-table__cell' }, consultTag(k.status)),
@@ -228,7 +244,7 @@ export async function consultationsPage(app, _p, main, stale) {
   const onChange = (e) => {
     if (e.detail.what !== 'consult') return;
     const ev = e.detail.event;
-    if (ev.type === 'consult.waiting' && ev.participant) live.textContent = `${ev.participant.display_name} is in the waiting room`;
+    if (ev.type === 'consult.waiting' && ev.participant) live.textContent = `${describe(ev.participant)} is in the waiting room`;
     clearTimeout(timer);
     timer = setTimeout(() => load().catch(() => {}), 150);
   };
