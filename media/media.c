@@ -1,9 +1,12 @@
 /* The SFU's socket, peer registry and rooms (see media.h). This is the only file that touches
  * the libuv UDP handle. The receive path uses one buffer: everything runs on the loop thread,
- * and a datagram is fully handled (forwarded or dropped) before the next is read. */
+ * and a datagram is fully handled (forwarded or dropped) before the next is read. The socket's
+ * kernel buffers are raised at create (see PL_MEDIA_RCVBUF_BYTES in media.h): the one socket
+ * carries every peer's media, and the default receive buffer dropped packets under load. */
 #include "media/media.h"
 #include "core/err.h"
 #include "core/imap.h"
+#include "core/log.h"
 #include "core/util.h"
 #include "media/room.h"
 #include "media/srtp_session.h"
@@ -13,11 +16,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #define MAX_UFRAGS 2 /* current and, during an ICE restart, previous */
 #define MAX_ADDRS 8
 #define TICK_MS 50
 #define BUF_CAP 2048
+#define LOG_MOD "media"
+
+/* What SO_RCVBUF and SO_SNDBUF read back after a request of n bytes was granted in full: Linux
+ * doubles the request to cover its own bookkeeping (socket(7)). */
+#ifdef __linux__
+#define KERNEL_REPORTS(n) (2 * (n))
+#else
+#define KERNEL_REPORTS(n) (n)
+#endif
 
 struct pl_media_peer {
     pl_media_t *m;
@@ -260,6 +273,61 @@ static void on_tick(uv_timer_t *t)
 
 /* ---- lifecycle ---- */
 
+typedef int (*buffer_size_fn)(uv_handle_t *h, int *value);
+
+/* Asks the kernel for want bytes of one of the socket's buffers (rcv: receive, else send).
+ * SO_RCVBUF/SO_SNDBUF are capped at net.core.rmem_max/wmem_max; past the cap only the FORCE
+ * options go, and only with CAP_NET_ADMIN, so their EPERM is the usual answer and is ignored.
+ * Returns the size the kernel reports afterwards, or a negative libuv error. */
+static int raise_buffer(uv_udp_t *udp, bool rcv, int want)
+{
+    buffer_size_fn size = rcv ? uv_recv_buffer_size : uv_send_buffer_size;
+    int v = want; /* libuv sets a non-zero value and reads the size back into a zero one */
+    int rc = size((uv_handle_t *)udp, &v);
+    if (rc == 0) {
+        v = 0;
+        rc = size((uv_handle_t *)udp, &v);
+    }
+    if (rc < 0) return rc;
+#if defined(SO_RCVBUFFORCE) && defined(SO_SNDBUFFORCE)
+    uv_os_fd_t fd;
+    if (v < KERNEL_REPORTS(want) && uv_fileno((uv_handle_t *)udp, &fd) == 0 &&
+        setsockopt(fd, SOL_SOCKET, rcv ? SO_RCVBUFFORCE : SO_SNDBUFFORCE, &want, sizeof want) ==
+            0) {
+        v = 0;
+        if ((rc = size((uv_handle_t *)udp, &v)) < 0) return rc;
+    }
+#endif
+    return v;
+}
+
+/* Raises both buffers and says once what the kernel granted; a shortfall is a warning naming
+ * the sysctl to raise, since the server still works, only with loss under load. */
+static void size_buffers(pl_media_t *m)
+{
+    int rcv = raise_buffer(&m->udp, true, PL_MEDIA_RCVBUF_BYTES);
+    int snd = raise_buffer(&m->udp, false, PL_MEDIA_SNDBUF_BYTES);
+    m->stats.rcvbuf_bytes = rcv > 0 ? (uint64_t)rcv : 0;
+    m->stats.sndbuf_bytes = snd > 0 ? (uint64_t)snd : 0;
+    if (rcv < 0 || snd < 0) {
+        pl_log_warn(LOG_MOD, "udp port %d: cannot size the socket buffers: %s", m->port,
+                    uv_strerror(rcv < 0 ? rcv : snd));
+        return;
+    }
+    int granted_rcv = rcv / KERNEL_REPORTS(1), granted_snd = snd / KERNEL_REPORTS(1);
+    pl_log_info(LOG_MOD, "udp port %d: socket buffers granted: receive %d KiB of %d asked, send "
+                "%d KiB of %d asked", m->port, granted_rcv / 1024, PL_MEDIA_RCVBUF_BYTES / 1024,
+                granted_snd / 1024, PL_MEDIA_SNDBUF_BYTES / 1024);
+    if (granted_rcv < PL_MEDIA_RCVBUF_BYTES)
+        pl_log_warn(LOG_MOD, "udp port %d: receive buffer under the %d KiB asked, so media will "
+                    "drop packets under load: raise the sysctl net.core.rmem_max to at least %d",
+                    m->port, PL_MEDIA_RCVBUF_BYTES / 1024, PL_MEDIA_RCVBUF_BYTES);
+    if (granted_snd < PL_MEDIA_SNDBUF_BYTES)
+        pl_log_warn(LOG_MOD, "udp port %d: send buffer under the %d KiB asked: raise the sysctl "
+                    "net.core.wmem_max to at least %d", m->port, PL_MEDIA_SNDBUF_BYTES / 1024,
+                    PL_MEDIA_SNDBUF_BYTES);
+}
+
 int pl_media_create(uv_loop_t *loop, const char *bind_ip, const char *advertise_ip, int port,
                     pl_media_event_fn on_event, void *opaque, pl_media_t **out)
 {
@@ -297,6 +365,7 @@ int pl_media_create(uv_loop_t *loop, const char *bind_ip, const char *advertise_
     uv_udp_getsockname(&m->udp, (struct sockaddr *)&bound, &blen);
     m->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
                                                 : ((struct sockaddr_in *)&bound)->sin_port);
+    size_buffers(m);
     uv_udp_recv_start(&m->udp, on_alloc, on_recv);
     uv_timer_start(&m->tick, on_tick, TICK_MS, TICK_MS);
     *out = m;
@@ -331,6 +400,13 @@ void pl_media_destroy(pl_media_t *m)
 }
 
 int pl_media_port(const pl_media_t *m) { return m->port; }
+
+int pl_media_recv_buffer_size(const pl_media_t *m)
+{
+    int v = 0; /* zero asks libuv to read the size, which leaves the handle as it was */
+    return uv_recv_buffer_size((uv_handle_t *)&m->udp, &v) < 0 ? -PL_EIO : v;
+}
+
 const char *pl_media_fingerprint(const pl_media_t *m) { return pl_dtls_ctx_fingerprint(m->dtls); }
 const char *pl_media_advertised_ip(const pl_media_t *m) { return m->advertise_ip; }
 
@@ -454,6 +530,12 @@ int pl_media_peer_set_media(pl_media_peer_t *mp, const pl_sdp_offer_t *offer,
 const char *pl_media_peer_ufrag(const pl_media_peer_t *p) { return pl_peer_local_ufrag(p->peer); }
 const char *pl_media_peer_pwd(const pl_media_peer_t *p) { return pl_peer_local_pwd(p->peer); }
 pl_peer_state_t pl_media_peer_state(const pl_media_peer_t *p) { return pl_peer_state(p->peer); }
+
+uint64_t pl_media_peer_slot_key(const pl_media_peer_t *p, int slot)
+{
+    const pl_media_peer_t *o = p ? pl_room_member_slot(p->member, slot) : NULL;
+    return o ? o->key : 0;
+}
 
 int pl_media_peer_restart_ice(pl_media_peer_t *mp, const char *remote_ufrag,
                               const char *remote_pwd)

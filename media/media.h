@@ -36,6 +36,18 @@ typedef struct {
 
 typedef void (*pl_media_event_fn)(void *opaque, const pl_media_event_t *ev);
 
+/* The kernel buffers pl_media_create asks for on the media socket. The default receive buffer
+ * (net.core.rmem_default, 208 KiB, about 90 datagrams of 1.1 KB) overflowed whenever the loop
+ * was off the CPU for a few milliseconds (docs/BENCHMARKS.md, "Parley media findings"). 4 MiB
+ * holds about 3,600 such datagrams: about one second of 30 publishers of 1.2 Mbit/s video
+ * (30 x 150 KB/s), and still about 0.1 s at the heaviest load measured (240 rooms, 33,000
+ * datagrams/s in). The send side only smooths bursts (a keyframe fanned out to every
+ * subscriber): 1 MiB. Linux caps a request at net.core.rmem_max / wmem_max unless the process
+ * has CAP_NET_ADMIN, and doubles what it grants for its bookkeeping (SO_RCVBUF then reads back
+ * twice the bytes granted). */
+#define PL_MEDIA_RCVBUF_BYTES (4 << 20)
+#define PL_MEDIA_SNDBUF_BYTES (1 << 20)
+
 /* Global counters for /metrics. */
 typedef struct {
     uint64_t datagrams_in, datagrams_out, send_failures;
@@ -46,17 +58,25 @@ typedef struct {
     uint64_t rtp_forwarded, rtp_unknown_ssrc, truncated;
     uint64_t nack_received, nack_answered_from_ring, nack_sent_upstream;
     uint64_t pli_relayed, keyframe_requests, remb_sent, sr_sent, rr_sent;
+    /* Gauges, not counters: the socket's buffers as the kernel reported them after create
+     * (SO_RCVBUF and SO_SNDBUF; on Linux twice the bytes granted). */
+    uint64_t rcvbuf_bytes, sndbuf_bytes;
 } pl_media_stats_t;
 
 /* Binds UDP bind_ip:port on loop (port 0 picks one: see pl_media_port). advertise_ip is the
- * address put in the answer's host candidate. Returns 0 and *out; -PL_EINVAL, -PL_EIO (bind
- * failed), -PL_ENOMEM, -PL_ECRYPTO. */
+ * address put in the answer's host candidate. The socket's buffers are raised towards
+ * PL_MEDIA_RCVBUF_BYTES / PL_MEDIA_SNDBUF_BYTES and what the kernel granted is logged; less than
+ * that is a warning, not an error. Returns 0 and *out; -PL_EINVAL, -PL_EIO (bind failed),
+ * -PL_ENOMEM, -PL_ECRYPTO. */
 int pl_media_create(uv_loop_t *loop, const char *bind_ip, const char *advertise_ip, int port,
                     pl_media_event_fn on_event, void *opaque, pl_media_t **out);
 /* Stops the socket and timers and frees everything. Returns after the handles closed (it runs
  * the loop for the close callbacks only when the loop is not running). */
 void pl_media_destroy(pl_media_t *m);
 int pl_media_port(const pl_media_t *m);
+/* The media socket's receive buffer as the kernel reports it now (SO_RCVBUF: on Linux twice
+ * the bytes granted), or -PL_EIO. */
+int pl_media_recv_buffer_size(const pl_media_t *m);
 const char *pl_media_fingerprint(const pl_media_t *m);
 const char *pl_media_advertised_ip(const pl_media_t *m);
 void pl_media_stats(const pl_media_t *m, pl_media_stats_t *out);
@@ -78,6 +98,9 @@ void pl_media_peer_remove(pl_media_peer_t *p);
 const char *pl_media_peer_ufrag(const pl_media_peer_t *p);
 const char *pl_media_peer_pwd(const pl_media_peer_t *p);
 pl_peer_state_t pl_media_peer_state(const pl_media_peer_t *p);
+/* The peer_key of whoever fills p's slot A (0) or B (1) now; 0 when empty or before
+ * pl_media_peer_set_media. */
+uint64_t pl_media_peer_slot_key(const pl_media_peer_t *p, int slot);
 /* An ICE restart from a re-offer: the new local credentials are registered alongside the old
  * ones, which keep working until the browser uses the new ones. */
 int pl_media_peer_restart_ice(pl_media_peer_t *p, const char *remote_ufrag,

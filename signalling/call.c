@@ -32,6 +32,7 @@ typedef struct member {
     int64_t user_id;
     bool staff;
     char display_name[128];
+    char role[16]; /* as in consultation events: patient, staff, interpreter, carer */
     uint64_t peer_key;
     pl_media_peer_t *peer;
     uint64_t session_id, session_version;
@@ -91,6 +92,19 @@ static void call_free(pl_server_t *srv, pl_call_t *c)
 
 /* Who is talking now, to everyone in the call: an ephemeral push like typing (no cursor, not
  * stored). Patients get the name only, as everywhere: staff user ids are the practice's. */
+/* Sends an ephemeral event (stolen) to the member's subscribed connections. */
+static void push_to(pl_server_t *srv, const member_t *m, json_t *ev)
+{
+    size_t n = 0;
+    void *const *conns = pl_imap_get(srv->by_user, m->user_id, &n);
+    for (size_t k = 0; k < n && ev; k++) {
+        pl_conn_t *conn = conns[k];
+        if (conn->sub != SUB_LIVE) continue;
+        pl_conn_send_json(conn, json_pack("{ss sO}", "type", "event", "event", ev));
+    }
+    json_decref(ev);
+}
+
 static void speaker_push(pl_server_t *srv, pl_call_t *c, const member_t *who)
 {
     for (member_t *m = c->members; m; m = m->next) {
@@ -99,14 +113,31 @@ static void speaker_push(pl_server_t *srv, pl_call_t *c, const member_t *who)
                                (json_int_t)c->consultation_id, "display_name", who->display_name);
         if (ev && (m->staff || !who->staff))
             json_object_set_new(ev, "user_id", json_integer(who->user_id));
-        size_t n = 0;
-        void *const *conns = pl_imap_get(srv->by_user, m->user_id, &n);
-        for (size_t k = 0; k < n && ev; k++) {
-            pl_conn_t *conn = conns[k];
-            if (conn->sub != SUB_LIVE) continue;
-            pl_conn_send_json(conn, json_pack("{ss sO}", "type", "event", "event", ev));
+        push_to(srv, m, ev);
+    }
+}
+
+/* Who fills each member's slots A and B (consult.slots): an ephemeral push to each member's
+ * connections whenever people come or go, so every picture is captioned with the right name.
+ * Patients and guests get staff by name only, as everywhere. */
+static void slots_push(pl_server_t *srv, pl_call_t *c)
+{
+    for (member_t *m = c->members; m; m = m->next) {
+        if (m->dead || !m->media_set) continue;
+        json_t *slots = json_array();
+        for (int k = 0; k < 2; k++) {
+            pl_call_t *cc = NULL;
+            uint64_t key = pl_media_peer_slot_key(m->peer, k);
+            const member_t *o = key ? member_by_key(srv, key, &cc) : NULL;
+            json_t *p = o ? json_pack("{ss ss}", "display_name", o->display_name, "role", o->role)
+                          : json_null();
+            if (o && (m->staff || !o->staff))
+                json_object_set_new(p, "user_id", json_integer(o->user_id));
+            json_array_append_new(slots, p);
         }
-        json_decref(ev);
+        json_t *ev = json_pack("{ss sI so}", "type", "consult.slots", "consultation_id",
+                               (json_int_t)c->consultation_id, "slots", slots);
+        push_to(srv, m, ev);
     }
 }
 
@@ -146,6 +177,7 @@ static void call_timer_cb(uv_timer_t *t)
     int64_t now = (int64_t)uv_now(srv->loop);
     for (pl_call_t *c = srv->calls, *cn; c; c = cn) {
         cn = c->next;
+        bool freed = false;
         for (member_t *m = c->members, *mn; m; m = mn) {
             mn = m->next;
             bool gone = m->dead || (m->quiet_since && now - m->quiet_since > LEFT_AFTER_MS) ||
@@ -154,8 +186,10 @@ static void call_timer_cb(uv_timer_t *t)
             if (m->connected_once)
                 pl_consult_presence(srv, c->consultation_id, m->user_id, PL_CONSULT_LEFT);
             member_free(c, m);
+            freed = true;
         }
         if (!c->members) call_free(srv, c);
+        else if (freed) slots_push(srv, c);
     }
 }
 
@@ -479,6 +513,7 @@ static void join_after(pl_req_t *r, int status)
             m->user_id = r->actor.user_id;
             m->staff = r->actor.kind == PL_USER_STAFF;
             snprintf(m->display_name, sizeof m->display_name, "%s", r->actor.display_name);
+            snprintf(m->role, sizeof m->role, "%s", pl_actor_role(&r->actor));
             m->peer_key = ++srv->next_peer_key;
             m->created_at = (int64_t)uv_now(srv->loop);
             pl_random_bytes((uint8_t *)&m->session_id, sizeof m->session_id);
@@ -514,6 +549,7 @@ static void join_after(pl_req_t *r, int status)
     json_object_set_new(r->result, "ice_servers", ice_servers(srv));
     json_object_set_new(r->result, "ice_transport_policy", json_string(policy(srv)));
     free(answer);
+    if (!reoffer) slots_push(srv, c);
 }
 
 static int h_join(pl_conn_t *c, const char *id, json_t *req)
@@ -574,6 +610,7 @@ static int h_leave(pl_conn_t *c, const char *id, json_t *req)
         pl_consult_presence(c->srv, kid, m->user_id, PL_CONSULT_LEFT);
     member_free(call, m);
     if (!call->members) call_free(c->srv, call);
+    else slots_push(c->srv, call);
     pl_conn_reply_ok(c, id, NULL);
     return 0;
 }

@@ -361,6 +361,20 @@ static void test_admitted_guest_is_the_third_person_in_the_call(void **s)
     assert_int_equal(pg.from[1], 40);
     assert_int_equal(pa.from[0], 20);
     assert_int_equal(pq.from[1], 0); /* nobody hears themselves */
+    /* The guest's page is told who is in its pictures (consult.slots): slot A the GP, who
+     * joined first, slot B Ann; the GP by name only. */
+    json_t *sl = NULL, *se = NULL;
+    for (int tries = 0; tries < 4; tries++) {
+        json_decref(sl);
+        sl = cfx_event(c, "consult.slots", &se);
+        if (!json_is_null(json_array_get(json_object_get(se, "slots"), 1))) break;
+    }
+    assert_int_equal(cfx_jint(se, "consultation_id"), b.id);
+    assert_int_equal(json_array_size(json_object_get(se, "slots")), 2);
+    cfx_check_person(json_array_get(json_object_get(se, "slots"), 0), 0, "staff", "Dr Asha Patel");
+    cfx_check_person(json_array_get(json_object_get(se, "slots"), 1), cfx_uid(&fx, "ann.taylor"),
+                     "patient", "Ann Taylor");
+    json_decref(sl);
     pl_http_resp_t m;
     assert_int_equal(
         pl_https_request("127.0.0.1", fx.port, "GET", "/metrics", NULL, NULL, 0, T, &m), 0);

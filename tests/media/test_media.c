@@ -1,6 +1,6 @@
 /* The SFU over real UDP on loopback: two test clients (acting as browsers) connect to one room
  * through pl_media's socket, and RTP from one reaches the other, decrypted. Datagrams from
- * strangers are dropped and counted. */
+ * strangers are dropped and counted. The socket gets the receive buffer the kernel allows. */
 #include "core/err.h"
 #include "media/media.h"
 #include "media/room.h"
@@ -196,10 +196,59 @@ static void test_two_clients_exchange_media_over_udp(void **s)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* What the kernel grants an ordinary SO_RCVBUF request of want bytes (capped at
+ * net.core.rmem_max), read back as SO_RCVBUF reports it, from a socket of our own. */
+static int kernel_allowed_rcvbuf(int want)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof want), 0);
+    int got = 0;
+    socklen_t len = sizeof got;
+    assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len), 0);
+    close(fd);
+    return got;
+}
+
+static int default_rcvbuf(void)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    assert_true(fd >= 0);
+    int got = 0;
+    socklen_t len = sizeof got;
+    assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len), 0);
+    close(fd);
+    return got;
+}
+
+static void test_media_socket_gets_at_least_the_receive_buffer_the_kernel_allows(void **s)
+{
+    (void)s;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    pl_media_t *m;
+    assert_int_equal(pl_media_create(&loop, "127.0.0.1", "127.0.0.1", 0, NULL, NULL, &m), 0);
+    int got = pl_media_recv_buffer_size(m);
+    int allowed = kernel_allowed_rcvbuf(PL_MEDIA_RCVBUF_BYTES);
+    print_message("receive buffer %d (an ordinary request gets %d, the default is %d)\n", got,
+                  allowed, default_rcvbuf());
+    /* With CAP_NET_ADMIN, SO_RCVBUFFORCE may go past the cap: at least, never less. Left at the
+     * default the socket would fail this, unless rmem_max were under half the default. */
+    assert_true(got >= allowed);
+    pl_media_stats_t st;
+    pl_media_stats(m, &st);
+    assert_true(st.rcvbuf_bytes == (uint64_t)got);
+    assert_true(st.sndbuf_bytes > 0);
+    pl_media_destroy(m);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_two_clients_exchange_media_over_udp),
+        cmocka_unit_test(test_media_socket_gets_at_least_the_receive_buffer_the_kernel_allows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
