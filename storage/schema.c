@@ -215,6 +215,31 @@ const char *const pl_schema_migrations[] = {
     "ALTER TABLE consult_links ADD COLUMN user_id INTEGER REFERENCES users(id);"
     "ALTER TABLE consult_participants ADD COLUMN waiting_at INTEGER;"
     "ALTER TABLE consult_participants ADD COLUMN admitted_at INTEGER;",
+
+    /* 5: attachments (photos and PDFs) on conversation messages. The bytes are stored once per
+     * content, keyed by their SHA-256 and sealed (AES-256-GCM with the data key, the hash as
+     * associated data) in the database itself, so that every node of a cluster sharing the
+     * store can serve them. An attachment row is one upload to one conversation; message_id
+     * is set when a message carries it (until then only its uploader may use it). filename is
+     * sealed: a name can say who it is about. */
+    "CREATE TABLE blobs ("
+    "  sha256 TEXT PRIMARY KEY,"
+    "  size INTEGER NOT NULL,"
+    "  sealed BLOB NOT NULL,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE TABLE attachments ("
+    "  id INTEGER PRIMARY KEY,"
+    "  conversation_id INTEGER NOT NULL REFERENCES conversations(id),"
+    "  sha256 TEXT NOT NULL REFERENCES blobs(sha256),"
+    "  content_type TEXT NOT NULL"
+    "    CHECK (content_type IN ('image/jpeg','image/png','image/heic','application/pdf')),"
+    "  size INTEGER NOT NULL,"
+    "  filename BLOB NOT NULL,"
+    "  uploaded_by INTEGER NOT NULL REFERENCES users(id),"
+    "  created_at INTEGER NOT NULL,"
+    "  message_id INTEGER REFERENCES messages(id));"
+    "CREATE INDEX attachments_conversation ON attachments(conversation_id, id);"
+    "CREATE INDEX attachments_message ON attachments(message_id);",
 };
 
 const int pl_schema_version = (int)(sizeof pl_schema_migrations / sizeof pl_schema_migrations[0]);

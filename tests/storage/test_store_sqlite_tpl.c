@@ -225,6 +225,7 @@ static void test_version_1_database_migrates_to_templates_and_keeps_data(void **
                 "ALTER TABLE consult_links DROP COLUMN user_id; "
                 "ALTER TABLE consult_participants DROP COLUMN waiting_at; "
                 "ALTER TABLE consult_participants DROP COLUMN admitted_at; "
+                "DROP TABLE attachments; DROP TABLE blobs; "
                 "DELETE FROM schema_version WHERE version > 1");
     assert_int_equal(raw_int(f, "SELECT max(version) FROM schema_version"), 1);
     reopen(f, f->key);
