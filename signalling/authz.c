@@ -6,6 +6,15 @@
 
 #include <string.h>
 
+pl_resource_t pl_conv_resource(const pl_conv_t *conv)
+{
+    pl_resource_t res = {.kind = PL_RES_CONVERSATION,
+                         .org_id = conv->org_id,
+                         .patient_id = conv->patient_id,
+                         .conversation_id = conv->id};
+    return res;
+}
+
 unsigned pl_authz_roles_at(const pl_actor_t *actor, int64_t org_id)
 {
     for (int i = 0; i < actor->n_orgs; i++)

@@ -62,6 +62,11 @@ int pl_authz_check(const pl_actor_t *actor, const pl_resource_t *res, pl_action_
  * conversation's chat. What those requests touch is still checked by pl_authz_check. */
 bool pl_authz_request_allowed(const pl_actor_t *actor, const char *type);
 
+/* The resource a conversation is, for pl_authz_check: every handler that acts on a conversation
+ * (or on something inside it: a message, an attachment) builds it here, so what authz knows of
+ * a conversation is decided in one place. */
+pl_resource_t pl_conv_resource(const pl_conv_t *conv);
+
 /* The actor's roles at org (0 if not a member). */
 unsigned pl_authz_roles_at(const pl_actor_t *actor, int64_t org_id);
 

@@ -49,8 +49,7 @@ static int load_conv(pl_store_t *st, pl_req_t *r, int64_t id, pl_action_t act, p
 {
     int rc = pl_store_conv_get(st, id, conv);
     if (rc < 0) return rc;
-    pl_resource_t res = {.kind = PL_RES_CONVERSATION, .org_id = conv->org_id,
-                         .patient_id = conv->patient_id, .conversation_id = conv->id};
+    pl_resource_t res = pl_conv_resource(conv);
     rc = pl_authz_check(&r->actor, &res, act);
     if (rc < 0) fail_msg(r, "you do not have access to this conversation");
     return rc;
@@ -296,8 +295,7 @@ static int history_run(pl_store_t *st, pl_req_t *r)
     int rc = load_conv(st, r, json_integer_value(json_object_get(r->params, "conversation_id")),
                        PL_ACT_READ, &conv);
     if (rc < 0) return rc;
-    pl_resource_t res = {.kind = PL_RES_CONVERSATION, .org_id = conv.org_id,
-                         .patient_id = conv.patient_id, .conversation_id = conv.id};
+    pl_resource_t res = pl_conv_resource(&conv);
     bool notes = pl_authz_check(&r->actor, &res, PL_ACT_READ_NOTES) == 0;
     json_t *h = NULL;
     if ((rc = pl_store_msg_history(st, conv.id, r->i1, (int)r->i2, notes, &h)) < 0) return rc;
