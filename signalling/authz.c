@@ -11,7 +11,8 @@ pl_resource_t pl_conv_resource(const pl_conv_t *conv)
     pl_resource_t res = {.kind = PL_RES_CONVERSATION,
                          .org_id = conv->org_id,
                          .patient_id = conv->patient_id,
-                         .conversation_id = conv->id};
+                         .conversation_id = conv->id,
+                         .peer_org_id = conv->peer_org_id};
     return res;
 }
 
@@ -50,6 +51,9 @@ static int scope_allows(const pl_actor_t *a, const pl_resource_t *r, pl_action_t
 
 static int patient_may(const pl_actor_t *a, const pl_resource_t *r, pl_action_t act)
 {
+    /* Between professionals (advice, agreements): never the patient's to see. */
+    if (r->peer_org_id || r->kind == PL_RES_AGREEMENT || r->kind == PL_RES_ADVICE)
+        return -PL_EPERM;
     /* Organisations and their templates are the practice's business. */
     if (r->kind == PL_RES_ORG || r->kind == PL_RES_TEMPLATE) return -PL_EPERM;
     if (r->patient_id != a->user_id) return -PL_EPERM;
@@ -73,8 +77,50 @@ static int patient_may(const pl_actor_t *a, const pl_resource_t *r, pl_action_t 
     }
 }
 
+#define CLINICAL_ROLES (PL_ROLE_GP | PL_ROLE_NURSE | PL_ROLE_PHARMACIST | PL_ROLE_CLINICIAN)
+
+/* Professional-to-professional resources (peer_org_id set): the practice that asks (org_id)
+ * and the specialist service asked (peer_org_id). Each side sees only what is between them and
+ * the other; nobody else sees any of it. */
+static int professional_may(const pl_actor_t *a, const pl_resource_t *r, pl_action_t act)
+{
+    unsigned gp_side = pl_authz_roles_at(a, r->org_id);
+    unsigned service = pl_authz_roles_at(a, r->peer_org_id);
+    if (!gp_side && !service) return -PL_EPERM;
+    switch (r->kind) {
+    case PL_RES_AGREEMENT:
+        /* Read by both sides; proposed, accepted and ended by an admin of either. */
+        if (act == PL_ACT_READ) return 0;
+        return act == PL_ACT_ADMIN && ((gp_side | service) & PL_ROLE_PRACTICE_ADMIN) ? 0 : -PL_EPERM;
+    case PL_RES_ADVICE:
+        if (act == PL_ACT_READ) return 0;
+        /* Asked by a clinician of the practice, only while an agreement is in force. */
+        if (act == PL_ACT_CREATE) return (gp_side & CLINICAL_ROLES) && r->agreement_active ? 0 : -PL_EPERM;
+        /* The service works it: its specialists claim and answer; its staff may assign. */
+        if (act == PL_ACT_CLAIM) return service & (PL_ROLE_SPECIALIST | PL_ROLE_PRACTICE_ADMIN) ? 0 : -PL_EPERM;
+        if (act == PL_ACT_RESPOND) return service & PL_ROLE_SPECIALIST ? 0 : -PL_EPERM;
+        /* The patient's identity: always the practice's own; the service's only under an
+         * agreement in force that shares it. An agreement that has ended hides it again. */
+        if (act == PL_ACT_IDENTITY)
+            return gp_side || (r->agreement_active && r->identity_shared) ? 0 : -PL_EPERM;
+        return -PL_EPERM;
+    case PL_RES_CONVERSATION:
+        /* The thread: both sides talk in it. Internal notes are the practice's own. */
+        if (act == PL_ACT_READ || act == PL_ACT_SEND || act == PL_ACT_RECEIPT ||
+            act == PL_ACT_TYPING)
+            return 0;
+        return (act == PL_ACT_NOTE || act == PL_ACT_READ_NOTES) && gp_side ? 0 : -PL_EPERM;
+    case PL_RES_EVENT:
+        return act == PL_ACT_READ && (gp_side || !r->staff_only) ? 0 : -PL_EPERM;
+    default:
+        return -PL_EPERM;
+    }
+}
+
 static int staff_may(const pl_actor_t *a, const pl_resource_t *r, pl_action_t act)
 {
+    if (r->peer_org_id || r->kind == PL_RES_AGREEMENT || r->kind == PL_RES_ADVICE)
+        return r->peer_org_id ? professional_may(a, r, act) : -PL_EPERM;
     unsigned roles = pl_authz_roles_at(a, r->org_id);
     if (!roles) return -PL_EPERM;
     if (r->kind == PL_RES_ORG)
@@ -122,7 +168,7 @@ static int staff_may(const pl_actor_t *a, const pl_resource_t *r, pl_action_t ac
  * patient's messages, and nothing staff-only. */
 static int guest_may(const pl_actor_t *a, const pl_resource_t *r, pl_action_t act)
 {
-    if (a->scope_consultation_id <= 0) return -PL_EPERM;
+    if (a->scope_consultation_id <= 0 || r->peer_org_id) return -PL_EPERM;
     if (r->kind == PL_RES_CONSULTATION)
         return act == PL_ACT_READ || act == PL_ACT_WAIT || act == PL_ACT_JOIN ? 0 : -PL_EPERM;
     if (r->kind == PL_RES_EVENT)

@@ -14,6 +14,10 @@ typedef enum {
     PL_RES_PATIENT,          /* a patient's identity (org_id = their registered practice) */
     PL_RES_TEMPLATE,         /* a practice's reply template (patient_id 0) */
     PL_RES_CONSULTATION,     /* a video consultation (on a conversation of the patient's) */
+    PL_RES_AGREEMENT,        /* an information-sharing agreement: org_id the practice,
+                                peer_org_id the specialist service */
+    PL_RES_ADVICE,           /* an advice request: org_id the practice that asks, peer_org_id
+                                the service asked; conversation_id its thread */
 } pl_resource_kind_t;
 
 typedef struct {
@@ -27,6 +31,14 @@ typedef struct {
     /* PL_RES_CONSULTATION: the consultation; PL_RES_EVENT: the consultation a consult.* event
      * is about (0 for other events) */
     int64_t consultation_id;
+    /* Professional-to-professional (advice threads and their events, advice requests,
+     * agreements): the second organisation, the specialist service. 0 for everything else. A
+     * patient never sees a resource that has one. */
+    int64_t peer_org_id;
+    /* PL_RES_ADVICE, as the handler found it now: an agreement between the two organisations
+     * is in force, and it shares the patient's identity with the service. */
+    bool agreement_active;
+    bool identity_shared;
 } pl_resource_t;
 
 typedef enum {
@@ -48,6 +60,9 @@ typedef enum {
     PL_ACT_INVITE,       /* consultation: add a colleague as a participant */
     PL_ACT_LINK,         /* consultation: issue the patient a new join link */
     PL_ACT_JOIN,         /* consultation: take part in the call's media (media/ integration) */
+    PL_ACT_CLAIM,        /* advice: a specialist takes a request, or is assigned it */
+    PL_ACT_RESPOND,      /* advice: ask the GP for more, give advice and close with an outcome */
+    PL_ACT_IDENTITY,     /* advice: see who the patient is (name, NHS number, date of birth) */
 } pl_action_t;
 
 /* 0 if allowed, -PL_EPERM if not. NULL actor or resource is never allowed. An actor with a

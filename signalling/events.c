@@ -71,6 +71,7 @@ static bool may_see(const pl_conn_t *c, json_t *ev)
         .staff_only = json_is_true(json_object_get(ev, "staff_only")),
         .conversation_id = json_integer_value(json_object_get(ev, "conversation_id")),
         .consultation_id = consultation_of(ev),
+        .peer_org_id = json_integer_value(json_object_get(ev, "peer_org_id")),
     };
     return pl_authz_check(&c->actor, &res, PL_ACT_READ) == 0;
 }
@@ -104,6 +105,15 @@ void pl_events_fanout(pl_server_t *srv, json_t *events)
         void *const *conns =
             pl_imap_get(srv->by_org, json_integer_value(json_object_get(ev, "org_id")), &n);
         if (n) {
+            char *frame = frame_text(ev, false);
+            for (size_t k = 0; frame && k < n; k++) deliver(conns[k], ev, frame);
+            free(frame);
+        }
+        /* The second organisation of an advice thread (the specialist service). A member of
+         * both is reached once: deliver() moves last_cursor past the event. */
+        int64_t peer = json_integer_value(json_object_get(ev, "peer_org_id"));
+        conns = peer ? pl_imap_get(srv->by_org, peer, &n) : NULL;
+        if (conns && n) {
             char *frame = frame_text(ev, false);
             for (size_t k = 0; frame && k < n; k++) deliver(conns[k], ev, frame);
             free(frame);
@@ -153,14 +163,19 @@ void pl_events_typing(pl_server_t *srv, const pl_conv_t *conv, const pl_actor_t 
                       bool typing)
 {
     /* Ephemeral: not stored, no cursor. Patients see "the practice is typing", not who. */
-    pl_resource_t res = {.kind = PL_RES_EVENT, .org_id = conv->org_id,
-                         .patient_id = conv->patient_id, .conversation_id = conv->id};
+    pl_resource_t res = {.kind = PL_RES_EVENT,
+                         .org_id = conv->org_id,
+                         .peer_org_id = conv->peer_org_id,
+                         .patient_id = conv->peer_org_id ? 0 : conv->patient_id,
+                         .conversation_id = conv->id};
     char *staff = typing_frame(conv, who, typing, true);
     char *patient = typing_frame(conv, who, typing, who->kind == PL_USER_PATIENT);
     if (staff && patient) {
         size_t n = 0;
         void *const *conns = pl_imap_get(srv->by_org, conv->org_id, &n);
         for (size_t k = 0; k < n; k++) typing_to(conns[k], who, &res, staff, patient);
+        conns = conv->peer_org_id ? pl_imap_get(srv->by_org, conv->peer_org_id, &n) : NULL;
+        for (size_t k = 0; conns && k < n; k++) typing_to(conns[k], who, &res, staff, patient);
         conns = pl_imap_get(srv->by_user, conv->patient_id, &n);
         for (size_t k = 0; k < n; k++)
             if (((pl_conn_t *)conns[k])->actor.kind == PL_USER_PATIENT)

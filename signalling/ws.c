@@ -432,15 +432,19 @@ int pl_req_event(pl_store_t *st, pl_req_t *r, const pl_conv_t *conv, bool staff_
                  const char *type, json_t *payload)
 {
     int64_t id = 0;
-    int rc = pl_store_event_append(st, conv->id, conv->org_id, conv->patient_id, staff_only,
-                                   type, payload, r->now, &id);
+    /* An advice thread is between professionals: its events go to the practice and the
+     * service (peer_org_id), and carry no patient, so they never reach the patient. */
+    int64_t patient = conv->peer_org_id ? 0 : conv->patient_id;
+    int rc = pl_store_event_append_peer(st, conv->id, conv->org_id, conv->peer_org_id, patient,
+                                        staff_only, type, payload, r->now, &id);
     if (rc == 0)
         json_array_append_new(
-            r->events, json_pack("{sI sI sI sI sb ss sO sI}", "cursor", (json_int_t)id,
+            r->events, json_pack("{sI sI sI sI sI sb ss sO sI}", "cursor", (json_int_t)id,
                                  "conversation_id", (json_int_t)conv->id, "org_id",
-                                 (json_int_t)conv->org_id, "patient_id",
-                                 (json_int_t)conv->patient_id, "staff_only", staff_only, "type",
-                                 type, "payload", payload, "at", (json_int_t)r->now));
+                                 (json_int_t)conv->org_id, "peer_org_id",
+                                 (json_int_t)conv->peer_org_id, "patient_id", (json_int_t)patient,
+                                 "staff_only", staff_only, "type", type, "payload", payload, "at",
+                                 (json_int_t)r->now));
     json_decref(payload);
     return rc;
 }

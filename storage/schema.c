@@ -240,6 +240,88 @@ const char *const pl_schema_migrations[] = {
     "  message_id INTEGER REFERENCES messages(id));"
     "CREATE INDEX attachments_conversation ON attachments(conversation_id, id);"
     "CREATE INDEX attachments_message ON attachments(message_id);",
+
+    /* 6: professional-to-professional advice. A specialist service is an orgs row of kind
+     * specialist_service with its specialties (a JSON array of names) and response targets.
+     * An agreement between a practice and a service is proposed by an admin of one side and
+     * accepted by an admin of the other; it is in force from acceptance while now is within
+     * [starts_at, ends_at) and nobody has ended it. shares says what the service may see of
+     * the patients: 'identified' (name, NHS number, date of birth) or 'pseudonymised'.
+     * An advice request's thread is a conversation of kind 'advice' (org_id the practice),
+     * so messages, receipts, typing, attachments and transcripts work as for any other; its
+     * events carry the service as peer_org_id and no patient_id, so the service's staff get
+     * them and the patient does not (it is a conversation between professionals). The
+     * conversations table is rebuilt for its CHECK, as in migration 3. */
+    "ALTER TABLE orgs ADD COLUMN specialties TEXT;"
+    "ALTER TABLE orgs ADD COLUMN routine_target_hours INTEGER NOT NULL DEFAULT 72;"
+    "ALTER TABLE orgs ADD COLUMN urgent_target_hours INTEGER NOT NULL DEFAULT 4;"
+    "ALTER TABLE events ADD COLUMN peer_org_id INTEGER;"
+    "CREATE INDEX events_peer_org ON events(peer_org_id, id) WHERE peer_org_id IS NOT NULL;"
+    "CREATE TABLE agreements ("
+    "  id INTEGER PRIMARY KEY,"
+    "  practice_id INTEGER NOT NULL REFERENCES orgs(id),"
+    "  service_id INTEGER NOT NULL REFERENCES orgs(id),"
+    "  shares TEXT NOT NULL CHECK (shares IN ('identified','pseudonymised')),"
+    "  starts_at INTEGER NOT NULL,"
+    "  ends_at INTEGER NOT NULL,"
+    "  proposed_by INTEGER NOT NULL REFERENCES users(id),"
+    "  proposed_org_id INTEGER NOT NULL REFERENCES orgs(id),"
+    "  proposed_at INTEGER NOT NULL,"
+    "  accepted_by INTEGER REFERENCES users(id),"
+    "  accepted_at INTEGER,"
+    "  ended_by INTEGER REFERENCES users(id),"
+    "  ended_at INTEGER,"
+    "  CHECK (ends_at > starts_at));"
+    "CREATE INDEX agreements_pair ON agreements(practice_id, service_id);"
+    "CREATE INDEX agreements_service ON agreements(service_id);"
+    "PRAGMA defer_foreign_keys = ON;"
+    "CREATE TEMP TABLE conversations_copy AS SELECT * FROM conversations;"
+    "DROP TABLE conversations;"
+    "CREATE TABLE conversations ("
+    "  id INTEGER PRIMARY KEY,"
+    "  org_id INTEGER NOT NULL REFERENCES orgs(id),"
+    "  patient_id INTEGER NOT NULL REFERENCES users(id),"
+    "  kind TEXT NOT NULL CHECK (kind IN ('admin','clinical','video','advice')),"
+    "  subject BLOB NOT NULL,"
+    "  answers BLOB,"
+    "  status TEXT NOT NULL DEFAULT 'new'"
+    "    CHECK (status IN ('new','in_progress','awaiting_patient','closed')),"
+    "  assignee_user_id INTEGER REFERENCES users(id),"
+    "  assignee_role TEXT,"
+    "  last_seq INTEGER NOT NULL DEFAULT 0,"
+    "  create_txn TEXT NOT NULL,"
+    "  waiting_since INTEGER,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  UNIQUE (patient_id, create_txn));"
+    "INSERT INTO conversations SELECT * FROM temp.conversations_copy;"
+    "DROP TABLE temp.conversations_copy;"
+    "CREATE INDEX conversations_org ON conversations(org_id, id);"
+    "CREATE INDEX conversations_patient ON conversations(patient_id, id);"
+    "CREATE TABLE advice_requests ("
+    "  id INTEGER PRIMARY KEY,"
+    "  conversation_id INTEGER NOT NULL UNIQUE REFERENCES conversations(id),"
+    "  practice_id INTEGER NOT NULL REFERENCES orgs(id),"
+    "  service_id INTEGER NOT NULL REFERENCES orgs(id),"
+    "  patient_id INTEGER NOT NULL REFERENCES users(id),"
+    "  agreement_id INTEGER NOT NULL REFERENCES agreements(id),"
+    "  specialty TEXT NOT NULL,"
+    "  urgency TEXT NOT NULL CHECK (urgency IN ('routine','urgent')),"
+    "  question BLOB NOT NULL,"
+    "  summary BLOB NOT NULL,"
+    "  status TEXT NOT NULL DEFAULT 'new'"
+    "    CHECK (status IN ('new','in_progress','awaiting_gp','closed')),"
+    "  specialist_id INTEGER REFERENCES users(id),"
+    "  outcome TEXT CHECK (outcome IN ('advice_given','referral','seen_elsewhere')),"
+    "  consent_by INTEGER NOT NULL REFERENCES users(id),"
+    "  consent_at INTEGER NOT NULL,"
+    "  created_by INTEGER NOT NULL REFERENCES users(id),"
+    "  created_at INTEGER NOT NULL,"
+    "  due_at INTEGER NOT NULL,"
+    "  closed_at INTEGER,"
+    "  updated_at INTEGER NOT NULL);"
+    "CREATE INDEX advice_practice ON advice_requests(practice_id, id);"
+    "CREATE INDEX advice_service ON advice_requests(service_id, id);",
 };
 
 const int pl_schema_version = (int)(sizeof pl_schema_migrations / sizeof pl_schema_migrations[0]);

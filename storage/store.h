@@ -102,7 +102,10 @@ typedef struct {
     int64_t patient_id;
     int64_t last_seq;
     char status[24]; /* new | in_progress | awaiting_patient | closed */
-    char kind[16];   /* admin | clinical | video */
+    char kind[16];   /* admin | clinical | video | advice */
+    /* An advice request's thread: the specialist service whose staff share it (0 for every
+     * other kind). Its events go to both organisations and never to the patient. */
+    int64_t peer_org_id;
 } pl_conv_t;
 
 /* A message as written: */
@@ -209,9 +212,14 @@ int pl_store_receipt_summary(pl_store_t *st, int64_t conv_id, int64_t patient_id
 int pl_store_event_append(pl_store_t *st, int64_t conv_id, int64_t org_id, int64_t patient_id,
                           bool staff_only, const char *type, const json_t *payload, int64_t now,
                           int64_t *id);
-/* Events after `after` that could be visible to the actor (by org membership or patient),
- * oldest first, at most limit. Each: {cursor, type, conversation_id, org_id, patient_id,
- * staff_only, at, payload}. Callers still run each through authz. */
+/* The same with a second organisation whose staff see the event (peer_org_id, 0 for none). */
+int pl_store_event_append_peer(pl_store_t *st, int64_t conv_id, int64_t org_id,
+                               int64_t peer_org_id, int64_t patient_id, bool staff_only,
+                               const char *type, const json_t *payload, int64_t now, int64_t *id);
+/* Events after `after` that could be visible to the actor (by org membership, as the owning
+ * or the peer organisation, or patient), oldest first, at most limit. Each: {cursor, type,
+ * conversation_id, org_id, peer_org_id, patient_id, staff_only, at, payload}. Callers still
+ * run each through authz. */
 int pl_store_events_since(pl_store_t *st, const pl_actor_t *actor, int64_t after, int limit,
                           json_t **out);
 int pl_store_events_head(pl_store_t *st, int64_t *head);

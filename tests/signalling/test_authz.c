@@ -24,6 +24,11 @@
 #define CONV_OTHER 51    /* another conversation of the owner's, with CONSULT_OTHER */
 #define CONSULT 70
 #define CONSULT_OTHER 71
+/* A resource as the older rows name it: kind, organisation, patient, staff-only, conversation,
+ * consultation (the professional fields stay 0). */
+#define RES(k, org, pat, so, conv, kid)                                                            \
+    {.kind = (k), .org_id = (org), .patient_id = (pat), .staff_only = (so),                      \
+     .conversation_id = (conv), .consultation_id = (kid)}
 #define CONSULT_SIBLING 72 /* a second consultation on CONV */
 
 /* ---- actors ---- */
@@ -175,20 +180,20 @@ static const char *const res_names[N_RES] = {
 
 /* {kind, org, patient, staff_only, conversation, consultation} */
 static const pl_resource_t resources[N_RES] = {
-    [R_CONV] = {PL_RES_CONVERSATION, ORG_A, OWNER, false, CONV, 0},
-    [R_EVENT] = {PL_RES_EVENT, ORG_A, OWNER, false, CONV, 0},
-    [R_EVENT_STAFF] = {PL_RES_EVENT, ORG_A, OWNER, true, CONV, 0},
-    [R_ORG] = {PL_RES_ORG, ORG_A, 0, false, 0, 0},
-    [R_TPL] = {PL_RES_TEMPLATE, ORG_A, 0, false, 0, 0},
-    [R_CONSULT] = {PL_RES_CONSULTATION, ORG_A, OWNER, false, CONV, CONSULT},
-    [R_CONV_OTHER] = {PL_RES_CONVERSATION, ORG_A, OWNER, false, CONV_OTHER, 0},
-    [R_EVENT_OTHER] = {PL_RES_EVENT, ORG_A, OWNER, false, CONV_OTHER, 0},
-    [R_CONSULT_OTHER] = {PL_RES_CONSULTATION, ORG_A, OWNER, false, CONV_OTHER, CONSULT_OTHER},
-    [R_EVENT_CONSULT] = {PL_RES_EVENT, ORG_A, OWNER, false, CONV, CONSULT},
-    [R_EVENT_CONSULT_STAFF] = {PL_RES_EVENT, ORG_A, OWNER, true, CONV, CONSULT},
-    [R_EVENT_SIBLING] = {PL_RES_EVENT, ORG_A, OWNER, false, CONV, CONSULT_SIBLING},
-    [R_CONSULT_SIBLING] = {PL_RES_CONSULTATION, ORG_A, OWNER, false, CONV, CONSULT_SIBLING},
-    [R_EVENT_OTHER_CONSULT] = {PL_RES_EVENT, ORG_A, OWNER, false, CONV_OTHER, CONSULT_OTHER},
+    [R_CONV] = RES(PL_RES_CONVERSATION, ORG_A, OWNER, false, CONV, 0),
+    [R_EVENT] = RES(PL_RES_EVENT, ORG_A, OWNER, false, CONV, 0),
+    [R_EVENT_STAFF] = RES(PL_RES_EVENT, ORG_A, OWNER, true, CONV, 0),
+    [R_ORG] = RES(PL_RES_ORG, ORG_A, 0, false, 0, 0),
+    [R_TPL] = RES(PL_RES_TEMPLATE, ORG_A, 0, false, 0, 0),
+    [R_CONSULT] = RES(PL_RES_CONSULTATION, ORG_A, OWNER, false, CONV, CONSULT),
+    [R_CONV_OTHER] = RES(PL_RES_CONVERSATION, ORG_A, OWNER, false, CONV_OTHER, 0),
+    [R_EVENT_OTHER] = RES(PL_RES_EVENT, ORG_A, OWNER, false, CONV_OTHER, 0),
+    [R_CONSULT_OTHER] = RES(PL_RES_CONSULTATION, ORG_A, OWNER, false, CONV_OTHER, CONSULT_OTHER),
+    [R_EVENT_CONSULT] = RES(PL_RES_EVENT, ORG_A, OWNER, false, CONV, CONSULT),
+    [R_EVENT_CONSULT_STAFF] = RES(PL_RES_EVENT, ORG_A, OWNER, true, CONV, CONSULT),
+    [R_EVENT_SIBLING] = RES(PL_RES_EVENT, ORG_A, OWNER, false, CONV, CONSULT_SIBLING),
+    [R_CONSULT_SIBLING] = RES(PL_RES_CONSULTATION, ORG_A, OWNER, false, CONV, CONSULT_SIBLING),
+    [R_EVENT_OTHER_CONSULT] = RES(PL_RES_EVENT, ORG_A, OWNER, false, CONV_OTHER, CONSULT_OTHER),
 };
 
 /* ---- actions, in the order of the expected strings ---- */
@@ -328,7 +333,7 @@ static void test_staff_rights_follow_the_resource_org_not_the_first_membership(v
     assert_int_equal(pl_authz_check(&a, &resources[R_ORG], PL_ACT_ADMIN), -PL_EPERM);
     assert_int_equal(pl_authz_check(&a, &resources[R_ORG], PL_ACT_READ), 0);
     assert_int_equal(pl_authz_check(&a, &resources[R_CONV], PL_ACT_SEND), 0);
-    pl_resource_t org_b = {PL_RES_ORG, ORG_B, 0, false, 0, 0};
+    pl_resource_t org_b = RES(PL_RES_ORG, ORG_B, 0, false, 0, 0);
     assert_int_equal(pl_authz_check(&a, &org_b, PL_ACT_ADMIN), 0);
 }
 
@@ -345,9 +350,9 @@ static void test_patient_may_create_only_at_own_practice(void **state)
 {
     (void)state;
     pl_actor_t owner = make_actor(PAT_OWNER);
-    pl_resource_t at_b = {PL_RES_CONVERSATION, ORG_B, OWNER, false, 0, 0};
+    pl_resource_t at_b = RES(PL_RES_CONVERSATION, ORG_B, OWNER, false, 0, 0);
     assert_int_equal(pl_authz_check(&owner, &at_b, PL_ACT_CREATE), -PL_EPERM);
-    pl_resource_t at_a = {PL_RES_CONVERSATION, ORG_A, OWNER, false, 0, 0};
+    pl_resource_t at_a = RES(PL_RES_CONVERSATION, ORG_A, OWNER, false, 0, 0);
     assert_int_equal(pl_authz_check(&owner, &at_a, PL_ACT_CREATE), 0);
     /* Nor may another patient create a conversation in the owner's name at the owner's practice. */
     pl_actor_t other = make_actor(PAT_OTHER);
@@ -369,7 +374,7 @@ static void test_patient_memberships_do_not_grant_staff_rights(void **state)
 static void test_template_rights_follow_the_template_org(void **state)
 {
     (void)state;
-    pl_resource_t tpl_b = {PL_RES_TEMPLATE, ORG_B, 0, false, 0, 0};
+    pl_resource_t tpl_b = RES(PL_RES_TEMPLATE, ORG_B, 0, false, 0, 0);
     pl_actor_t gp_b = make_actor(ST_GP_B), gp_a = make_actor(ST_GP);
     const pl_action_t edits[] = {PL_ACT_READ, PL_ACT_CREATE, PL_ACT_UPDATE, PL_ACT_DELETE};
     for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
@@ -382,7 +387,7 @@ static void test_patient_cannot_touch_a_template_even_if_it_names_them(void **st
 {
     (void)state;
     /* A template is never about a patient; a resource that claims so still grants nothing. */
-    pl_resource_t odd = {PL_RES_TEMPLATE, ORG_A, OWNER, false, 0, 0};
+    pl_resource_t odd = RES(PL_RES_TEMPLATE, ORG_A, OWNER, false, 0, 0);
     pl_actor_t owner = make_actor(PAT_OWNER);
     for (size_t i = 0; i < N_ACTIONS; i++)
         assert_int_equal(pl_authz_check(&owner, &odd, actions[i]), -PL_EPERM);
@@ -459,7 +464,7 @@ static void test_roles_at_finds_the_last_of_many_memberships(void **state)
     a.n_orgs = PL_ACTOR_MAX_ORGS;
     int last = PL_ACTOR_MAX_ORGS - 1;
     assert_int_equal(pl_authz_roles_at(&a, 1000 + last), 1u << (last % PL_ROLE_COUNT));
-    pl_resource_t org = {PL_RES_ORG, 1000 + last, 0, false, 0, 0};
+    pl_resource_t org = RES(PL_RES_ORG, 1000 + last, 0, false, 0, 0);
     assert_int_equal(pl_authz_check(&a, &org, PL_ACT_READ), 0);
 }
 
@@ -471,10 +476,10 @@ static void test_scoped_session_is_denied_resources_that_name_no_conversation(vo
     /* A caller that leaves conversation_id out (0) gets nothing from a scoped session: the
      * scope fails closed rather than matching "any". */
     pl_actor_t a = make_actor(PAT_SCOPED);
-    pl_resource_t conv = {PL_RES_CONVERSATION, ORG_A, OWNER, false, 0, 0};
-    pl_resource_t ev = {PL_RES_EVENT, ORG_A, OWNER, false, 0, 0};
-    pl_resource_t consult = {PL_RES_CONSULTATION, ORG_A, OWNER, false, CONV, 0};
-    pl_resource_t me = {PL_RES_PATIENT, ORG_A, OWNER, false, 0, 0};
+    pl_resource_t conv = RES(PL_RES_CONVERSATION, ORG_A, OWNER, false, 0, 0);
+    pl_resource_t ev = RES(PL_RES_EVENT, ORG_A, OWNER, false, 0, 0);
+    pl_resource_t consult = RES(PL_RES_CONSULTATION, ORG_A, OWNER, false, CONV, 0);
+    pl_resource_t me = RES(PL_RES_PATIENT, ORG_A, OWNER, false, 0, 0);
     for (size_t i = 0; i < N_ACTIONS; i++) {
         assert_int_equal(pl_authz_check(&a, &conv, actions[i]), -PL_EPERM);
         assert_int_equal(pl_authz_check(&a, &ev, actions[i]), -PL_EPERM);
@@ -520,7 +525,7 @@ static void test_scope_narrows_and_never_grants(void **state)
 static void test_consultation_rights_follow_the_consultation_org(void **state)
 {
     (void)state;
-    pl_resource_t at_b = {PL_RES_CONSULTATION, ORG_B, 102, false, 60, 80};
+    pl_resource_t at_b = RES(PL_RES_CONSULTATION, ORG_B, 102, false, 60, 80);
     pl_actor_t gp_a = make_actor(ST_GP), gp_b = make_actor(ST_GP_B), pat_b = make_actor(PAT_B);
     for (size_t i = 0; i < N_ACTIONS; i++)
         assert_int_equal(pl_authz_check(&gp_a, &at_b, actions[i]), -PL_EPERM);
@@ -664,7 +669,7 @@ static void test_guest_with_a_broken_scope_gets_nothing(void **state)
         }
     /* An event that names the consultation but no conversation fails closed. */
     pl_actor_t g = make_actor(GUEST);
-    pl_resource_t loose = {PL_RES_EVENT, ORG_A, OWNER, false, 0, CONSULT};
+    pl_resource_t loose = RES(PL_RES_EVENT, ORG_A, OWNER, false, 0, CONSULT);
     assert_int_equal(pl_authz_check(&g, &loose, PL_ACT_READ), -PL_EPERM);
     /* The same guest scoped to the consultation next door gets that one, not CONSULT. */
     pl_actor_t next = guest(400, CONSULT_SIBLING, CONV);

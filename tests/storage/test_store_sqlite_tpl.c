@@ -225,7 +225,11 @@ static void test_version_1_database_migrates_to_templates_and_keeps_data(void **
                 "ALTER TABLE consult_links DROP COLUMN user_id; "
                 "ALTER TABLE consult_participants DROP COLUMN waiting_at; "
                 "ALTER TABLE consult_participants DROP COLUMN admitted_at; "
-                "DROP TABLE attachments; DROP TABLE blobs; "
+                "DROP TABLE attachments; DROP TABLE blobs; DROP TABLE advice_requests; "
+                "DROP TABLE agreements; DROP INDEX events_peer_org; "
+                "ALTER TABLE events DROP COLUMN peer_org_id; ALTER TABLE orgs DROP COLUMN "
+                "specialties; ALTER TABLE orgs DROP COLUMN routine_target_hours; "
+                "ALTER TABLE orgs DROP COLUMN urgent_target_hours; "
                 "DELETE FROM schema_version WHERE version > 1");
     assert_int_equal(raw_int(f, "SELECT max(version) FROM schema_version"), 1);
     reopen(f, f->key);
