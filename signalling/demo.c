@@ -41,6 +41,8 @@ static const struct {
     {"ann.taylor", "Ann Taylor", "Y90001", NULL, "1948-03-12", true},
     {"robert.green", "Robert Green", "Y90001", NULL, "1990-07-01", true},
     {"cara.evans", "Cara Evans", "Y90002", NULL, "1975-11-23", true},
+    /* Last, so that the patients' test NHS numbers (by position) stay as they were. */
+    {"admin.city", "Priya Shah", "R0D01", "practice_admin", NULL, false},
 };
 #define N_USERS (sizeof demo_users / sizeof demo_users[0])
 
@@ -105,6 +107,35 @@ static int seed_templates(pl_store_t *st, int64_t author)
     return rc;
 }
 
+/* The specialist service's specialties and targets, and an information-sharing agreement with
+ * Riverside Surgery for a year: proposed by Riverside's admin, accepted by the service's. */
+static int seed_advice(pl_store_t *st)
+{
+    pl_org_t practice, service;
+    pl_user_t u;
+    int64_t now = pl_now_ms(), id = 0, a_gp = 0, a_svc = 0;
+    int rc = pl_store_org_by_code(st, "Y90001", &practice);
+    if (rc == 0) rc = pl_store_org_by_code(st, "R0D01", &service);
+    if (rc == 0 && (rc = pl_store_user_by_username(st, "admin.smith", &u)) == 0) a_gp = u.id;
+    pl_user_wipe(&u);
+    if (rc == 0 && (rc = pl_store_user_by_username(st, "admin.city", &u)) == 0) a_svc = u.id;
+    pl_user_wipe(&u);
+    json_t *sp = json_pack("[ss]", "Dermatology", "Skin lesions (suspected cancer)");
+    if (rc == 0) rc = pl_store_service_set(st, service.id, sp, 72, 4);
+    json_decref(sp);
+    pl_agreement_t a = {.practice_id = practice.id,
+                        .service_id = service.id,
+                        .starts_at = now - 60000,
+                        .ends_at = now + 366LL * 24 * 3600 * 1000,
+                        .proposed_by = a_gp,
+                        .proposed_org_id = practice.id,
+                        .proposed_at = now};
+    snprintf(a.shares, sizeof a.shares, "identified");
+    if (rc == 0) rc = pl_store_agreement_create(st, &a, &id);
+    if (rc == 0) rc = pl_store_agreement_accept(st, id, a_svc, now);
+    return rc;
+}
+
 static int seed(pl_store_t *st, int log_n, json_t *logins)
 {
     int64_t tpl_author = 0;
@@ -143,6 +174,7 @@ static int seed(pl_store_t *st, int log_n, json_t *logins)
         pl_wipe(pw, sizeof pw);
     }
     if (rc == 0) rc = seed_templates(st, tpl_author);
+    if (rc == 0) rc = seed_advice(st);
     if (rc == 0) return pl_store_commit(st);
     pl_store_rollback(st);
     return rc;

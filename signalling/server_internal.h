@@ -160,6 +160,11 @@ json_t *pl_event_frame(json_t *ev, bool for_patient);
 /* Turns a consultation object (store view) into what its patient may see: staff names without
  * their user ids. In place. */
 void pl_consult_patient_view(json_t *consultation);
+
+/* ---- advice.c ---- */
+/* conversation.send calls this in its transaction: a practice message on an advice thread
+ * awaiting the GP moves the request back to in progress. */
+int pl_advice_on_message(pl_store_t *st, pl_req_t *r, const pl_conv_t *conv);
 /* For the media integration: records that user_id joined, left or reconnected to the call of
  * consultation_id, as a consult.joined / consult.left / consult.reconnected event on its
  * conversation (visible to the patient and the practice), and fans it out. The caller has

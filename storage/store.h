@@ -361,6 +361,81 @@ int pl_store_session_create_scoped(pl_store_t *st, const char *token_hash, int64
 /* The session's scope: *consultation_id is 0 for an ordinary session. -PL_ENOTFOUND. */
 int pl_store_session_scope(pl_store_t *st, const char *token_hash, int64_t *consultation_id);
 
+/* ---- professional advice (store_sqlite_advice.c) ----
+ * A specialist service is an orgs row of kind specialist_service. An agreement between a
+ * practice and a service is proposed by an admin of one side and accepted by an admin of the
+ * other; see pl_agreement_state. Times are ms since the epoch; 0 is "not set". */
+typedef struct {
+    int64_t id;
+    char name[128], code[32];
+    json_t *specialties; /* array of names; the caller decrefs */
+    int routine_target_hours, urgent_target_hours;
+} pl_service_t;
+/* specialties: a JSON array of strings. -PL_ENOTFOUND unless org_id is a specialist service. */
+int pl_store_service_set(pl_store_t *st, int64_t org_id, const json_t *specialties,
+                         int routine_target_hours, int urgent_target_hours);
+int pl_store_service_get(pl_store_t *st, int64_t org_id, pl_service_t *out);
+/* Every specialist service: [{id, code, name, specialties, routine_target_hours,
+ * urgent_target_hours}]. */
+int pl_store_service_list(pl_store_t *st, json_t **out);
+
+typedef struct {
+    int64_t id, practice_id, service_id;
+    char shares[16]; /* identified | pseudonymised */
+    int64_t starts_at, ends_at;
+    int64_t proposed_by, proposed_org_id, proposed_at;
+    int64_t accepted_by, accepted_at, ended_by, ended_at;
+} pl_agreement_t;
+/* "proposed", "accepted" (not started yet), "active", "expired" or "ended". */
+const char *pl_agreement_state(const pl_agreement_t *a, int64_t now);
+json_t *pl_agreement_json(const pl_agreement_t *a, int64_t now);
+int pl_store_agreement_create(pl_store_t *st, const pl_agreement_t *a, int64_t *id);
+int pl_store_agreement_get(pl_store_t *st, int64_t id, pl_agreement_t *out);
+/* -PL_ECONFLICT when already accepted or ended. */
+int pl_store_agreement_accept(pl_store_t *st, int64_t id, int64_t by, int64_t now);
+/* -PL_ECONFLICT when already ended. */
+int pl_store_agreement_end(pl_store_t *st, int64_t id, int64_t by, int64_t now);
+/* The agreement in force between the two now; -PL_ENOTFOUND if none. */
+int pl_store_agreement_active(pl_store_t *st, int64_t practice_id, int64_t service_id,
+                              int64_t now, pl_agreement_t *out);
+/* Agreements with any of the organisations on either side, newest first, each with
+ * practice_name and service_name. */
+int pl_store_agreement_list(pl_store_t *st, const int64_t *org_ids, int n_orgs, int64_t now,
+                            json_t **out);
+
+typedef struct {
+    int64_t practice_id, service_id, patient_id, agreement_id;
+    const char *specialty, *urgency, *question, *summary, *txn_id;
+    int64_t consent_by, consent_at, created_by, now, due_at;
+} pl_advice_new_t;
+typedef struct {
+    int64_t id, conversation_id, practice_id, service_id, patient_id, agreement_id;
+    int64_t specialist_id, created_by, created_at, due_at, closed_at;
+    char specialty[64], urgency[8], status[16], outcome[16];
+} pl_advice_t;
+/* Creates the request and its thread (a conversation of kind advice). A retry with the same
+ * created_by and txn_id finds the first: *created false. */
+int pl_store_advice_create(pl_store_t *st, const pl_advice_new_t *n, int64_t *id, bool *created);
+int pl_store_advice_get(pl_store_t *st, int64_t id, pl_advice_t *out);
+int pl_store_advice_by_conv(pl_store_t *st, int64_t conversation_id, pl_advice_t *out);
+/* Claims for a specialist: -PL_ECONFLICT if another has it, or it is closed. new moves to
+ * in_progress. */
+int pl_store_advice_claim(pl_store_t *st, int64_t id, int64_t specialist_id, int64_t now);
+/* Assigns to a specialist whoever had it; -PL_ECONFLICT if closed. */
+int pl_store_advice_assign(pl_store_t *st, int64_t id, int64_t specialist_id, int64_t now);
+/* in_progress | awaiting_gp; -PL_ECONFLICT if closed. */
+int pl_store_advice_set_status(pl_store_t *st, int64_t id, const char *to, int64_t now);
+/* -PL_ECONFLICT if already closed. */
+int pl_store_advice_close(pl_store_t *st, int64_t id, const char *outcome, int64_t now);
+/* The full view (the patient's identity included: the caller removes what the reader may not
+ * see), docs/PROTOCOL.md section 11. */
+int pl_store_advice_json(pl_store_t *st, int64_t id, int64_t now, json_t **out);
+/* side "sent" (by practice) or "queue" (by service); filter open | closed | overdue | mine |
+ * new | awaiting_gp | NULL (all). {"requests":[...], "next_before": id|null}. */
+int pl_store_advice_list(pl_store_t *st, const char *side, const int64_t *org_ids, int n_orgs,
+                         const char *filter, int64_t me, int64_t before_id, int limit, int64_t now,
+                         json_t **out);
+
 /* Audit: who did what to which patient data, when, from where. */
 int pl_store_audit(pl_store_t *st, int64_t actor_id, const char *action, const char *resource_type,
                    int64_t resource_id, int64_t patient_id, const char *ip, const char *request_id,
