@@ -173,8 +173,8 @@ static void server_ports(const bench_t *b, int si, int *lo, int *hi)
 /* An experiment, off by default (--parley-rcvbuf): gives Parley's media socket (the UDP socket
  * bound to port) a receive buffer of `bytes` from outside, by taking a copy of its descriptor
  * with pidfd_getfd (root) and setting SO_RCVBUFFORCE on it; the socket is shared, so the server
- * sees the change. Parley keeps the kernel's default (net.core.rmem_default), which cannot be
- * changed per network namespace. 0 or a negative errno. */
+ * sees the change. Parley now asks for 4 MiB itself (PL_MEDIA_RCVBUF_BYTES), so this only
+ * matters for sizes beyond that. 0 or a negative errno. */
 static int set_server_rcvbuf(pid_t pid, int port, int bytes)
 {
     unsigned long inode = 0;

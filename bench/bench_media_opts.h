@@ -44,7 +44,7 @@ static void usage(void)
         "--p50-limit-ms 10 --janus-event-loops 0 (Janus's default: a thread per handle)\n"
         "--pacing frame (a frame's 4-5 packets leave together, 30 frames/s; even: one slot\n"
         "per packet) --parley-rcvbuf 0 (an experiment: N > 0 forces Parley's media socket\n"
-        "receive buffer to N bytes from outside, with pidfd_getfd; Parley keeps the default)\n"
+        "receive buffer to N bytes from outside, with pidfd_getfd; Parley asks for 4 MiB)\n"
         "--max-seconds 900. The last line of output is RESULT {json}.\n");
 }
 
