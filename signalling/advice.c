@@ -170,11 +170,33 @@ static int create_run(pl_store_t *st, pl_req_t *r)
     bool offered = false;
     size_t i;
     json_t *sp;
-    json_array_foreach(svc.specialties, i, sp) offered |= strcmp(json_string_value(sp), specialty) == 0;
+    json_array_foreach(svc.specialties, i, sp)
+    {
+        const char *v = json_string_value(sp);
+        offered |= v && strcmp(v, specialty) == 0;
+    }
     json_decref(svc.specialties);
     if (!offered) {
         fail_msg(r, "that service does not offer this specialty");
         return -PL_EINVAL;
+    }
+    /* Who may ask is settled before the patient is looked up: otherwise the answer would tell
+     * anyone (another practice's staff, a patient) whether an NHS number is registered at the
+     * practice they name. authz does not need the patient for CREATE. */
+    pl_agreement_t ag;
+    rc = pl_store_agreement_active(st, pid, sid, r->now, &ag);
+    if (rc < 0 && rc != -PL_ENOTFOUND) return rc;
+    pl_resource_t res = {.kind = PL_RES_ADVICE,
+                         .org_id = pid,
+                         .peer_org_id = sid,
+                         .agreement_active = rc == 0};
+    if (pl_authz_check(&r->actor, &res, PL_ACT_CREATE) < 0) {
+        /* The agreement is named only to the practice's own staff. */
+        fail_msg(r, rc == -PL_ENOTFOUND && pl_authz_roles_at(&r->actor, pid)
+                        ? "your practice has no information-sharing agreement in force with "
+                          "this service"
+                        : "advice requests are raised by the practice's clinicians");
+        return -PL_EPERM;
     }
     /* The patient, by NHS number: one registered at the asking practice. */
     int64_t patient = 0;
@@ -186,21 +208,6 @@ static int create_run(pl_store_t *st, pl_req_t *r)
         return -PL_ENOTFOUND;
     }
     if (rc < 0) return rc;
-    pl_agreement_t ag;
-    rc = pl_store_agreement_active(st, pid, sid, r->now, &ag);
-    if (rc < 0 && rc != -PL_ENOTFOUND) return rc;
-    pl_resource_t res = {.kind = PL_RES_ADVICE,
-                         .org_id = pid,
-                         .peer_org_id = sid,
-                         .patient_id = patient,
-                         .agreement_active = rc == 0};
-    if (pl_authz_check(&r->actor, &res, PL_ACT_CREATE) < 0) {
-        fail_msg(r, rc == -PL_ENOTFOUND
-                        ? "your practice has no information-sharing agreement in force with "
-                          "this service"
-                        : "advice requests are raised by the practice's clinicians");
-        return -PL_EPERM;
-    }
     bool urgent = strcmp(param_str(r, "urgency"), "urgent") == 0;
     pl_advice_new_t n = {.practice_id = pid,
                          .service_id = sid,
@@ -394,12 +401,25 @@ static int assign_run(pl_store_t *st, pl_req_t *r)
 
 /* ---- advice.request_info / advice.close ---- */
 
+/* Answering is the job of the specialist who has the request: claim it first. */
+static int holder(pl_req_t *r, const pl_advice_t *a, const char *closed_msg)
+{
+    if (strcmp(a->status, "closed") == 0) {
+        fail_msg(r, closed_msg);
+        return -PL_ECONFLICT;
+    }
+    if (a->specialist_id == r->actor.user_id) return 0;
+    fail_msg(r, a->specialist_id ? "another specialist has this request"
+                                 : "claim this request first");
+    return -PL_ECONFLICT;
+}
+
 static int request_info_run(pl_store_t *st, pl_req_t *r)
 {
     pl_advice_t a;
     pl_resource_t res;
     int rc = load(st, r, PL_ACT_RESPOND, &a, &res);
-    if (rc < 0) return rc;
+    if (rc < 0 || (rc = holder(r, &a, "this request is closed")) < 0) return rc;
     if ((rc = pl_store_advice_set_status(st, a.id, "awaiting_gp", r->now)) == -PL_ECONFLICT)
         fail_msg(r, "this request is closed");
     if (rc < 0 || (rc = pl_store_advice_get(st, a.id, &a)) < 0 ||
@@ -414,7 +434,7 @@ static int close_run(pl_store_t *st, pl_req_t *r)
     pl_advice_t a;
     pl_resource_t res;
     int rc = load(st, r, PL_ACT_RESPOND, &a, &res);
-    if (rc < 0) return rc;
+    if (rc < 0 || (rc = holder(r, &a, "this request is closed already")) < 0) return rc;
     const char *outcome = param_str(r, "outcome");
     if ((rc = pl_store_advice_close(st, a.id, outcome, r->now)) == -PL_ECONFLICT)
         fail_msg(r, "this request is closed already");

@@ -270,10 +270,10 @@ int pl_store_advice_create(pl_store_t *st, const pl_advice_new_t *n, int64_t *id
     char txn[96];
     snprintf(txn, sizeof txn, "advice:%lld:%s", (long long)n->created_by, n->txn_id);
     sqlite3_stmt *s = pl__sq_stmt(st, "SELECT a.id FROM advice_requests a JOIN conversations c "
-                                      "ON c.id = a.conversation_id WHERE c.patient_id = ? AND "
+                                      "ON c.id = a.conversation_id WHERE a.created_by = ? AND "
                                       "c.create_txn = ?");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, n->patient_id);
+    sqlite3_bind_int64(s, 1, n->created_by);
     sqlite3_bind_text(s, 2, txn, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) *id = sqlite3_column_int64(s, 0);

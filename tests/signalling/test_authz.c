@@ -3,7 +3,8 @@
  * the edges the matrix cannot show: creating at another practice, NULL arguments, unknown actor
  * kinds and actions, pl_authz_roles_at, and the request types a session scoped to one video
  * consultation may send, the patient's and a guest's (an interpreter or carer invited from
- * outside the practice). authz is pure, so no fixtures touch the disk. */
+ * outside the practice). authz is pure, so no fixtures touch the disk. Professional resources
+ * (agreements, advice requests, their threads) have their own matrix in test_authz_advice.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -420,7 +421,8 @@ static void test_negative_user_id_and_unknown_kind_are_denied(void **state)
 static void test_unknown_actions_are_denied_to_everyone(void **state)
 {
     (void)state;
-    const pl_action_t bogus[] = {(pl_action_t)0, (pl_action_t)(PL_ACT_JOIN + 1), (pl_action_t)-1};
+    const pl_action_t bogus[] = {(pl_action_t)0, (pl_action_t)(PL_ACT_IDENTITY + 1),
+                                 (pl_action_t)-1};
     for (int a = 0; a < N_ACTORS; a++) {
         pl_actor_t actor = make_actor(a);
         for (int r = 0; r < N_RES; r++)
