@@ -58,6 +58,8 @@ static const struct opt {
     I("turn_ttl_s", turn_ttl_s, 60, 86400 * 2, "43200", "lifetime of TURN credentials handed out"),
     I("media_force_relay", media_force_relay, 0, 1, "0",
       "1: browsers send all media through TURN (for networks where only TURN gets through)"),
+    I("attachment_url_ttl_s", attachment_url_ttl_s, 1, 3600, "60",
+      "how long a signed attachment download link stays valid"),
 #undef I
 #undef S
 };

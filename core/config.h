@@ -33,6 +33,7 @@ typedef struct {
     char turn_secret_file[512];  /* file holding coturn's static-auth-secret (0600) */
     int turn_ttl_s;              /* lifetime of the TURN credentials handed out */
     int media_force_relay;       /* 1: browsers send all media through TURN */
+    int attachment_url_ttl_s;    /* lifetime of a signed attachment download link */
 } pl_config_t;
 
 void pl_config_defaults(pl_config_t *c);

@@ -67,6 +67,33 @@ char *pl_metrics_render(const pl_metrics_t *m, size_t *len)
                                  "parley_store_commit_seconds_count %llu\n",
                                  (unsigned long long)m->commit_count, m->commit_sum_s,
                                  (unsigned long long)m->commit_count);
+    /* Labels in the order of pl_sniff_class_t (storage/attach_sniff.h); [0] is "ok". */
+    static const char *const reasons[PL_METRICS_ATTACH_REASONS] = {
+        NULL, "empty", "unknown_type", "malformed", "zip", "trailing_data", "mismatch",
+        "too_large"};
+    if (used < cap)
+        used += (size_t)snprintf(
+            b + used, cap - used,
+            "# HELP parley_attachments_stored_total Attachments uploaded and stored.\n"
+            "# TYPE parley_attachments_stored_total counter\nparley_attachments_stored_total %llu\n"
+            "# HELP parley_attachments_refused_total Attachment uploads refused, by reason.\n"
+            "# TYPE parley_attachments_refused_total counter\n",
+            (unsigned long long)m->attach_stored);
+    for (int i = 1; i < PL_METRICS_ATTACH_REASONS && used < cap; i++)
+        used += (size_t)snprintf(b + used, cap - used,
+                                 "parley_attachments_refused_total{reason=\"%s\"} %llu\n",
+                                 reasons[i], (unsigned long long)m->attach_refused[i]);
+    if (used < cap)
+        used += (size_t)snprintf(
+            b + used, cap - used,
+            "# HELP parley_attachment_downloads_total Attachments served through a signed link.\n"
+            "# TYPE parley_attachment_downloads_total counter\n"
+            "parley_attachment_downloads_total %llu\n"
+            "# HELP parley_attachment_links_refused_total Attachment links refused (bad "
+            "signature, expired, another user's).\n"
+            "# TYPE parley_attachment_links_refused_total counter\n"
+            "parley_attachment_links_refused_total %llu\n",
+            (unsigned long long)m->attach_downloads, (unsigned long long)m->attach_links_refused);
     if (used >= cap) used = cap - 1;
     *len = used;
     return b;

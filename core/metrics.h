@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #define PL_METRICS_BUCKETS 12
+#define PL_METRICS_ATTACH_REASONS 8
 
 typedef struct {
     int64_t connections;         /* gauge: open WebSocket connections */
@@ -21,6 +22,12 @@ typedef struct {
     uint64_t store_errors;
     uint64_t join_failures;      /* consultation links refused (POST /api/v1/join) */
     uint64_t join_other_device;  /* ... of which: a link already bound to another device */
+    uint64_t attach_stored;      /* attachments uploaded and stored */
+    /* attachments refused, by reason: indexed as pl_sniff_class_t (storage/attach_sniff.h),
+     * whose order metrics.c's label table follows; [0] unused */
+    uint64_t attach_refused[PL_METRICS_ATTACH_REASONS];
+    uint64_t attach_downloads;   /* attachments served through a signed link */
+    uint64_t attach_links_refused; /* download links refused: bad signature, expired, other user */
     uint64_t commit_buckets[PL_METRICS_BUCKETS]; /* store commit latency histogram */
     uint64_t commit_count;
     double commit_sum_s;

@@ -505,6 +505,21 @@ int pl_advice_on_message(pl_store_t *st, pl_req_t *r, const pl_conv_t *conv)
     return advice_event(st, r, &a, "advice.status", json_pack("{ss}", "status", "in_progress"));
 }
 
+int pl_advice_conv_view(pl_store_t *st, pl_req_t *r, const pl_conv_t *conv, json_t *cj)
+{
+    if (!conv->peer_org_id) return 0;
+    pl_advice_t a;
+    pl_resource_t res;
+    int rc = pl_store_advice_by_conv(st, conv->id, &a);
+    if (rc == 0) rc = resource_of(st, &a, r->now, &res);
+    if (rc < 0) return rc;
+    if (pl_authz_check(&r->actor, &res, PL_ACT_IDENTITY) == 0) return 0;
+    /* The thread says who the patient is in the same fields as any conversation. */
+    json_object_del(cj, "patient_id");
+    json_object_set_new(cj, "patient", json_pack("{sb}", "hidden", 1));
+    return 0;
+}
+
 /* Exported to handlers.c's table. */
 pl_handler_fn pl__advice_handler(const char *type);
 pl_handler_fn pl__advice_handler(const char *type)

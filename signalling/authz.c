@@ -195,7 +195,7 @@ bool pl_authz_request_allowed(const pl_actor_t *actor, const char *type)
         "ping",         "session.info", "events.subscribe", "conversation.get",
         "conversation.history", "conversation.send", "typing.set", "receipt.mark",
         "consult.get",  "consult.wait", "consult.join", "consult.reoffer", "consult.leave",
-        "media.ice_servers", NULL,
+        "media.ice_servers", "attachment.url", NULL,
     };
     /* A guest has no chat: the conversation is the patient's. */
     static const char *const guest[] = {

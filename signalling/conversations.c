@@ -188,6 +188,43 @@ static int h_create(pl_conn_t *c, const char *id, json_t *req)
 
 /* ---- conversation.send / conversation.note ---- */
 
+/* Puts the message's attachment_ids (checked for shape on the loop) on msg, inside the send's
+ * transaction, and lists them in its JSON. A refusal undoes the message too. */
+static int bind_attachments(pl_store_t *st, pl_req_t *r, const pl_conv_t *conv,
+                            const pl_msg_t *msg, json_t *mj)
+{
+    json_t *arr = json_object_get(r->params, "attachment_ids");
+    int64_t ids[PL_STORE_ATTACH_MAX], bad = 0;
+    size_t n = json_array_size(arr);
+    if (n == 0) return 0;
+    for (size_t i = 0; i < n && i < PL_STORE_ATTACH_MAX; i++)
+        ids[i] = json_integer_value(json_array_get(arr, i));
+    int rc = pl_store_attach_bind(st, conv->id, r->actor.user_id, msg->id, ids, (int)n, &bad);
+    if (rc == -PL_ENOTFOUND || rc == -PL_EINVAL || rc == -PL_ECONFLICT) {
+        char m[128];
+        snprintf(m, sizeof m, "attachment %lld %s", (long long)bad,
+                 rc == -PL_ENOTFOUND  ? "is not one you uploaded"
+                 : rc == -PL_EINVAL ? "was uploaded to another conversation"
+                                    : "is already on a message");
+        fail_msg(r, m);
+        return -PL_EINVAL;
+    }
+    json_t *list = NULL;
+    if (rc == 0) rc = pl_store_attach_of_msg(st, msg->id, &list);
+    if (rc == 0) json_object_set_new(mj, "attachments", list);
+    return rc;
+}
+
+/* The attachments of a stored message, on its JSON, if it has any. */
+static int add_attachments(pl_store_t *st, int64_t msg_id, json_t *mj)
+{
+    json_t *list = NULL;
+    int rc = pl_store_attach_of_msg(st, msg_id, &list);
+    if (rc == 0 && json_array_size(list)) json_object_set(mj, "attachments", list);
+    json_decref(list);
+    return rc;
+}
+
 static int send_run(pl_store_t *st, pl_req_t *r)
 {
     json_t *p = r->params;
@@ -213,11 +250,18 @@ static int send_run(pl_store_t *st, pl_req_t *r)
     if (rc == -PL_ECONFLICT) fail_msg(r, "txn_id was already used for another message");
     if (rc < 0) return rc;
     json_t *mj = NULL;
-    if (dup)
-        rc = pl_store_msg_json(st, msg.id, &mj); /* the original, whatever this retry carried */
-    else if (!(mj = new_msg_json(&msg, &r->actor, txn, body)))
+    if (dup) {
+        /* the original, whatever this retry carried (its attachment_ids too: bound once) */
+        if ((rc = pl_store_msg_json(st, msg.id, &mj)) == 0) rc = add_attachments(st, msg.id, mj);
+    } else if (!(mj = new_msg_json(&msg, &r->actor, txn, body))) {
         rc = -PL_ENOMEM;
-    if (rc < 0) return rc;
+    } else {
+        rc = bind_attachments(st, r, &conv, &msg, mj);
+    }
+    if (rc < 0) {
+        json_decref(mj);
+        return rc;
+    }
     json_object_set_new(r->result, "message", mj);
     json_object_set_new(r->result, "duplicate", json_boolean(dup));
     if (dup) return 0;
@@ -238,7 +282,45 @@ static int send_run(pl_store_t *st, pl_req_t *r)
         if ((rc = pl_store_conv_set_status(st, conv.id, next, r->now)) < 0) return rc;
         rc = conv_updated(st, r, &conv, false, json_pack("{ss}", "status", next));
     }
+    /* On an advice thread, the practice's answer may move the request on (advice.c). */
+    if (rc == 0) rc = pl_advice_on_message(st, r, &conv);
     return rc;
+}
+
+/* attachment_ids: absent, null, or an array of at most PL_STORE_ATTACH_MAX distinct positive
+ * integer ids; notes carry none. */
+static int check_attachment_ids(json_t *req, bool internal, pl_perr_t *e)
+{
+    json_t *arr = json_object_get(req, "attachment_ids"), *v;
+    size_t i, j;
+    if (!arr || json_is_null(arr) || (json_is_array(arr) && json_array_size(arr) == 0)) return 0;
+    if (internal) {
+        snprintf(e->msg, sizeof e->msg, "internal notes cannot carry attachments");
+        return -PL_EINVAL;
+    }
+    if (!json_is_array(arr)) {
+        snprintf(e->msg, sizeof e->msg, "attachment_ids must be an array of attachment ids");
+        return -PL_EINVAL;
+    }
+    if (json_array_size(arr) > PL_STORE_ATTACH_MAX) {
+        snprintf(e->msg, sizeof e->msg, "a message can carry at most %d attachments",
+                 PL_STORE_ATTACH_MAX);
+        return -PL_ETOOBIG;
+    }
+    json_array_foreach(arr, i, v)
+    {
+        if (!json_is_integer(v) || json_integer_value(v) < 1) {
+            snprintf(e->msg, sizeof e->msg, "attachment_ids must be an array of attachment ids");
+            return -PL_EINVAL;
+        }
+        for (j = 0; j < i; j++)
+            if (json_integer_value(json_array_get(arr, j)) == json_integer_value(v)) {
+                snprintf(e->msg, sizeof e->msg, "attachment %lld is named twice",
+                         (long long)json_integer_value(v));
+                return -PL_EINVAL;
+            }
+    }
+    return 0;
 }
 
 static int send_common(pl_conn_t *c, const char *id, json_t *req, bool internal)
@@ -250,7 +332,8 @@ static int send_common(pl_conn_t *c, const char *id, json_t *req, bool internal)
     if ((rc = pl_param_int(req, "conversation_id", 1, INT64_MAX, false, 0, &conv, &e)) < 0 ||
         (rc = pl_param_str(req, "txn_id", 1, TXN_MAX, false, &s, &e)) < 0 ||
         (rc = pl_param_str(req, "body", 1, (size_t)c->srv->cfg->max_message_bytes, false, &s,
-                           &e)) < 0)
+                           &e)) < 0 ||
+        (rc = check_attachment_ids(req, internal, &e)) < 0)
         return reject(c, id, rc, &e);
     return submit(c, id, internal ? "conversation.note" : "conversation.send", req, send_run,
                   count_in, internal, 0);
@@ -277,6 +360,10 @@ static int get_run(pl_store_t *st, pl_req_t *r)
     json_t *cj = NULL;
     if ((rc = pl_store_conv_json(st, conv.id, &cj)) < 0) return rc;
     patient_view(&r->actor, cj);
+    if ((rc = pl_advice_conv_view(st, r, &conv, cj)) < 0) {
+        json_decref(cj);
+        return rc;
+    }
     json_object_set_new(r->result, "conversation", cj);
     pl_receipt_sum_t rs;
     if ((rc = pl_store_receipt_summary(st, conv.id, conv.patient_id, &rs)) < 0) return rc;
@@ -299,6 +386,10 @@ static int history_run(pl_store_t *st, pl_req_t *r)
     bool notes = pl_authz_check(&r->actor, &res, PL_ACT_READ_NOTES) == 0;
     json_t *h = NULL;
     if ((rc = pl_store_msg_history(st, conv.id, r->i1, (int)r->i2, notes, &h)) < 0) return rc;
+    if ((rc = pl_store_attach_decorate(st, conv.id, json_object_get(h, "messages"))) < 0) {
+        json_decref(h);
+        return rc;
+    }
     json_object_update(r->result, h);
     json_decref(h);
     return audit(st, r, "conversation.history", "conversation", conv.id, conv.patient_id);

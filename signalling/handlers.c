@@ -16,6 +16,7 @@ pl_handler_fn pl__call_handler(const char *type);
 pl_handler_fn pl__patient_handler(const char *type);
 pl_handler_fn pl__tpl_handler(const char *type);
 pl_handler_fn pl__consult_handler(const char *type);
+pl_handler_fn pl__attach_handler(const char *type);
 pl_handler_fn pl__agreement_handler(const char *type);
 pl_handler_fn pl__advice_handler(const char *type);
 
@@ -200,6 +201,7 @@ static pl_handler_fn find(const char *type)
     pl_handler_fn fn = pl__conv_handler(type);
     if (!fn) fn = pl__patient_handler(type);
     if (!fn) fn = pl__consult_handler(type);
+    if (!fn) fn = pl__attach_handler(type);
     if (!fn) fn = pl__call_handler(type);
     if (!fn) fn = pl__agreement_handler(type);
     if (!fn) fn = pl__advice_handler(type);

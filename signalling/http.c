@@ -1,14 +1,20 @@
 /* The REST surface: GET /healthz, GET /metrics, POST /api/v1/login, POST /api/v1/logout,
- * POST /api/v1/join (a patient opening a video consultation link: consult_join.c), and the web
- * app's static files. Everything else a client does goes over the WebSocket.
+ * POST /api/v1/join (a patient opening a video consultation link: consult_join.c), attachment
+ * upload and download (attach.c), and the web app's static files. Everything else a client does
+ * goes over the WebSocket.
  *
  * A request object outlives its socket when the answer needs the storage thread: it is
  * reference counted, and an answer for a client that has gone is dropped. Bodies are capped at
- * 16 KiB, and the whole request must arrive within http_timeout_s (slow senders are cut off). */
+ * 16 KiB, and the whole request must arrive within http_timeout_s (slow senders are cut off).
+ * An attachment upload is the one exception: its body grows as it arrives, up to 10 MiB, and it
+ * gets more time in proportion to its size (attach.h). A download is written in pieces as the
+ * socket drains, never queued whole. */
 #include "core/err.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "signalling/attach.h"
 #include "signalling/server_internal.h"
+#include "storage/attach_sniff.h"
 
 #include <openssl/ssl.h>
 #include <stdio.h>
@@ -17,6 +23,7 @@
 #include <strings.h>
 
 #define BODY_MAX 16384
+#define WRITE_CHUNK 16384 /* a download goes out this much per writeable callback */
 
 struct pl_http_req {
     struct lws *wsi;
@@ -27,8 +34,10 @@ struct pl_http_req {
     bool post;
     uint64_t deadline_ns; /* the whole request must have arrived by then */
     char *body;
-    size_t body_len;
+    size_t body_len, body_cap;
+    size_t body_max; /* BODY_MAX, or PL_ATTACH_MAX_BYTES for an upload */
     bool body_too_big;
+    pl_attach_up_t *upload; /* an attachment upload whose body is arriving */
     /* response, written on the next WRITEABLE */
     bool ready;
     bool answered; /* a response is decided: the body that follows is ignored */
@@ -38,6 +47,12 @@ struct pl_http_req {
     size_t resp_len;
     const char *ctype; /* NULL: application/json */
     char cookie[512];  /* Set-Cookie values, '\n' between two */
+    /* a download (pl_http_respond_bytes) instead of resp */
+    uint8_t *bytes;
+    size_t bytes_len, bytes_off;
+    bool bytes_hdr_sent;
+    char bytes_type[32];
+    char *disposition; /* the Content-Disposition value */
 };
 
 typedef struct {
@@ -54,17 +69,57 @@ const char *pl_http_ip(const pl_http_req_t *hr)
     return hr->ip;
 }
 
+/* The request body is done with once an answer is decided: it may hold a password or a
+ * patient's photo, so it is wiped, and an upload's place among those in flight is given back. */
+static void drop_body(pl_http_req_t *hr)
+{
+    if (hr->body) pl_wipe(hr->body, hr->body_len);
+    free(hr->body);
+    hr->body = NULL;
+    hr->body_len = hr->body_cap = 0;
+    pl_attach_upload_free(hr->upload);
+    hr->upload = NULL;
+}
+
+static void drop_bytes(pl_http_req_t *hr)
+{
+    if (hr->bytes) pl_wipe(hr->bytes, hr->bytes_len);
+    free(hr->bytes);
+    hr->bytes = NULL;
+    free(hr->disposition);
+    hr->disposition = NULL;
+}
+
 static void hr_release(pl_http_req_t *hr)
 {
     if (--hr->refs > 0) return;
-    free(hr->body);
+    drop_body(hr);
+    drop_bytes(hr);
     free(hr->resp);
     pl_wipe(hr->cookie, sizeof hr->cookie);
     free(hr);
 }
 
+void pl_http_hold(pl_http_req_t *hr)
+{
+    hr->refs++;
+}
+
+void pl_http_release(pl_http_req_t *hr)
+{
+    hr_release(hr);
+}
+
 void pl_http_respond(pl_http_req_t *hr, int status, json_t *body, const char *set_cookie)
 {
+    if (hr->answered) {
+        /* Two pieces of work raced to answer (an upload's early refusal and its final check):
+         * the first answer stands. */
+        json_decref(body);
+        hr_release(hr);
+        return;
+    }
+    drop_body(hr);
     char *txt = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     size_t n = txt ? strlen(txt) : 0;
@@ -92,6 +147,59 @@ void pl_http_respond_err(pl_http_req_t *hr, int err, const char *message)
                     json_pack("{s{ss ss}}", "error", "code", pl_err_code(err), "message",
                               message ? message : pl_strerror(err)),
                     NULL);
+}
+
+/* "attachment; filename*=UTF-8''<name>" with every byte outside RFC 5987's attr-char
+ * percent-encoded, so no quote, semicolon, CR or LF of a name can reach the header. */
+static char *content_disposition(const char *name)
+{
+    static const char head[] = "attachment; filename*=UTF-8''", hex[] = "0123456789ABCDEF";
+    size_t n = strlen(name);
+    char *out = malloc(sizeof head + 3 * n);
+    if (!out) return NULL;
+    char *o = out + (sizeof head - 1);
+    memcpy(out, head, sizeof head - 1);
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("!#$&+-.^_`|~", *p)) {
+            *o++ = (char)*p;
+        } else {
+            *o++ = '%';
+            *o++ = hex[*p >> 4];
+            *o++ = hex[*p & 15];
+        }
+    }
+    *o = 0;
+    return out;
+}
+
+void pl_http_respond_bytes(pl_http_req_t *hr, const char *content_type, uint8_t *data,
+                           size_t len, const char *filename)
+{
+    if (hr->answered) {
+        pl_wipe(data, len);
+        free(data);
+        hr_release(hr);
+        return;
+    }
+    drop_body(hr);
+    drop_bytes(hr);
+    hr->bytes = data;
+    hr->bytes_len = len;
+    hr->bytes_off = 0;
+    hr->bytes_hdr_sent = false;
+    snprintf(hr->bytes_type, sizeof hr->bytes_type, "%s", content_type);
+    hr->disposition = content_disposition(filename);
+    if (!hr->disposition) {
+        drop_bytes(hr);
+        pl_http_respond_err(hr, -PL_ENOMEM, NULL); /* releases the hold */
+        return;
+    }
+    hr->status = 200;
+    hr->ready = true;
+    hr->answered = true;
+    if (hr->wsi) lws_callback_on_writable(hr->wsi);
+    hr_release(hr);
 }
 
 static int add_hdr(struct lws *wsi, const char *name, const char *value, unsigned char **p,
@@ -141,6 +249,54 @@ static int write_response(pl_http_req_t *hr)
     if (hr->resp_len &&
         lws_write(wsi, hr->resp + LWS_PRE, hr->resp_len, LWS_WRITE_HTTP_FINAL) < (int)hr->resp_len)
         return -1;
+    hr->srv->metrics.http_requests++;
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* A download: the headers in one writeable callback, then WRITE_CHUNK bytes in each of the
+ * next, each piece copied into a buffer with the headroom lws wants and wiped after. */
+static int write_bytes(pl_http_req_t *hr)
+{
+    struct lws *wsi = hr->wsi;
+    if (!hr->bytes_hdr_sent) {
+        unsigned char hdr[LWS_PRE + 4096], *start = hdr + LWS_PRE, *p = start,
+                                           *end = hdr + sizeof hdr - 1;
+        /* The file is the patient's: never cached, never rendered in our origin (sandbox), never
+         * sniffed into something else, always saved rather than shown inline. */
+        if (lws_add_http_common_headers(wsi, 200, hr->bytes_type, hr->bytes_len, &p, end) ||
+            add_hdr(wsi, "strict-transport-security:", "max-age=63072000; includeSubDomains", &p,
+                    end) ||
+            add_hdr(wsi, "x-content-type-options:", "nosniff", &p, end) ||
+            add_hdr(wsi, "referrer-policy:", "no-referrer", &p, end) ||
+            add_hdr(wsi, "content-security-policy:",
+                    "sandbox; default-src 'none'; frame-ancestors 'none'", &p, end) ||
+            add_hdr(wsi, "x-frame-options:", "DENY", &p, end) ||
+            add_hdr(wsi, "cache-control:", "private, no-store", &p, end) ||
+            add_hdr(wsi, "content-disposition:", hr->disposition, &p, end) ||
+            lws_finalize_write_http_header(wsi, start, &p, end))
+            return -1;
+        hr->bytes_hdr_sent = true;
+        hr->ready = true; /* one write per writeable callback: the body from the next */
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    if (hr->bytes_off < hr->bytes_len) {
+        unsigned char buf[LWS_PRE + WRITE_CHUNK];
+        size_t n = hr->bytes_len - hr->bytes_off;
+        if (n > WRITE_CHUNK) n = WRITE_CHUNK;
+        bool last = hr->bytes_off + n == hr->bytes_len;
+        memcpy(buf + LWS_PRE, hr->bytes + hr->bytes_off, n);
+        int w = lws_write(wsi, buf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP);
+        pl_wipe(buf + LWS_PRE, n);
+        if (w < (int)n) return -1;
+        hr->bytes_off += n;
+        if (!last) {
+            hr->ready = true;
+            lws_callback_on_writable(wsi);
+            return 0;
+        }
+    }
+    drop_bytes(hr);
     hr->srv->metrics.http_requests++;
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
@@ -304,9 +460,27 @@ static int serve_static(pl_http_req_t *hr)
 
 /* ---- dispatch ---- */
 
+/* The body of an upload is complete: attach.c takes it (and the upload) from here. */
+static void route_upload(pl_http_req_t *hr)
+{
+    if (hr->answered) return; /* refused early: no session, no right, or too large */
+    pl_attach_up_t *up = hr->upload;
+    uint8_t *body = (uint8_t *)hr->body;
+    size_t len = hr->body_len;
+    hr->upload = NULL;
+    hr->body = NULL;
+    hr->body_len = hr->body_cap = 0;
+    hr->refs++; /* released by the answer */
+    pl_attach_upload_finish(up, body, len);
+}
+
 static void route_body(pl_http_req_t *hr)
 {
     pl_server_t *srv = hr->srv;
+    if (hr->upload) {
+        route_upload(hr);
+        return;
+    }
     if (hr->answered) return; /* refused before its body arrived (CSRF, shutting down) */
     if (hr->body_too_big) {
         srv->metrics.bad_input++;
@@ -357,6 +531,7 @@ static int on_http(struct lws *wsi, http_pss_t *pss, const char *uri)
     snprintf(hr->path, sizeof hr->path, "%s", uri);
     hr->post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
     hr->deadline_ns = pl_mono_ns() + (uint64_t)srv->cfg->http_timeout_s * 1000000000ull;
+    hr->body_max = BODY_MAX;
     bool get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
     if (srv->shutting_down) {
         respond_err_now(hr, -PL_EUNAVAIL, "shutting down");
@@ -405,6 +580,28 @@ static int on_http(struct lws *wsi, http_pss_t *pss, const char *uri)
         if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0) route_body(hr);
         return 0;
     }
+    int64_t conv_id = hr->post ? pl_attach_upload_path(uri) : 0;
+    if (conv_id > 0) {
+        const char *msg = NULL;
+        size_t clen = 0;
+        int rc = pl_attach_upload_begin(srv, hr, wsi, conv_id, &hr->upload, &clen, &msg);
+        if (rc < 0) {
+            respond_err_now(hr, rc, msg);
+            return 0;
+        }
+        /* A file takes longer to send than a form: time in proportion to its size. */
+        uint64_t secs = (uint64_t)srv->cfg->http_timeout_s + clen / PL_ATTACH_MIN_RATE;
+        hr->deadline_ns = pl_mono_ns() + secs * 1000000000ull;
+        hr->body_max = PL_ATTACH_MAX_BYTES;
+        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int)secs);
+        return 0;
+    }
+    int64_t att_id = get ? pl_attach_download_path(uri) : 0;
+    if (att_id > 0) {
+        hr->refs++; /* released by the answer */
+        pl_attach_download(srv, hr, wsi, att_id);
+        return 0;
+    }
     /* "/api" itself is API namespace too: it must not fall back to the web app's page. */
     if (get && strncmp(uri, "/api/", 5) != 0 && strcmp(uri, "/api") != 0) {
         int rc = serve_static(hr);
@@ -442,12 +639,30 @@ int pl_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         }
         lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT,
                         (int)((hr->deadline_ns - pl_mono_ns()) / 1000000000ull) + 1);
-        if (hr->body_len + len > BODY_MAX) {
+        if (hr->body_len + len > hr->body_max) {
             hr->body_too_big = true;
+            if (hr->upload) {
+                /* More than Content-Length said, or it lied: refuse now, not at the end. */
+                pl_attach_count_too_large(hr->srv);
+                respond_err_now(hr, -PL_ETOOBIG, "an attachment may be at most 10 MiB");
+            }
             return 0;
         }
         if (len == 0) return 0; /* lws reports "Content-Length: 0" as one empty chunk */
-        if (!hr->body && !(hr->body = malloc(BODY_MAX))) return -1;
+        if (hr->body_len + len > hr->body_cap) {
+            /* Grows as bytes arrive (doubling, from 64 KiB), so a Content-Length that promises
+             * 10 MiB costs nothing until the bytes are sent. */
+            size_t cap = hr->body_cap ? hr->body_cap : 65536;
+            while (cap < hr->body_len + len) cap *= 2;
+            if (cap > hr->body_max) cap = hr->body_max;
+            char *nb = malloc(cap);
+            if (!nb) return -1;
+            if (hr->body_len) memcpy(nb, hr->body, hr->body_len);
+            if (hr->body) pl_wipe(hr->body, hr->body_len);
+            free(hr->body);
+            hr->body = nb;
+            hr->body_cap = cap;
+        }
         memcpy(hr->body + hr->body_len, in, len);
         hr->body_len += len;
         return 0;
@@ -459,7 +674,7 @@ int pl_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
     case LWS_CALLBACK_HTTP_WRITEABLE:
         if (!hr || !hr->ready) return 0;
         hr->ready = false;
-        return write_response(hr);
+        return hr->bytes ? write_bytes(hr) : write_response(hr);
     case LWS_CALLBACK_HTTP_FILE_COMPLETION:
         return lws_http_transaction_completed(wsi) ? -1 : 0;
     case LWS_CALLBACK_CLOSED_HTTP:

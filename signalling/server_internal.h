@@ -45,6 +45,7 @@ struct pl_server {
     uint64_t call_join_refused; /* consult.join by someone not allowed in that call */
     uint8_t turn_secret[256];
     size_t turn_secret_len;
+    int attach_uploads; /* attachment uploads in flight (attach.c; at most PL_ATTACH_MAX_UPLOADS) */
 };
 
 typedef struct pl_frame {
@@ -165,6 +166,9 @@ void pl_consult_patient_view(json_t *consultation);
 /* conversation.send calls this in its transaction: a practice message on an advice thread
  * awaiting the GP moves the request back to in progress. */
 int pl_advice_on_message(pl_store_t *st, pl_req_t *r, const pl_conv_t *conv);
+/* conversation.get calls this on the conversation's JSON: on an advice thread, a reader who may
+ * not know who the patient is (authz PL_ACT_IDENTITY) gets {"patient":{"hidden":true}}. */
+int pl_advice_conv_view(pl_store_t *st, pl_req_t *r, const pl_conv_t *conv, json_t *cj);
 /* For the media integration: records that user_id joined, left or reconnected to the call of
  * consultation_id, as a consult.joined / consult.left / consult.reconnected event on its
  * conversation (visible to the patient and the practice), and fans it out. The caller has

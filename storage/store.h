@@ -442,4 +442,49 @@ int pl_store_audit(pl_store_t *st, int64_t actor_id, const char *action, const c
                    int64_t now);
 int pl_store_audit_list(pl_store_t *st, int64_t after_id, int limit, json_t **out);
 
+/* ---- attachments (store_sqlite_attach.c) ----
+ * An upload's bytes are a blob, stored once per content under its hex SHA-256 and sealed with
+ * the data key (associated data "blob:<sha256>"). An attachment is one upload of a blob to one
+ * conversation by one person, with its content type and its file name (sealed, "attachment-
+ * name:<id>": a name can say who it is about). It is unbound (message_id 0) until a message
+ * carries it; until then only its uploader may use it. The bytes are checked (storage/
+ * attach_sniff.h) before they get here. */
+typedef struct {
+    int64_t id, conversation_id, uploaded_by, created_at;
+    int64_t message_id; /* 0: not on a message yet */
+    int64_t size;
+    char sha256[65];
+    char content_type[24];
+    char filename[256];
+} pl_attachment_t;
+
+/* Stores data[0..len) as a blob unless the same bytes are stored already: *added says which.
+ * The hex SHA-256 (computed here) goes to sha256_out. */
+int pl_store_blob_put(pl_store_t *st, const uint8_t *data, size_t len, int64_t now,
+                      char sha256_out[65], bool *added);
+/* The bytes of a blob, opened: *out is malloc'd (never NULL on success, even for 0 bytes); the
+ * caller wipes (pl_wipe) and frees it. -PL_ENOTFOUND, -PL_ECRYPTO if it does not open. */
+int pl_store_blob_read(pl_store_t *st, const char *sha256, uint8_t **out, size_t *len);
+/* A new, unbound attachment of blob sha256 (which must be stored) to conversation conv_id.
+ * filename is 1..255 bytes. */
+int pl_store_attach_create(pl_store_t *st, int64_t conv_id, const char *sha256,
+                           const char *content_type, int64_t size, const char *filename,
+                           int64_t uploaded_by, int64_t now, int64_t *id);
+/* -PL_ENOTFOUND if there is no attachment id. */
+int pl_store_attach_get(pl_store_t *st, int64_t id, pl_attachment_t *out);
+/* Puts attachments ids[0..n) on message msg_id, all or none. Each must be an attachment of
+ * conv_id uploaded by uploader and not yet on a message. Returns 0, or, with *bad_id set to the
+ * first id at fault: -PL_ENOTFOUND (no such attachment, or someone else's), -PL_EINVAL (of
+ * another conversation, or named twice), -PL_ECONFLICT (already on a message). -PL_ETOOBIG
+ * for n over PL_STORE_ATTACH_MAX (*bad_id 0). n 0 does nothing. */
+#define PL_STORE_ATTACH_MAX 5
+int pl_store_attach_bind(pl_store_t *st, int64_t conv_id, int64_t uploader, int64_t msg_id,
+                         const int64_t *ids, int n, int64_t *bad_id);
+/* The attachments on message msg_id, oldest first, as a new array of
+ * {id, content_type, size, filename}; empty if none. Caller decrefs. */
+int pl_store_attach_of_msg(pl_store_t *st, int64_t msg_id, json_t **out);
+/* For a page of conv_id's messages (objects with "id", as pl_store_msg_history gives them):
+ * sets "attachments" (as pl_store_attach_of_msg) on each message that has any. */
+int pl_store_attach_decorate(pl_store_t *st, int64_t conv_id, json_t *messages);
+
 #endif
