@@ -31,31 +31,6 @@ static const char *const sides[] = {"sent", "queue", NULL};
 static const char *const filters[] = {"open", "closed", "overdue", "mine", "new", "awaiting_gp",
                                       "all", NULL};
 
-static int reject(pl_conn_t *c, const char *id, int rc, const pl_perr_t *e)
-{
-    c->srv->metrics.bad_input++;
-    pl_conn_reply_err(c, id, rc, e->msg);
-    return 0;
-}
-
-static void fail_msg(pl_req_t *r, const char *msg)
-{
-    json_object_set_new(r->result, "error_message", json_string(msg));
-}
-
-static int submit(pl_conn_t *c, const char *id, const char *type, json_t *req, pl_req_run_fn run)
-{
-    pl_req_t *r = pl_req_new(c, id, type, req, run);
-    if (!r) return -PL_ENOMEM;
-    pl_req_submit(r);
-    return 0;
-}
-
-static int64_t param_id(const pl_req_t *r, const char *name)
-{
-    return json_integer_value(json_object_get(r->params, name));
-}
-
 static const char *param_str(const pl_req_t *r, const char *name)
 {
     return json_string_value(json_object_get(r->params, name));
@@ -88,15 +63,15 @@ static void reader_view(const pl_actor_t *actor, const pl_resource_t *res, json_
  * caller may not see looks like none). */
 static int load(pl_store_t *st, pl_req_t *r, pl_action_t act, pl_advice_t *a, pl_resource_t *res)
 {
-    int rc = pl_store_advice_get(st, param_id(r, "advice_id"), a);
+    int rc = pl_store_advice_get(st, pl_req_param_id(r, "advice_id"), a);
     if (rc < 0 && rc != -PL_ENOTFOUND) return rc;
     if (rc == 0 && (rc = resource_of(st, a, r->now, res)) < 0) return rc;
     if (rc == -PL_ENOTFOUND || pl_authz_check(&r->actor, res, PL_ACT_READ) < 0) {
-        fail_msg(r, "no such advice request");
+        pl_req_fail_msg(r, "no such advice request");
         return -PL_ENOTFOUND;
     }
     if (act != PL_ACT_READ && pl_authz_check(&r->actor, res, act) < 0) {
-        fail_msg(r, act == PL_ACT_CLAIM     ? "requests are claimed by the service's specialists"
+        pl_req_fail_msg(r, act == PL_ACT_CLAIM     ? "requests are claimed by the service's specialists"
                     : act == PL_ACT_RESPOND ? "advice is given by the service's specialists"
                                             : "you may not do that to this request");
         return -PL_EPERM;
@@ -147,7 +122,7 @@ static int audit(pl_store_t *st, pl_req_t *r, const char *action, const pl_advic
 
 static int create_run(pl_store_t *st, pl_req_t *r)
 {
-    int64_t pid = param_id(r, "practice_id"), sid = param_id(r, "service_id");
+    int64_t pid = pl_req_param_id(r, "practice_id"), sid = pl_req_param_id(r, "service_id");
     const char *specialty = param_str(r, "specialty");
     /* Which practice asks: the one named, or the caller's only one. */
     if (!pid) {
@@ -156,7 +131,7 @@ static int create_run(pl_store_t *st, pl_req_t *r)
             if (pl_store_org_get(st, r->actor.orgs[i].org_id, &o) == 0 &&
                 strcmp(o.kind, "practice") == 0) {
                 if (pid) {
-                    fail_msg(r, "you belong to several practices: give practice_id");
+                    pl_req_fail_msg(r, "you belong to several practices: give practice_id");
                     return -PL_EINVAL;
                 }
                 pid = o.id;
@@ -165,7 +140,7 @@ static int create_run(pl_store_t *st, pl_req_t *r)
     }
     pl_service_t svc;
     int rc = pl_store_service_get(st, sid, &svc);
-    if (rc == -PL_ENOTFOUND) fail_msg(r, "service_id is not a specialist service");
+    if (rc == -PL_ENOTFOUND) pl_req_fail_msg(r, "service_id is not a specialist service");
     if (rc < 0) return rc == -PL_ENOTFOUND ? -PL_EINVAL : rc;
     bool offered = false;
     size_t i;
@@ -177,7 +152,7 @@ static int create_run(pl_store_t *st, pl_req_t *r)
     }
     json_decref(svc.specialties);
     if (!offered) {
-        fail_msg(r, "that service does not offer this specialty");
+        pl_req_fail_msg(r, "that service does not offer this specialty");
         return -PL_EINVAL;
     }
     /* Who may ask is settled before the patient is looked up: otherwise the answer would tell
@@ -192,7 +167,7 @@ static int create_run(pl_store_t *st, pl_req_t *r)
                          .agreement_active = rc == 0};
     if (pl_authz_check(&r->actor, &res, PL_ACT_CREATE) < 0) {
         /* The agreement is named only to the practice's own staff. */
-        fail_msg(r, rc == -PL_ENOTFOUND && pl_authz_roles_at(&r->actor, pid)
+        pl_req_fail_msg(r, rc == -PL_ENOTFOUND && pl_authz_roles_at(&r->actor, pid)
                         ? "your practice has no information-sharing agreement in force with "
                           "this service"
                         : "advice requests are raised by the practice's clinicians");
@@ -204,7 +179,7 @@ static int create_run(pl_store_t *st, pl_req_t *r)
     rc = pl_store_patient_by_nhs(st, param_str(r, "nhs_number"), &patient);
     if (rc == 0) rc = pl_store_actor_load(st, patient, &pat);
     if (rc == -PL_ENOTFOUND || rc == -PL_EAUTH || (rc == 0 && pat.practice_id != pid)) {
-        fail_msg(r, "no such patient at your practice");
+        pl_req_fail_msg(r, "no such patient at your practice");
         return -PL_ENOTFOUND;
     }
     if (rc < 0) return rc;
@@ -255,19 +230,19 @@ static int h_create(pl_conn_t *c, const char *id, json_t *req)
         (rc = pl_param_str(req, "nhs_number", 1, 16, false, &nhs, &e)) < 0 ||
         (rc = pl_param_str(req, "txn_id", 1, 64, false, &txn, &e)) < 0 ||
         (rc = pl_param_bool(req, "consent", false, false, &consent, &e)) < 0)
-        return reject(c, id, rc, &e);
+        return pl_req_reject(c, id, rc, &e);
     if (!consent) {
         snprintf(e.msg, sizeof e.msg,
                  "consent must be true: record that the patient agreed to share this");
-        return reject(c, id, -PL_EINVAL, &e);
+        return pl_req_reject(c, id, -PL_EINVAL, &e);
     }
     char norm[PL_NHS_LEN + 1];
     if (pl_nhs_normalise(nhs, norm) < 0) {
         snprintf(e.msg, sizeof e.msg, "nhs_number is not a valid NHS number");
-        return reject(c, id, -PL_EINVAL, &e);
+        return pl_req_reject(c, id, -PL_EINVAL, &e);
     }
     json_object_set_new(req, "nhs_number", json_string(norm));
-    return submit(c, id, "advice.create", req, create_run);
+    return pl_req_start(c, id, "advice.create", req, create_run);
 }
 
 /* ---- advice.get ---- */
@@ -334,7 +309,7 @@ static int h_list(pl_conn_t *c, const char *id, json_t *req)
         (rc = pl_param_enum(req, "filter", filters, true, &f, &e)) < 0 ||
         (rc = pl_param_int(req, "before", 0, INT64_MAX, true, 0, &before, &e)) < 0 ||
         (rc = pl_param_int(req, "limit", 1, LIST_MAX, true, 50, &limit, &e)) < 0)
-        return reject(c, id, rc, &e);
+        return pl_req_reject(c, id, rc, &e);
     if (c->actor.kind != PL_USER_STAFF) {
         pl_conn_reply_err(c, id, -PL_EPERM, "advice requests are between professionals");
         return 0;
@@ -367,13 +342,13 @@ static int claim_run(pl_store_t *st, pl_req_t *r)
     int rc = load(st, r, PL_ACT_CLAIM, &a, &res);
     if (rc < 0) return rc;
     if (!(pl_authz_roles_at(&r->actor, a.service_id) & PL_ROLE_SPECIALIST)) {
-        fail_msg(r, "requests are claimed by the service's specialists");
+        pl_req_fail_msg(r, "requests are claimed by the service's specialists");
         return -PL_EPERM;
     }
     if (a.specialist_id == r->actor.user_id) return reply_view(st, r, a.id, &res);
     rc = pl_store_advice_claim(st, a.id, r->actor.user_id, r->now);
     if (rc == -PL_ECONFLICT)
-        fail_msg(r, strcmp(a.status, "closed") == 0 ? "this request is closed"
+        pl_req_fail_msg(r, strcmp(a.status, "closed") == 0 ? "this request is closed"
                                                      : "another specialist has claimed it");
     if (rc < 0) return rc;
     return claimed(st, r, &a, &res, r->actor.user_id, "advice.claimed");
@@ -386,15 +361,15 @@ static int assign_run(pl_store_t *st, pl_req_t *r)
     int rc = load(st, r, PL_ACT_CLAIM, &a, &res);
     if (rc < 0) return rc;
     pl_actor_t who;
-    int64_t uid = param_id(r, "user_id");
+    int64_t uid = pl_req_param_id(r, "user_id");
     rc = pl_store_actor_load(st, uid, &who);
     if (rc < 0 && rc != -PL_ENOTFOUND && rc != -PL_EAUTH) return rc;
     if (rc < 0 || !(pl_authz_roles_at(&who, a.service_id) & PL_ROLE_SPECIALIST)) {
-        fail_msg(r, "user_id is not a specialist of this service");
+        pl_req_fail_msg(r, "user_id is not a specialist of this service");
         return -PL_EINVAL;
     }
     if ((rc = pl_store_advice_assign(st, a.id, uid, r->now)) == -PL_ECONFLICT)
-        fail_msg(r, "this request is closed");
+        pl_req_fail_msg(r, "this request is closed");
     if (rc < 0) return rc;
     return claimed(st, r, &a, &res, uid, "advice.assigned");
 }
@@ -405,11 +380,11 @@ static int assign_run(pl_store_t *st, pl_req_t *r)
 static int holder(pl_req_t *r, const pl_advice_t *a, const char *closed_msg)
 {
     if (strcmp(a->status, "closed") == 0) {
-        fail_msg(r, closed_msg);
+        pl_req_fail_msg(r, closed_msg);
         return -PL_ECONFLICT;
     }
     if (a->specialist_id == r->actor.user_id) return 0;
-    fail_msg(r, a->specialist_id ? "another specialist has this request"
+    pl_req_fail_msg(r, a->specialist_id ? "another specialist has this request"
                                  : "claim this request first");
     return -PL_ECONFLICT;
 }
@@ -421,7 +396,7 @@ static int request_info_run(pl_store_t *st, pl_req_t *r)
     int rc = load(st, r, PL_ACT_RESPOND, &a, &res);
     if (rc < 0 || (rc = holder(r, &a, "this request is closed")) < 0) return rc;
     if ((rc = pl_store_advice_set_status(st, a.id, "awaiting_gp", r->now)) == -PL_ECONFLICT)
-        fail_msg(r, "this request is closed");
+        pl_req_fail_msg(r, "this request is closed");
     if (rc < 0 || (rc = pl_store_advice_get(st, a.id, &a)) < 0 ||
         (rc = reply_view(st, r, a.id, &res)) < 0)
         return rc;
@@ -437,7 +412,7 @@ static int close_run(pl_store_t *st, pl_req_t *r)
     if (rc < 0 || (rc = holder(r, &a, "this request is closed already")) < 0) return rc;
     const char *outcome = param_str(r, "outcome");
     if ((rc = pl_store_advice_close(st, a.id, outcome, r->now)) == -PL_ECONFLICT)
-        fail_msg(r, "this request is closed already");
+        pl_req_fail_msg(r, "this request is closed already");
     if (rc < 0 || (rc = pl_store_advice_get(st, a.id, &a)) < 0 ||
         (rc = reply_view(st, r, a.id, &res)) < 0)
         return rc;
@@ -452,8 +427,8 @@ static int by_id(pl_conn_t *c, const char *id, json_t *req, const char *type, pl
     pl_perr_t e;
     int64_t a;
     int rc = pl_param_int(req, "advice_id", 1, INT64_MAX, false, 0, &a, &e);
-    if (rc < 0) return reject(c, id, rc, &e);
-    return submit(c, id, type, req, run);
+    if (rc < 0) return pl_req_reject(c, id, rc, &e);
+    return pl_req_start(c, id, type, req, run);
 }
 
 static int h_get(pl_conn_t *c, const char *id, json_t *req)
@@ -476,8 +451,8 @@ static int h_assign(pl_conn_t *c, const char *id, json_t *req)
     int rc;
     if ((rc = pl_param_int(req, "advice_id", 1, INT64_MAX, false, 0, &a, &e)) < 0 ||
         (rc = pl_param_int(req, "user_id", 1, INT64_MAX, false, 0, &u, &e)) < 0)
-        return reject(c, id, rc, &e);
-    return submit(c, id, "advice.assign", req, assign_run);
+        return pl_req_reject(c, id, rc, &e);
+    return pl_req_start(c, id, "advice.assign", req, assign_run);
 }
 
 static int h_close(pl_conn_t *c, const char *id, json_t *req)
@@ -488,8 +463,8 @@ static int h_close(pl_conn_t *c, const char *id, json_t *req)
     int rc;
     if ((rc = pl_param_int(req, "advice_id", 1, INT64_MAX, false, 0, &a, &e)) < 0 ||
         (rc = pl_param_enum(req, "outcome", outcomes, false, &o, &e)) < 0)
-        return reject(c, id, rc, &e);
-    return submit(c, id, "advice.close", req, close_run);
+        return pl_req_reject(c, id, rc, &e);
+    return pl_req_start(c, id, "advice.close", req, close_run);
 }
 
 /* A message from the practice on a thread awaiting the GP is the answer the specialist asked

@@ -19,31 +19,6 @@
 
 static const char *const shares_words[] = {"identified", "pseudonymised", NULL};
 
-static int reject(pl_conn_t *c, const char *id, int rc, const pl_perr_t *e)
-{
-    c->srv->metrics.bad_input++;
-    pl_conn_reply_err(c, id, rc, e->msg);
-    return 0;
-}
-
-static void fail_msg(pl_req_t *r, const char *msg)
-{
-    json_object_set_new(r->result, "error_message", json_string(msg));
-}
-
-static int submit(pl_conn_t *c, const char *id, const char *type, json_t *req, pl_req_run_fn run)
-{
-    pl_req_t *r = pl_req_new(c, id, type, req, run);
-    if (!r) return -PL_ENOMEM;
-    pl_req_submit(r);
-    return 0;
-}
-
-static int64_t param_id(const pl_req_t *r, const char *name)
-{
-    return json_integer_value(json_object_get(r->params, name));
-}
-
 static pl_resource_t agreement_res(int64_t practice_id, int64_t service_id)
 {
     pl_resource_t res = {.kind = PL_RES_AGREEMENT, .org_id = practice_id,
@@ -97,7 +72,7 @@ static int h_services(pl_conn_t *c, const char *id, json_t *req)
         pl_conn_reply_err(c, id, -PL_EPERM, "specialist services are for practice staff");
         return 0;
     }
-    return submit(c, id, "service.list", req, services_run);
+    return pl_req_start(c, id, "service.list", req, services_run);
 }
 
 /* ---- agreement.propose ---- */
@@ -105,24 +80,24 @@ static int h_services(pl_conn_t *c, const char *id, json_t *req)
 static int propose_run(pl_store_t *st, pl_req_t *r)
 {
     pl_org_t practice, service;
-    int64_t pid = param_id(r, "practice_id"), sid = param_id(r, "service_id");
+    int64_t pid = pl_req_param_id(r, "practice_id"), sid = pl_req_param_id(r, "service_id");
     int rc = pl_store_org_get(st, pid, &practice);
     if (rc == 0) rc = pl_store_org_get(st, sid, &service);
     if (rc == -PL_ENOTFOUND || (rc == 0 && (strcmp(practice.kind, "practice") != 0 ||
                                             strcmp(service.kind, "specialist_service") != 0))) {
-        fail_msg(r, "practice_id must be a practice and service_id a specialist service");
+        pl_req_fail_msg(r, "practice_id must be a practice and service_id a specialist service");
         return -PL_EINVAL;
     }
     if (rc < 0) return rc;
     pl_resource_t res = agreement_res(pid, sid);
     if (pl_authz_check(&r->actor, &res, PL_ACT_ADMIN) < 0) {
-        fail_msg(r, "an admin of the practice or of the service records agreements");
+        pl_req_fail_msg(r, "an admin of the practice or of the service records agreements");
         return -PL_EPERM;
     }
     pl_agreement_t a = {.practice_id = pid,
                         .service_id = sid,
-                        .starts_at = param_id(r, "starts_at") ? param_id(r, "starts_at") : r->now,
-                        .ends_at = param_id(r, "ends_at"),
+                        .starts_at = pl_req_param_id(r, "starts_at") ? pl_req_param_id(r, "starts_at") : r->now,
+                        .ends_at = pl_req_param_id(r, "ends_at"),
                         .proposed_by = r->actor.user_id,
                         .proposed_at = r->now};
     snprintf(a.shares, sizeof a.shares, "%s",
@@ -131,7 +106,7 @@ static int propose_run(pl_store_t *st, pl_req_t *r)
     a.proposed_org_id = pl_authz_roles_at(&r->actor, pid) & PL_ROLE_PRACTICE_ADMIN ? pid : sid;
     if (a.ends_at <= a.starts_at || a.ends_at <= r->now ||
         a.ends_at - a.starts_at > AGREEMENT_MAX_MS) {
-        fail_msg(r, "ends_at must be after starts_at and now, and at most five years on");
+        pl_req_fail_msg(r, "ends_at must be after starts_at and now, and at most five years on");
         return -PL_EINVAL;
     }
     if ((rc = pl_store_agreement_create(st, &a, &a.id)) < 0) return rc;
@@ -150,24 +125,24 @@ static int h_propose(pl_conn_t *c, const char *id, json_t *req)
         (rc = pl_param_enum(req, "shares", shares_words, false, &shares, &e)) < 0 ||
         (rc = pl_param_int(req, "starts_at", 1, INT64_MAX, true, 0, &from, &e)) < 0 ||
         (rc = pl_param_int(req, "ends_at", 1, INT64_MAX, false, 0, &to, &e)) < 0)
-        return reject(c, id, rc, &e);
-    return submit(c, id, "agreement.propose", req, propose_run);
+        return pl_req_reject(c, id, rc, &e);
+    return pl_req_start(c, id, "agreement.propose", req, propose_run);
 }
 
 /* ---- agreement.accept / agreement.end ---- */
 
 static int load(pl_store_t *st, pl_req_t *r, pl_agreement_t *a)
 {
-    int rc = pl_store_agreement_get(st, param_id(r, "agreement_id"), a);
+    int rc = pl_store_agreement_get(st, pl_req_param_id(r, "agreement_id"), a);
     if (rc < 0 && rc != -PL_ENOTFOUND) return rc;
     /* Another organisations' agreement looks like none. */
     pl_resource_t res = agreement_res(rc == 0 ? a->practice_id : 0, rc == 0 ? a->service_id : 0);
     if (rc < 0 || pl_authz_check(&r->actor, &res, PL_ACT_READ) < 0) {
-        fail_msg(r, "no such agreement");
+        pl_req_fail_msg(r, "no such agreement");
         return -PL_ENOTFOUND;
     }
     if (pl_authz_check(&r->actor, &res, PL_ACT_ADMIN) < 0) {
-        fail_msg(r, "an admin of the practice or of the service records agreements");
+        pl_req_fail_msg(r, "an admin of the practice or of the service records agreements");
         return -PL_EPERM;
     }
     return 0;
@@ -181,11 +156,11 @@ static int accept_run(pl_store_t *st, pl_req_t *r)
     /* The other side says yes: an admin of the proposing side only, cannot. */
     int64_t other = a.proposed_org_id == a.practice_id ? a.service_id : a.practice_id;
     if (!(pl_authz_roles_at(&r->actor, other) & PL_ROLE_PRACTICE_ADMIN)) {
-        fail_msg(r, "the other organisation accepts an agreement: an admin of it");
+        pl_req_fail_msg(r, "the other organisation accepts an agreement: an admin of it");
         return -PL_EPERM;
     }
     if ((rc = pl_store_agreement_accept(st, a.id, r->actor.user_id, r->now)) == -PL_ECONFLICT)
-        fail_msg(r, a.ended_at ? "this agreement has been ended" : "this agreement is accepted");
+        pl_req_fail_msg(r, a.ended_at ? "this agreement has been ended" : "this agreement is accepted");
     if (rc < 0 || (rc = pl_store_agreement_get(st, a.id, &a)) < 0) return rc;
     json_object_set_new(r->result, "agreement", pl_agreement_json(&a, r->now));
     return audit(st, r, "agreement.accept", a.id);
@@ -197,7 +172,7 @@ static int end_run(pl_store_t *st, pl_req_t *r)
     int rc = load(st, r, &a);
     if (rc < 0) return rc;
     if ((rc = pl_store_agreement_end(st, a.id, r->actor.user_id, r->now)) == -PL_ECONFLICT)
-        fail_msg(r, "this agreement has been ended");
+        pl_req_fail_msg(r, "this agreement has been ended");
     if (rc < 0 || (rc = pl_store_agreement_get(st, a.id, &a)) < 0) return rc;
     json_object_set_new(r->result, "agreement", pl_agreement_json(&a, r->now));
     return audit(st, r, "agreement.end", a.id);
@@ -208,8 +183,8 @@ static int by_id(pl_conn_t *c, const char *id, json_t *req, const char *type, pl
     pl_perr_t e;
     int64_t a;
     int rc = pl_param_int(req, "agreement_id", 1, INT64_MAX, false, 0, &a, &e);
-    if (rc < 0) return reject(c, id, rc, &e);
-    return submit(c, id, type, req, run);
+    if (rc < 0) return pl_req_reject(c, id, rc, &e);
+    return pl_req_start(c, id, type, req, run);
 }
 
 static int h_accept(pl_conn_t *c, const char *id, json_t *req)
@@ -250,7 +225,7 @@ static int h_list(pl_conn_t *c, const char *id, json_t *req)
         pl_conn_reply_err(c, id, -PL_EPERM, "agreements are between organisations");
         return 0;
     }
-    return submit(c, id, "agreement.list", req, list_run);
+    return pl_req_start(c, id, "agreement.list", req, list_run);
 }
 
 /* Exported to handlers.c's table. */

@@ -130,57 +130,15 @@ bool pl_attach_link_verify(const uint8_t key[32], int64_t id, int64_t user_id, i
 
 /* ---- the session behind a REST request (storage thread) ---- */
 
-static bool requires_totp(pl_store_t *st, const pl_actor_t *a)
-{
-    for (int i = 0; i < a->n_orgs; i++) {
-        pl_org_t o;
-        if (pl_store_org_get(st, a->orgs[i].org_id, &o) == 0 && o.require_totp) return true;
-    }
-    return false;
-}
-
 /* The actor whose session token hashes to hash, held to the same rules as a WebSocket's
- * (auth.c): live and not idle, a consultation link's scope carried, and staff whose practice
- * requires two-factor sign-in enrolled. -PL_EAUTH, -PL_ETOTP, or a store error. */
+ * (auth.c); staff who must enrol in two-factor sign-in first get -PL_ETOTP. */
 static int rest_actor(pl_store_t *st, const pl_config_t *cfg, const char *hash, int64_t now,
                       pl_actor_t *out)
 {
-    pl_session_row_t row;
-    int rc = pl_store_session_get(st, hash, &row);
-    if (rc == -PL_ENOTFOUND) return -PL_EAUTH;
-    if (rc < 0) return rc;
-    if (now >= row.expires_at ||
-        now - row.last_seen_at >= (int64_t)cfg->session_idle_timeout_s * 1000)
-        return -PL_EAUTH;
-    rc = pl_store_actor_load(st, row.user_id, out);
-    if (rc == -PL_ENOTFOUND || rc == -PL_EAUTH) return -PL_EAUTH;
-    if (rc < 0) return rc;
-    int64_t scope = 0;
-    if ((rc = pl_store_session_scope(st, hash, &scope)) < 0) return rc;
-    if (scope) {
-        pl_consult_t k;
-        rc = pl_store_consult_get(st, scope, &k);
-        if (rc < 0) return rc == -PL_ENOTFOUND ? -PL_EAUTH : rc;
-        if (out->kind == PL_USER_GUEST) {
-            pl_consult_part_t part;
-            rc = pl_store_consult_part_get(st, k.id, row.user_id, &part);
-            if (rc == -PL_ENOTFOUND || (rc == 0 && !part.invited)) return -PL_EAUTH;
-            if (rc < 0) return rc;
-        } else if (k.patient_id != row.user_id) {
-            return -PL_EAUTH;
-        }
-        out->scope_consultation_id = k.id;
-        out->scope_conversation_id = k.conversation_id;
-    }
-    if (out->kind == PL_USER_GUEST && !scope) return -PL_EAUTH;
-    if (out->kind == PL_USER_STAFF && requires_totp(st, out)) {
-        pl_user_t u;
-        if ((rc = pl_store_user_by_username(st, out->username, &u)) < 0) return rc;
-        bool enrolled = u.totp_enabled;
-        pl_user_wipe(&u);
-        if (!enrolled) return -PL_ETOTP;
-    }
-    return pl_store_session_touch(st, hash, now);
+    int64_t expires = 0;
+    bool must = false;
+    int rc = pl_auth_session_actor(st, cfg, hash, now, out, &expires, &must);
+    return rc == 0 && must ? -PL_ETOTP : rc;
 }
 
 static const char *actor_refusal(int rc)

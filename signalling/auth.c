@@ -300,22 +300,22 @@ void pl_auth_logout_conns(pl_server_t *srv, const char *token_hash)
     }
 }
 
-/* ---- WebSocket session resolution ---- */
+/* ---- session resolution, for the WebSocket and for REST ---- */
 
-static int resolve_run(pl_store_t *st, pl_req_t *r)
+int pl_auth_session_actor(pl_store_t *st, const pl_config_t *cfg, const char *hash, int64_t now,
+                          pl_actor_t *out, int64_t *expires_at, bool *must_enrol_totp)
 {
     pl_session_row_t row;
-    const char *hash = json_string_value(json_object_get(r->params, "h"));
     int rc = pl_store_session_get(st, hash, &row);
     if (rc == -PL_ENOTFOUND) return -PL_EAUTH;
     if (rc < 0) return rc;
-    int64_t idle_ms = (int64_t)r->srv->cfg->session_idle_timeout_s * 1000;
-    if (r->now >= row.expires_at || r->now - row.last_seen_at >= idle_ms) {
+    int64_t idle_ms = (int64_t)cfg->session_idle_timeout_s * 1000;
+    if (now >= row.expires_at || now - row.last_seen_at >= idle_ms) {
         pl_store_session_delete(st, hash);
         return -PL_EAUTH;
     }
-    if ((rc = pl_store_actor_load(st, row.user_id, &r->actor)) < 0)
-        return rc == -PL_ENOTFOUND ? -PL_EAUTH : rc;
+    if ((rc = pl_store_actor_load(st, row.user_id, out)) < 0)
+        return rc == -PL_ENOTFOUND || rc == -PL_EAUTH ? -PL_EAUTH : rc;
     /* A session opened from a consultation link carries its scope into every request. */
     int64_t scope = 0;
     if ((rc = pl_store_session_scope(st, hash, &scope)) < 0) return rc;
@@ -325,7 +325,7 @@ static int resolve_run(pl_store_t *st, pl_req_t *r)
         if (rc == -PL_ENOTFOUND) return -PL_EAUTH;
         if (rc < 0) return rc;
         /* The patient of that consultation, or a guest still invited into it. */
-        if (r->actor.kind == PL_USER_GUEST) {
+        if (out->kind == PL_USER_GUEST) {
             pl_consult_part_t part;
             rc = pl_store_consult_part_get(st, k.id, row.user_id, &part);
             if (rc == -PL_ENOTFOUND || (rc == 0 && !part.invited)) return -PL_EAUTH;
@@ -333,19 +333,29 @@ static int resolve_run(pl_store_t *st, pl_req_t *r)
         } else if (k.patient_id != row.user_id) {
             return -PL_EAUTH;
         }
-        r->actor.scope_consultation_id = k.id;
-        r->actor.scope_conversation_id = k.conversation_id;
+        out->scope_consultation_id = k.id;
+        out->scope_conversation_id = k.conversation_id;
     }
-    if (r->actor.kind == PL_USER_GUEST && !scope) return -PL_EAUTH;
-    if ((rc = pl_store_session_touch(st, hash, r->now)) < 0) return rc;
-    r->i1 = row.expires_at;
+    if (out->kind == PL_USER_GUEST && !scope) return -PL_EAUTH;
+    if ((rc = pl_store_session_touch(st, hash, now)) < 0) return rc;
+    *expires_at = row.expires_at;
+    *must_enrol_totp = false;
     pl_user_t u;
-    if (r->actor.kind == PL_USER_STAFF && requires_totp(st, &r->actor) &&
-        pl_store_user_by_username(st, r->actor.username, &u) == 0) {
-        r->i2 = !u.totp_enabled;
+    if (out->kind == PL_USER_STAFF && requires_totp(st, out) &&
+        pl_store_user_by_username(st, out->username, &u) == 0) {
+        *must_enrol_totp = !u.totp_enabled;
         pl_user_wipe(&u);
     }
     return 0;
+}
+
+static int resolve_run(pl_store_t *st, pl_req_t *r)
+{
+    const char *hash = json_string_value(json_object_get(r->params, "h"));
+    bool must = false;
+    int rc = pl_auth_session_actor(st, r->srv->cfg, hash, r->now, &r->actor, &r->i1, &must);
+    r->i2 = must;
+    return rc;
 }
 
 static void resolve_after(pl_req_t *r, int status)

@@ -34,31 +34,6 @@
 
 static const char *const filters[] = {"today", "upcoming", "all", NULL};
 
-static int reject(pl_conn_t *c, const char *id, int rc, const pl_perr_t *e)
-{
-    c->srv->metrics.bad_input++;
-    pl_conn_reply_err(c, id, rc, e->msg);
-    return 0;
-}
-
-static void fail_msg(pl_req_t *r, const char *msg)
-{
-    json_object_set_new(r->result, "error_message", json_string(msg));
-}
-
-static int submit(pl_conn_t *c, const char *id, const char *type, json_t *req, pl_req_run_fn run)
-{
-    pl_req_t *r = pl_req_new(c, id, type, req, run);
-    if (!r) return -PL_ENOMEM;
-    pl_req_submit(r);
-    return 0;
-}
-
-static int64_t param_id(const pl_req_t *r, const char *name)
-{
-    return json_integer_value(json_object_get(r->params, name));
-}
-
 void pl_consult_patient_view(json_t *consultation)
 {
     /* The practice answers as a team: its staff appear to patients by name only. Guests keep
@@ -92,17 +67,17 @@ static pl_resource_t resource_of(const pl_consult_t *k)
  * caller's terms. */
 static int load(pl_store_t *st, pl_req_t *r, pl_action_t act, pl_consult_t *k)
 {
-    int rc = pl_store_consult_get(st, param_id(r, "consultation_id"), k);
-    if (rc == -PL_ENOTFOUND) fail_msg(r, "no such consultation");
+    int rc = pl_store_consult_get(st, pl_req_param_id(r, "consultation_id"), k);
+    if (rc == -PL_ENOTFOUND) pl_req_fail_msg(r, "no such consultation");
     if (rc < 0) return rc;
     pl_resource_t res = resource_of(k);
     if (pl_authz_check(&r->actor, &res, PL_ACT_READ) < 0) {
-        fail_msg(r, "you do not have access to this consultation");
+        pl_req_fail_msg(r, "you do not have access to this consultation");
         return -PL_EPERM;
     }
     rc = pl_authz_check(&r->actor, &res, act);
     if (rc < 0)
-        fail_msg(r, act == PL_ACT_WAIT ? "the waiting room is for the patient"
+        pl_req_fail_msg(r, act == PL_ACT_WAIT ? "the waiting room is for the patient"
                                        : "this is for the practice team");
     return rc;
 }
@@ -111,11 +86,11 @@ static int load(pl_store_t *st, pl_req_t *r, pl_action_t act, pl_consult_t *k)
 static int closed(pl_req_t *r, const pl_consult_t *k)
 {
     if (strcmp(k->status, "ended") == 0) {
-        fail_msg(r, "this consultation has ended");
+        pl_req_fail_msg(r, "this consultation has ended");
         return -PL_ECONFLICT;
     }
     if (strcmp(k->status, "cancelled") == 0) {
-        fail_msg(r, "this consultation was cancelled");
+        pl_req_fail_msg(r, "this consultation was cancelled");
         return -PL_ECONFLICT;
     }
     return 0;
@@ -185,20 +160,20 @@ static int issue_link(pl_store_t *st, pl_req_t *r, const pl_consult_t *k, int64_
 
 static int book_run(pl_store_t *st, pl_req_t *r)
 {
-    int64_t patient_id = param_id(r, "patient_id"), conv_id = param_id(r, "conversation_id");
+    int64_t patient_id = pl_req_param_id(r, "patient_id"), conv_id = pl_req_param_id(r, "conversation_id");
     bool staff = r->actor.kind == PL_USER_STAFF;
     pl_conv_t conv = {0};
     int rc;
     if (conv_id) {
         rc = pl_store_conv_get(st, conv_id, &conv);
-        if (rc == -PL_ENOTFOUND) fail_msg(r, "no such conversation");
+        if (rc == -PL_ENOTFOUND) pl_req_fail_msg(r, "no such conversation");
         if (rc < 0) return rc;
         pl_resource_t cres = {.kind = PL_RES_CONVERSATION,
                               .org_id = conv.org_id,
                               .patient_id = conv.patient_id,
                               .conversation_id = conv.id};
         if (pl_authz_check(&r->actor, &cres, PL_ACT_READ) < 0) {
-            fail_msg(r, "you do not have access to this conversation");
+            pl_req_fail_msg(r, "you do not have access to this conversation");
             return -PL_EPERM;
         }
     }
@@ -214,17 +189,17 @@ static int book_run(pl_store_t *st, pl_req_t *r)
                          .conversation_id = conv_id};
     if (!is_patient || pl_authz_check(&r->actor, &res, PL_ACT_CREATE) < 0) {
         /* As with patient.lookup, a patient of another practice looks like no patient. */
-        fail_msg(r, staff ? "no such patient at your practice"
+        pl_req_fail_msg(r, staff ? "no such patient at your practice"
                           : "consultations are booked by the practice");
         return staff ? -PL_ENOTFOUND : -PL_EPERM;
     }
     if (conv_id && conv.patient_id != patient_id) {
-        fail_msg(r, "conversation_id is not a conversation of this patient");
+        pl_req_fail_msg(r, "conversation_id is not a conversation of this patient");
         return -PL_EINVAL;
     }
     if (conv_id && strcmp(conv.status, "closed") == 0) {
         /* The patient could not write in it: the consultation's chat would be one-way. */
-        fail_msg(r, "that conversation is closed: reopen it, or book without conversation_id");
+        pl_req_fail_msg(r, "that conversation is closed: reopen it, or book without conversation_id");
         return -PL_ECONFLICT;
     }
     bool new_conv = !conv_id;
@@ -237,7 +212,7 @@ static int book_run(pl_store_t *st, pl_req_t *r)
     pl_consult_t k;
     int64_t kid = 0;
     if ((rc = pl_store_consult_create(st, conv.id, conv.org_id, patient_id, r->actor.user_id,
-                                      param_id(r, "scheduled_at"), r->now, &kid)) < 0 ||
+                                      pl_req_param_id(r, "scheduled_at"), r->now, &kid)) < 0 ||
         (rc = pl_store_consult_get(st, kid, &k)) < 0 || (rc = issue_link(st, r, &k, 0)) < 0)
         return rc;
     json_t *full = NULL;
@@ -271,12 +246,12 @@ static int h_book(pl_conn_t *c, const char *id, json_t *req)
     if ((rc = pl_param_int(req, "patient_id", 1, INT64_MAX, false, 0, &patient, &e)) < 0 ||
         (rc = pl_param_int(req, "conversation_id", 1, INT64_MAX, true, 0, &conv, &e)) < 0 ||
         (rc = pl_param_int(req, "scheduled_at", 1, INT64_MAX, true, 0, &when, &e)) < 0)
-        return reject(c, id, rc, &e);
+        return pl_req_reject(c, id, rc, &e);
     if (when > pl_now_ms() + SCHEDULE_AHEAD_MAX_MS) {
         snprintf(e.msg, sizeof e.msg, "scheduled_at must be at most a year from now");
-        return reject(c, id, -PL_EINVAL, &e);
+        return pl_req_reject(c, id, -PL_EINVAL, &e);
     }
-    return submit(c, id, "consult.book", req, book_run);
+    return pl_req_start(c, id, "consult.book", req, book_run);
 }
 
 /* Whether user_id is a guest invited into k; if so *who gets them. A refusal says why. */
@@ -288,7 +263,7 @@ static int invited_guest(pl_store_t *st, pl_req_t *r, const pl_consult_t *k, int
     if (rc == 0) rc = pl_store_consult_part_get(st, k->id, user_id, &part);
     if (rc == 0 && (!part.invited || who->kind != PL_USER_GUEST)) rc = -PL_ENOTFOUND;
     if (rc == -PL_ENOTFOUND || rc == -PL_EAUTH) {
-        fail_msg(r, "user_id is not a guest invited to this consultation");
+        pl_req_fail_msg(r, "user_id is not a guest invited to this consultation");
         return -PL_EINVAL;
     }
     return rc;
@@ -301,7 +276,7 @@ static int link_run(pl_store_t *st, pl_req_t *r)
 {
     pl_consult_t k;
     pl_actor_t guest;
-    int64_t gid = param_id(r, "user_id");
+    int64_t gid = pl_req_param_id(r, "user_id");
     int rc = load(st, r, PL_ACT_LINK, &k);
     if (rc < 0 || (rc = closed(r, &k)) < 0) return rc;
     if (gid && (rc = invited_guest(st, r, &k, gid, &guest)) < 0) return rc;
@@ -326,7 +301,7 @@ static int get_run(pl_store_t *st, pl_req_t *r)
 static int list_run(pl_store_t *st, pl_req_t *r)
 {
     const char *filter = json_string_value(json_object_get(r->params, "filter"));
-    int64_t org = param_id(r, "org_id");
+    int64_t org = pl_req_param_id(r, "org_id");
     json_t *out = NULL;
     int rc;
     if (r->actor.kind == PL_USER_PATIENT) {
@@ -342,7 +317,7 @@ static int list_run(pl_store_t *st, pl_req_t *r)
                 ids[n++] = res.org_id;
         }
         if (n == 0) {
-            fail_msg(r, "you are not a member of that organisation");
+            pl_req_fail_msg(r, "you are not a member of that organisation");
             return -PL_EPERM;
         }
         rc = pl_store_consult_list_org(st, ids, n, filter, r->i1, (int)r->i2, r->now, &out);
@@ -384,7 +359,7 @@ static int h_list(pl_conn_t *c, const char *id, json_t *req)
         (rc = pl_param_int(req, "before", 0, INT64_MAX, true, 0, &before, &e)) < 0 ||
         (rc = pl_param_int(req, "org_id", 1, INT64_MAX, true, 0, &org, &e)) < 0 ||
         (rc = pl_param_int(req, "limit", 1, LIST_MAX, true, 50, &limit, &e)) < 0)
-        return reject(c, id, rc, &e);
+        return pl_req_reject(c, id, rc, &e);
     pl_req_t *r = pl_req_new(c, id, "consult.list", req, list_run);
     if (!r) return -PL_ENOMEM;
     r->i1 = before;
@@ -400,7 +375,7 @@ static int guest_wait(pl_store_t *st, pl_req_t *r, const pl_consult_t *k)
 {
     bool moved = false;
     int rc = pl_store_consult_part_wait(st, k->id, r->actor.user_id, r->now, &moved);
-    if (rc == -PL_ECONFLICT) fail_msg(r, "you are no longer invited to this consultation");
+    if (rc == -PL_ECONFLICT) pl_req_fail_msg(r, "you are no longer invited to this consultation");
     if (rc < 0 || (rc = reply_consult(st, r, k->id, NULL)) < 0 || !moved) return rc;
     return consult_event(st, r, k, "consult.waiting",
                          json_pack("{s{sI ss ss}}", "participant", "user_id",
@@ -455,9 +430,9 @@ static int admit_run(pl_store_t *st, pl_req_t *r)
     pl_consult_t k;
     int rc = load(st, r, PL_ACT_ADMIT, &k);
     if (rc < 0 || (rc = closed(r, &k)) < 0) return rc;
-    if (param_id(r, "user_id")) return admit_guest(st, r, &k, param_id(r, "user_id"));
+    if (pl_req_param_id(r, "user_id")) return admit_guest(st, r, &k, pl_req_param_id(r, "user_id"));
     if (strcmp(k.status, "waiting") != 0) {
-        fail_msg(r, strcmp(k.status, "booked") == 0 ? "the patient is not in the waiting room"
+        pl_req_fail_msg(r, strcmp(k.status, "booked") == 0 ? "the patient is not in the waiting room"
                                                     : "the consultation is already in progress");
         return -PL_ECONFLICT;
     }
@@ -490,7 +465,7 @@ static int invite_guest(pl_store_t *st, pl_req_t *r, const pl_consult_t *k)
     int rc = pl_store_guest_create(st, name, role, r->now, &gid);
     if (rc == 0) rc = pl_store_consult_invite(st, k->id, gid, r->actor.user_id, r->now, &added);
     if (rc == -PL_ECONFLICT)
-        fail_msg(r, "the call has room for one more person, and someone else is invited");
+        pl_req_fail_msg(r, "the call has room for one more person, and someone else is invited");
     if (rc < 0 || (rc = issue_link(st, r, k, gid)) < 0 ||
         (rc = reply_consult(st, r, k->id, NULL)) < 0)
         return rc;
@@ -509,11 +484,11 @@ static int invite_run(pl_store_t *st, pl_req_t *r)
     if (rc < 0 || (rc = closed(r, &k)) < 0) return rc;
     if (json_object_get(r->params, "guest")) return invite_guest(st, r, &k);
     pl_actor_t who;
-    int64_t uid = param_id(r, "user_id");
+    int64_t uid = pl_req_param_id(r, "user_id");
     rc = pl_store_actor_load(st, uid, &who);
     if (rc < 0 || who.kind != PL_USER_STAFF || !pl_authz_roles_at(&who, k.org_id)) {
         if (rc < 0 && rc != -PL_ENOTFOUND && rc != -PL_EAUTH) return rc;
-        fail_msg(r, "user_id is not a member of this practice's team");
+        pl_req_fail_msg(r, "user_id is not a member of this practice's team");
         return -PL_EINVAL;
     }
     bool added = false;
@@ -521,7 +496,7 @@ static int invite_run(pl_store_t *st, pl_req_t *r)
     if (uid != k.clinician_user_id &&
         (rc = pl_store_consult_invite(st, k.id, uid, r->actor.user_id, r->now, &added)) < 0) {
         if (rc == -PL_ECONFLICT)
-            fail_msg(r, "the call has room for one more person, and someone else is invited");
+            pl_req_fail_msg(r, "the call has room for one more person, and someone else is invited");
         return rc;
     }
     if ((rc = reply_consult(st, r, k.id, NULL)) < 0 || !added) return rc;
@@ -552,26 +527,26 @@ static int h_invite(pl_conn_t *c, const char *id, json_t *req)
     json_t *guest = json_object_get(req, "guest");
     if ((rc = pl_param_int(req, "consultation_id", 1, INT64_MAX, false, 0, &k, &e)) < 0 ||
         (rc = pl_param_int(req, "user_id", 1, INT64_MAX, guest != NULL, 0, &user, &e)) < 0)
-        return reject(c, id, rc, &e);
+        return pl_req_reject(c, id, rc, &e);
     if (guest) {
         if (user) {
             snprintf(e.msg, sizeof e.msg, "give user_id (a colleague) or guest, not both");
-            return reject(c, id, -PL_EINVAL, &e);
+            return pl_req_reject(c, id, -PL_EINVAL, &e);
         }
         if (!json_is_object(guest)) {
             snprintf(e.msg, sizeof e.msg, "guest must be an object {display_name, role}");
-            return reject(c, id, -PL_EINVAL, &e);
+            return pl_req_reject(c, id, -PL_EINVAL, &e);
         }
         if ((rc = pl_param_str(guest, "display_name", 1, 80, false, &name, &e)) < 0 ||
             (rc = pl_param_enum(guest, "role", guest_roles, false, &role, &e)) < 0)
-            return reject(c, id, rc, &e);
+            return pl_req_reject(c, id, rc, &e);
         if (!name_ok(name)) {
             snprintf(e.msg, sizeof e.msg,
                      "display_name must be a name, without line breaks or control characters");
-            return reject(c, id, -PL_EINVAL, &e);
+            return pl_req_reject(c, id, -PL_EINVAL, &e);
         }
     }
-    return submit(c, id, "consult.invite", req, invite_run);
+    return pl_req_start(c, id, "consult.invite", req, invite_run);
 }
 
 /* ---- consult.end (for everyone) and consult.cancel ---- */
@@ -582,7 +557,7 @@ static int end_run(pl_store_t *st, pl_req_t *r)
     int rc = load(st, r, PL_ACT_END, &k);
     if (rc < 0 || (rc = closed(r, &k)) < 0) return rc;
     if (strcmp(k.status, "in_call") != 0) {
-        fail_msg(r, "the consultation has not started: cancel it instead");
+        pl_req_fail_msg(r, "the consultation has not started: cancel it instead");
         return -PL_ECONFLICT;
     }
     /* Once it is over, the link opens nothing: a later visit needs a new booking. */
@@ -614,7 +589,7 @@ static int cancel_run(pl_store_t *st, pl_req_t *r)
     int rc = load(st, r, PL_ACT_END, &k);
     if (rc < 0 || (rc = closed(r, &k)) < 0) return rc;
     if (strcmp(k.status, "in_call") == 0) {
-        fail_msg(r, "the consultation is in progress: end it instead");
+        pl_req_fail_msg(r, "the consultation is in progress: end it instead");
         return -PL_ECONFLICT;
     }
     if ((rc = pl_store_consult_set_status(st, k.id, k.status, "cancelled", r->now)) < 0 ||
@@ -633,8 +608,8 @@ static int by_id(pl_conn_t *c, const char *id, json_t *req, const char *type, pl
     pl_perr_t e;
     int64_t k;
     int rc = pl_param_int(req, "consultation_id", 1, INT64_MAX, false, 0, &k, &e);
-    if (rc < 0) return reject(c, id, rc, &e);
-    return submit(c, id, type, req, run);
+    if (rc < 0) return pl_req_reject(c, id, rc, &e);
+    return pl_req_start(c, id, type, req, run);
 }
 
 /* consultation_id and an optional user_id (a guest's). */
@@ -646,8 +621,8 @@ static int with_user(pl_conn_t *c, const char *id, json_t *req, const char *type
     int rc;
     if ((rc = pl_param_int(req, "consultation_id", 1, INT64_MAX, false, 0, &k, &e)) < 0 ||
         (rc = pl_param_int(req, "user_id", 1, INT64_MAX, true, 0, &user, &e)) < 0)
-        return reject(c, id, rc, &e);
-    return submit(c, id, type, req, run);
+        return pl_req_reject(c, id, rc, &e);
+    return pl_req_start(c, id, type, req, run);
 }
 
 static int h_link(pl_conn_t *c, const char *id, json_t *req)
@@ -669,7 +644,7 @@ static int h_admit(pl_conn_t *c, const char *id, json_t *req)
 static void end_after(pl_req_t *r, int status)
 {
     /* Ended for everyone: the media room closes with it. */
-    if (status == 0) pl_call_close(r->srv, param_id(r, "consultation_id"));
+    if (status == 0) pl_call_close(r->srv, pl_req_param_id(r, "consultation_id"));
 }
 
 static int h_end(pl_conn_t *c, const char *id, json_t *req)
@@ -677,7 +652,7 @@ static int h_end(pl_conn_t *c, const char *id, json_t *req)
     pl_perr_t e;
     int64_t k;
     int rc = pl_param_int(req, "consultation_id", 1, INT64_MAX, false, 0, &k, &e);
-    if (rc < 0) return reject(c, id, rc, &e);
+    if (rc < 0) return pl_req_reject(c, id, rc, &e);
     pl_req_t *r = pl_req_new(c, id, "consult.end", req, end_run);
     if (!r) return -PL_ENOMEM;
     r->after = end_after;

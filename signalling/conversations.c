@@ -19,18 +19,6 @@ static const char *const statuses[] = {"new", "in_progress", "awaiting_patient",
 static const char *const filters[] = {"all",  "new",    "assigned_to_me", "awaiting_patient",
                                       "open", "closed", "overdue",        NULL};
 
-static int reject(pl_conn_t *c, const char *id, int rc, const pl_perr_t *e)
-{
-    c->srv->metrics.bad_input++;
-    pl_conn_reply_err(c, id, rc, e->msg);
-    return 0;
-}
-
-static void fail_msg(pl_req_t *r, const char *msg)
-{
-    json_object_set_new(r->result, "error_message", json_string(msg));
-}
-
 /* Sends a validated request to the storage thread; the reply comes when it is done. */
 static int submit(pl_conn_t *c, const char *id, const char *type, json_t *req, pl_req_run_fn run,
                   pl_req_after_fn after, int64_t i1, int64_t i2)
@@ -51,7 +39,7 @@ static int load_conv(pl_store_t *st, pl_req_t *r, int64_t id, pl_action_t act, p
     if (rc < 0) return rc;
     pl_resource_t res = pl_conv_resource(conv);
     rc = pl_authz_check(&r->actor, &res, act);
-    if (rc < 0) fail_msg(r, "you do not have access to this conversation");
+    if (rc < 0) pl_req_fail_msg(r, "you do not have access to this conversation");
     return rc;
 }
 
@@ -107,7 +95,7 @@ static int create_run(pl_store_t *st, pl_req_t *r)
                          .patient_id = r->actor.user_id};
     int rc = pl_authz_check(&r->actor, &res, PL_ACT_CREATE);
     if (rc < 0) {
-        fail_msg(r, r->actor.kind == PL_USER_PATIENT
+        pl_req_fail_msg(r, r->actor.kind == PL_USER_PATIENT
                         ? "you can only start requests with your own practice"
                         : "requests are started by patients");
         return rc;
@@ -125,7 +113,7 @@ static int create_run(pl_store_t *st, pl_req_t *r)
     bool mdup = false;
     rc = pl_store_msg_append(st, &conv, r->actor.user_id, false, txn, body, strlen(body), r->now,
                              &msg, &mdup);
-    if (rc == -PL_ECONFLICT) fail_msg(r, "txn_id was already used for another message");
+    if (rc == -PL_ECONFLICT) pl_req_fail_msg(r, "txn_id was already used for another message");
     if (rc < 0) return rc;
     json_t *cj = NULL, *mj = NULL;
     if ((rc = pl_store_conv_json(st, conv_id, &cj)) < 0) return rc;
@@ -168,19 +156,19 @@ static int h_create(pl_conn_t *c, const char *id, json_t *req)
         (rc = pl_param_str(req, "body", 1, (size_t)c->srv->cfg->max_message_bytes, false, &s,
                            &e)) < 0 ||
         (rc = pl_param_int(req, "org_id", 1, INT64_MAX, true, 0, &org, &e)) < 0)
-        return reject(c, id, rc, &e);
+        return pl_req_reject(c, id, rc, &e);
     json_t *answers = json_object_get(req, "answers");
     if (answers && !json_is_null(answers)) {
         if (!json_is_object(answers)) {
             snprintf(e.msg, sizeof e.msg, "answers must be an object of question: answer");
-            return reject(c, id, -PL_EINVAL, &e);
+            return pl_req_reject(c, id, -PL_EINVAL, &e);
         }
         char *txt = json_dumps(answers, JSON_COMPACT);
         size_t n = txt ? strlen(txt) : 0;
         free(txt);
         if (n > ANSWERS_MAX) {
             snprintf(e.msg, sizeof e.msg, "answers are over %d bytes", ANSWERS_MAX);
-            return reject(c, id, -PL_ETOOBIG, &e);
+            return pl_req_reject(c, id, -PL_ETOOBIG, &e);
         }
     }
     return submit(c, id, "conversation.create", req, create_run, count_in, 0, 0);
@@ -206,7 +194,7 @@ static int bind_attachments(pl_store_t *st, pl_req_t *r, const pl_conv_t *conv,
                  rc == -PL_ENOTFOUND  ? "is not one you uploaded"
                  : rc == -PL_EINVAL ? "was uploaded to another conversation"
                                     : "is already on a message");
-        fail_msg(r, m);
+        pl_req_fail_msg(r, m);
         return -PL_EINVAL;
     }
     json_t *list = NULL;
@@ -239,7 +227,7 @@ static int send_run(pl_store_t *st, pl_req_t *r)
     pl_msg_t prior;
     if (!internal && r->actor.kind == PL_USER_PATIENT && strcmp(conv.status, "closed") == 0 &&
         pl_store_msg_find_txn(st, r->actor.user_id, txn, &prior) != 0) {
-        fail_msg(r, "this request is closed: start a new one");
+        pl_req_fail_msg(r, "this request is closed: start a new one");
         return -PL_ECONFLICT;
     }
     const char *body = json_string_value(json_object_get(p, "body"));
@@ -247,7 +235,7 @@ static int send_run(pl_store_t *st, pl_req_t *r)
     bool dup = false;
     rc = pl_store_msg_append(st, &conv, r->actor.user_id, internal, txn, body, strlen(body),
                              r->now, &msg, &dup);
-    if (rc == -PL_ECONFLICT) fail_msg(r, "txn_id was already used for another message");
+    if (rc == -PL_ECONFLICT) pl_req_fail_msg(r, "txn_id was already used for another message");
     if (rc < 0) return rc;
     json_t *mj = NULL;
     if (dup) {
@@ -334,7 +322,7 @@ static int send_common(pl_conn_t *c, const char *id, json_t *req, bool internal)
         (rc = pl_param_str(req, "body", 1, (size_t)c->srv->cfg->max_message_bytes, false, &s,
                            &e)) < 0 ||
         (rc = check_attachment_ids(req, internal, &e)) < 0)
-        return reject(c, id, rc, &e);
+        return pl_req_reject(c, id, rc, &e);
     return submit(c, id, internal ? "conversation.note" : "conversation.send", req, send_run,
                   count_in, internal, 0);
 }
@@ -400,7 +388,7 @@ static int h_get(pl_conn_t *c, const char *id, json_t *req)
     pl_perr_t e;
     int64_t conv;
     int rc = pl_param_int(req, "conversation_id", 1, INT64_MAX, false, 0, &conv, &e);
-    if (rc < 0) return reject(c, id, rc, &e);
+    if (rc < 0) return pl_req_reject(c, id, rc, &e);
     return submit(c, id, "conversation.get", req, get_run, NULL, 0, 0);
 }
 
@@ -412,7 +400,7 @@ static int h_history(pl_conn_t *c, const char *id, json_t *req)
     if ((rc = pl_param_int(req, "conversation_id", 1, INT64_MAX, false, 0, &conv, &e)) < 0 ||
         (rc = pl_param_int(req, "before", 0, INT64_MAX, true, 0, &before, &e)) < 0 ||
         (rc = pl_param_int(req, "limit", 1, LIST_MAX, true, 50, &limit, &e)) < 0)
-        return reject(c, id, rc, &e);
+        return pl_req_reject(c, id, rc, &e);
     return submit(c, id, "conversation.history", req, history_run, NULL, before, limit);
 }
 
@@ -440,7 +428,7 @@ static int list_run(pl_store_t *st, pl_req_t *r)
                 ids[n++] = res.org_id;
         }
         if (n == 0) {
-            fail_msg(r, "you are not a member of that organisation");
+            pl_req_fail_msg(r, "you are not a member of that organisation");
             return -PL_EPERM;
         }
         rc = pl_store_conv_list_org(st, ids, n, r->actor.user_id, filter, r->i1, (int)r->i2,
@@ -463,7 +451,7 @@ static int h_list(pl_conn_t *c, const char *id, json_t *req)
         (rc = pl_param_int(req, "before", 0, INT64_MAX, true, 0, &before, &e)) < 0 ||
         (rc = pl_param_int(req, "org_id", 1, INT64_MAX, true, 0, &org, &e)) < 0 ||
         (rc = pl_param_int(req, "limit", 1, LIST_MAX, true, 50, &limit, &e)) < 0)
-        return reject(c, id, rc, &e);
+        return pl_req_reject(c, id, rc, &e);
     return submit(c, id, "conversation.list", req, list_run, NULL, before, limit);
 }
 
@@ -481,7 +469,7 @@ static int assign_run(pl_store_t *st, pl_req_t *r)
         pl_actor_t target;
         rc = pl_store_actor_load(st, to, &target);
         if (rc < 0 || target.kind != PL_USER_STAFF || !pl_authz_roles_at(&target, conv.org_id)) {
-            fail_msg(r, "user_id is not a member of this practice's team");
+            pl_req_fail_msg(r, "user_id is not a member of this practice's team");
             return -PL_EINVAL;
         }
     }
@@ -507,14 +495,14 @@ static int h_assign(pl_conn_t *c, const char *id, json_t *req)
     if ((rc = pl_param_int(req, "conversation_id", 1, INT64_MAX, false, 0, &conv, &e)) < 0 ||
         (rc = pl_param_int(req, "user_id", 1, INT64_MAX, true, 0, &user, &e)) < 0 ||
         (rc = pl_param_str(req, "role", 1, 32, true, &role, &e)) < 0)
-        return reject(c, id, rc, &e);
+        return pl_req_reject(c, id, rc, &e);
     if (role && !pl_role_from_name(role)) {
         snprintf(e.msg, sizeof e.msg, "role is not a known role");
-        return reject(c, id, -PL_EINVAL, &e);
+        return pl_req_reject(c, id, -PL_EINVAL, &e);
     }
     if (!role && !user) {
         snprintf(e.msg, sizeof e.msg, "give user_id, role or both");
-        return reject(c, id, -PL_EINVAL, &e);
+        return pl_req_reject(c, id, -PL_EINVAL, &e);
     }
     return submit(c, id, "conversation.assign", req, assign_run, NULL, 0, 0);
 }
@@ -541,7 +529,7 @@ static int h_status(pl_conn_t *c, const char *id, json_t *req)
     int rc;
     if ((rc = pl_param_int(req, "conversation_id", 1, INT64_MAX, false, 0, &conv, &e)) < 0 ||
         (rc = pl_param_enum(req, "status", statuses, false, &s, &e)) < 0)
-        return reject(c, id, rc, &e);
+        return pl_req_reject(c, id, rc, &e);
     return submit(c, id, "conversation.set_status", req, status_run, NULL, 0, 0);
 }
 
@@ -555,7 +543,7 @@ static int receipt_run(pl_store_t *st, pl_req_t *r)
     if (rc < 0) return rc;
     int64_t seq = r->i1;
     if (seq > conv.last_seq) {
-        fail_msg(r, "seq is beyond the last message");
+        pl_req_fail_msg(r, "seq is beyond the last message");
         return -PL_EINVAL;
     }
     bool read = r->i2 != 0, changed = false;
@@ -582,7 +570,7 @@ static int h_receipt(pl_conn_t *c, const char *id, json_t *req)
     if ((rc = pl_param_int(req, "conversation_id", 1, INT64_MAX, false, 0, &conv, &e)) < 0 ||
         (rc = pl_param_int(req, "seq", 1, INT64_MAX, false, 0, &seq, &e)) < 0 ||
         (rc = pl_param_enum(req, "kind", rkinds, false, &k, &e)) < 0)
-        return reject(c, id, rc, &e);
+        return pl_req_reject(c, id, rc, &e);
     return submit(c, id, "receipt.mark", req, receipt_run, NULL, seq, strcmp(k, "read") == 0);
 }
 
@@ -615,7 +603,7 @@ static int h_typing(pl_conn_t *c, const char *id, json_t *req)
     int rc;
     if ((rc = pl_param_int(req, "conversation_id", 1, INT64_MAX, false, 0, &conv, &e)) < 0 ||
         (rc = pl_param_bool(req, "typing", false, false, &typing, &e)) < 0)
-        return reject(c, id, rc, &e);
+        return pl_req_reject(c, id, rc, &e);
     return submit(c, id, "typing.set", req, typing_run, typing_after, 0, 0);
 }
 

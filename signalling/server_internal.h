@@ -8,6 +8,7 @@
 #include "core/imap.h"
 #include "core/metrics.h"
 #include "signalling/authz.h"
+#include "signalling/params.h"
 #include "signalling/server.h"
 #include "storage/store.h"
 #include "storage/worker.h"
@@ -139,6 +140,15 @@ pl_req_t *pl_req_new(pl_conn_t *c, const char *id, const char *type, json_t *par
 /* Submits to the storage thread; on failure replies with the error and frees r. */
 void pl_req_submit(pl_req_t *r);
 void pl_req_free(pl_req_t *r);
+/* What every request module's handlers share. pl_req_start: new + submit, -PL_ENOMEM if it
+ * could not be made. pl_req_reject: a malformed request, counted as bad input and answered on
+ * the loop (returns 0, as handlers do). pl_req_fail_msg: the message a run function's refusal
+ * is answered with. pl_req_param_id: an integer field of the request, already validated. */
+int pl_req_start(pl_conn_t *c, const char *id, const char *type, json_t *params,
+                 pl_req_run_fn run);
+int pl_req_reject(pl_conn_t *c, const char *id, int rc, const pl_perr_t *e);
+void pl_req_fail_msg(pl_req_t *r, const char *msg);
+int64_t pl_req_param_id(const pl_req_t *r, const char *name);
 /* Appends a new event inside a run function and records it for fan-out. */
 int pl_req_event(pl_store_t *st, pl_req_t *r, const pl_conv_t *conv, bool staff_only,
                  const char *type, json_t *payload /* stolen */);
@@ -161,6 +171,14 @@ json_t *pl_event_frame(json_t *ev, bool for_patient);
 /* Turns a consultation object (store view) into what its patient may see: staff names without
  * their user ids. In place. */
 void pl_consult_patient_view(json_t *consultation);
+
+/* ---- auth.c ---- */
+/* The actor of the session whose token hashes to hash, for the WebSocket and REST alike: live
+ * and not idle (an expired one is deleted), a consultation link's scope carried (its patient,
+ * or a guest still invited), last_seen moved on. *must_enrol_totp: staff whose organisation
+ * requires two-factor sign-in and who have not enrolled. -PL_EAUTH, or a store error. */
+int pl_auth_session_actor(pl_store_t *st, const pl_config_t *cfg, const char *hash, int64_t now,
+                          pl_actor_t *out, int64_t *expires_at, bool *must_enrol_totp);
 
 /* ---- advice.c ---- */
 /* conversation.send calls this in its transaction: a practice message on an advice thread

@@ -20,31 +20,6 @@
 
 static const char not_member[] = "you are not a member of that organisation";
 
-static int reject(pl_conn_t *c, const char *id, int rc, const pl_perr_t *e)
-{
-    c->srv->metrics.bad_input++;
-    pl_conn_reply_err(c, id, rc, e->msg);
-    return 0;
-}
-
-static void fail_msg(pl_req_t *r, const char *msg)
-{
-    json_object_set_new(r->result, "error_message", json_string(msg));
-}
-
-static int submit(pl_conn_t *c, const char *id, const char *type, json_t *req, pl_req_run_fn run)
-{
-    pl_req_t *r = pl_req_new(c, id, type, req, run);
-    if (!r) return -PL_ENOMEM;
-    pl_req_submit(r);
-    return 0;
-}
-
-static int64_t param_id(const pl_req_t *r, const char *name)
-{
-    return json_integer_value(json_object_get(r->params, name));
-}
-
 /* Asks authz whether the actor may act on resource kind `kind` of org_id; on refusal the reply
  * says why in the actor's terms. */
 static int authorise(pl_req_t *r, pl_resource_kind_t kind, int64_t org_id, pl_action_t act)
@@ -52,7 +27,7 @@ static int authorise(pl_req_t *r, pl_resource_kind_t kind, int64_t org_id, pl_ac
     pl_resource_t res = {.kind = kind, .org_id = org_id};
     int rc = pl_authz_check(&r->actor, &res, act);
     if (rc < 0)
-        fail_msg(r, r->actor.kind == PL_USER_STAFF ? not_member
+        pl_req_fail_msg(r, r->actor.kind == PL_USER_STAFF ? not_member
                                                    : "this is for the practice team only");
     return rc;
 }
@@ -67,7 +42,7 @@ static int audit(pl_store_t *st, pl_req_t *r, const char *action, int64_t tpl_id
 
 static int staff_run(pl_store_t *st, pl_req_t *r)
 {
-    int64_t org = param_id(r, "org_id");
+    int64_t org = pl_req_param_id(r, "org_id");
     int rc = authorise(r, PL_RES_ORG, org, PL_ACT_READ);
     if (rc < 0) return rc;
     json_t *staff = NULL;
@@ -81,15 +56,15 @@ static int h_staff(pl_conn_t *c, const char *id, json_t *req)
     pl_perr_t e;
     int64_t org;
     int rc = pl_param_int(req, "org_id", 1, INT64_MAX, false, 0, &org, &e);
-    if (rc < 0) return reject(c, id, rc, &e);
-    return submit(c, id, "org.staff", req, staff_run);
+    if (rc < 0) return pl_req_reject(c, id, rc, &e);
+    return pl_req_start(c, id, "org.staff", req, staff_run);
 }
 
 /* ---- template.list ---- */
 
 static int list_run(pl_store_t *st, pl_req_t *r)
 {
-    int64_t org = param_id(r, "org_id");
+    int64_t org = pl_req_param_id(r, "org_id");
     int rc = authorise(r, PL_RES_TEMPLATE, org, PL_ACT_READ);
     if (rc < 0) return rc;
     json_t *list = NULL;
@@ -103,15 +78,15 @@ static int h_list(pl_conn_t *c, const char *id, json_t *req)
     pl_perr_t e;
     int64_t org;
     int rc = pl_param_int(req, "org_id", 1, INT64_MAX, false, 0, &org, &e);
-    if (rc < 0) return reject(c, id, rc, &e);
-    return submit(c, id, "template.list", req, list_run);
+    if (rc < 0) return pl_req_reject(c, id, rc, &e);
+    return pl_req_start(c, id, "template.list", req, list_run);
 }
 
 /* ---- template.save: create without template_id, replace with one ---- */
 
 static int save_run(pl_store_t *st, pl_req_t *r)
 {
-    int64_t org = param_id(r, "org_id"), tid = param_id(r, "template_id");
+    int64_t org = pl_req_param_id(r, "org_id"), tid = pl_req_param_id(r, "template_id");
     const char *title = json_string_value(json_object_get(r->params, "title"));
     const char *body = json_string_value(json_object_get(r->params, "body"));
     bool update = tid != 0;
@@ -120,13 +95,13 @@ static int save_run(pl_store_t *st, pl_req_t *r)
     if (update) {
         /* Scoped to org: another practice's template is not found, whatever its id. */
         rc = pl_store_tpl_update(st, tid, org, title, body, r->actor.user_id, r->now);
-        if (rc == -PL_ENOTFOUND) fail_msg(r, "no such template at this organisation");
+        if (rc == -PL_ENOTFOUND) pl_req_fail_msg(r, "no such template at this organisation");
     } else {
         rc = pl_store_tpl_create(st, org, title, body, r->actor.user_id, r->now, &tid);
         if (rc == -PL_ECONFLICT) {
             char msg[80];
             snprintf(msg, sizeof msg, "this practice already has %d templates", PL_TPL_MAX_PER_ORG);
-            fail_msg(r, msg);
+            pl_req_fail_msg(r, msg);
         }
     }
     if (rc < 0) return rc;
@@ -146,18 +121,18 @@ static int h_save(pl_conn_t *c, const char *id, json_t *req)
         (rc = pl_param_str(req, "title", 1, TITLE_MAX, false, &s, &e)) < 0 ||
         (rc = pl_param_str(req, "body", 1, BODY_MAX, false, &s, &e)) < 0 ||
         (rc = pl_param_int(req, "template_id", 1, INT64_MAX, true, 0, &tid, &e)) < 0)
-        return reject(c, id, rc, &e);
-    return submit(c, id, "template.save", req, save_run);
+        return pl_req_reject(c, id, rc, &e);
+    return pl_req_start(c, id, "template.save", req, save_run);
 }
 
 /* ---- template.delete ---- */
 
 static int delete_run(pl_store_t *st, pl_req_t *r)
 {
-    int64_t tid = param_id(r, "template_id");
+    int64_t tid = pl_req_param_id(r, "template_id");
     json_t *t = NULL;
     int rc = pl_store_tpl_json(st, tid, &t);
-    if (rc == -PL_ENOTFOUND) fail_msg(r, "no such template");
+    if (rc == -PL_ENOTFOUND) pl_req_fail_msg(r, "no such template");
     if (rc < 0) return rc;
     int64_t org = json_integer_value(json_object_get(t, "org_id"));
     json_decref(t);
@@ -171,8 +146,8 @@ static int h_delete(pl_conn_t *c, const char *id, json_t *req)
     pl_perr_t e;
     int64_t tid;
     int rc = pl_param_int(req, "template_id", 1, INT64_MAX, false, 0, &tid, &e);
-    if (rc < 0) return reject(c, id, rc, &e);
-    return submit(c, id, "template.delete", req, delete_run);
+    if (rc < 0) return pl_req_reject(c, id, rc, &e);
+    return pl_req_start(c, id, "template.delete", req, delete_run);
 }
 
 /* Exported to handlers.c's table. */

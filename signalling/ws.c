@@ -349,6 +349,32 @@ int pl_conn_receive(pl_conn_t *c, const void *in, size_t len, bool first, bool f
 
 /* ---- requests through the storage thread ---- */
 
+int pl_req_start(pl_conn_t *c, const char *id, const char *type, json_t *params,
+                 pl_req_run_fn run)
+{
+    pl_req_t *r = pl_req_new(c, id, type, params, run);
+    if (!r) return -PL_ENOMEM;
+    pl_req_submit(r);
+    return 0;
+}
+
+int pl_req_reject(pl_conn_t *c, const char *id, int rc, const pl_perr_t *e)
+{
+    c->srv->metrics.bad_input++;
+    pl_conn_reply_err(c, id, rc, e->msg);
+    return 0;
+}
+
+void pl_req_fail_msg(pl_req_t *r, const char *msg)
+{
+    json_object_set_new(r->result, "error_message", json_string(msg));
+}
+
+int64_t pl_req_param_id(const pl_req_t *r, const char *name)
+{
+    return json_integer_value(json_object_get(r->params, name));
+}
+
 pl_req_t *pl_req_new(pl_conn_t *c, const char *id, const char *type, json_t *params,
                      pl_req_run_fn run)
 {

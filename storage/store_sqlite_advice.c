@@ -20,6 +20,15 @@ static int64_t col64(sqlite3_stmt *s, int col)
     return sqlite3_column_type(s, col) == SQLITE_NULL ? 0 : sqlite3_column_int64(s, col);
 }
 
+/* Runs an UPDATE meant for exactly one row in a given state: -PL_ECONFLICT when no row was in
+ * it (any more). */
+static int update_one(pl_store_t *st, sqlite3_stmt *s, const char *what)
+{
+    int rc = pl__sq_done(st, s, what);
+    if (rc < 0) return rc;
+    return sqlite3_changes(st->db) == 1 ? 0 : -PL_ECONFLICT;
+}
+
 /* ---- services ---- */
 
 int pl_store_service_set(pl_store_t *st, int64_t org_id, const json_t *specialties,
@@ -171,9 +180,7 @@ static int agreement_stamp(pl_store_t *st, const char *sql, int64_t id, int64_t 
     sqlite3_bind_int64(s, 1, by);
     sqlite3_bind_int64(s, 2, now);
     sqlite3_bind_int64(s, 3, id);
-    int rc = pl__sq_done(st, s, "agreement stamp");
-    if (rc < 0) return rc;
-    return sqlite3_changes(st->db) == 1 ? 0 : -PL_ECONFLICT;
+    return update_one(st, s, "agreement stamp");
 }
 
 int pl_store_agreement_accept(pl_store_t *st, int64_t id, int64_t by, int64_t now)
@@ -387,9 +394,7 @@ int pl_store_advice_claim(pl_store_t *st, int64_t id, int64_t specialist_id, int
     sqlite3_bind_int64(s, 1, specialist_id);
     sqlite3_bind_int64(s, 2, now);
     sqlite3_bind_int64(s, 3, id);
-    int rc = pl__sq_done(st, s, "advice claim");
-    if (rc < 0) return rc;
-    return sqlite3_changes(st->db) == 1 ? 0 : -PL_ECONFLICT;
+    return update_one(st, s, "advice claim");
 }
 
 int pl_store_advice_assign(pl_store_t *st, int64_t id, int64_t specialist_id, int64_t now)
@@ -402,9 +407,7 @@ int pl_store_advice_assign(pl_store_t *st, int64_t id, int64_t specialist_id, in
     sqlite3_bind_int64(s, 1, specialist_id);
     sqlite3_bind_int64(s, 2, now);
     sqlite3_bind_int64(s, 3, id);
-    int rc = pl__sq_done(st, s, "advice assign");
-    if (rc < 0) return rc;
-    return sqlite3_changes(st->db) == 1 ? 0 : -PL_ECONFLICT;
+    return update_one(st, s, "advice assign");
 }
 
 int pl_store_advice_set_status(pl_store_t *st, int64_t id, const char *to, int64_t now)
@@ -415,9 +418,7 @@ int pl_store_advice_set_status(pl_store_t *st, int64_t id, const char *to, int64
     sqlite3_bind_text(s, 1, to, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 2, now);
     sqlite3_bind_int64(s, 3, id);
-    int rc = pl__sq_done(st, s, "advice status");
-    if (rc < 0) return rc;
-    return sqlite3_changes(st->db) == 1 ? 0 : -PL_ECONFLICT;
+    return update_one(st, s, "advice status");
 }
 
 int pl_store_advice_close(pl_store_t *st, int64_t id, const char *outcome, int64_t now)
@@ -429,9 +430,7 @@ int pl_store_advice_close(pl_store_t *st, int64_t id, const char *outcome, int64
     sqlite3_bind_text(s, 1, outcome, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 2, now);
     sqlite3_bind_int64(s, 3, id);
-    int rc = pl__sq_done(st, s, "advice close");
-    if (rc < 0) return rc;
-    return sqlite3_changes(st->db) == 1 ? 0 : -PL_ECONFLICT;
+    return update_one(st, s, "advice close");
 }
 
 /* The full view: everything, the patient's identity included; the caller removes what the
