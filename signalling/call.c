@@ -309,8 +309,16 @@ char *pl_call_metrics(pl_server_t *srv, size_t *len)
                           "# HELP parley_media_calls Consultations with a live media room.\n"
                           "# TYPE parley_media_calls gauge\nparley_media_calls %zu\n"
                           "# HELP parley_media_peers Browsers in those rooms.\n"
-                          "# TYPE parley_media_peers gauge\nparley_media_peers %zu\n",
-                          calls, peers);
+                          "# TYPE parley_media_peers gauge\nparley_media_peers %zu\n"
+                          "# HELP parley_media_socket_receive_buffer_bytes The media socket's "
+                          "receive buffer as the kernel reports it (Linux: twice the bytes "
+                          "granted).\n# TYPE parley_media_socket_receive_buffer_bytes gauge\n"
+                          "parley_media_socket_receive_buffer_bytes %llu\n"
+                          "# HELP parley_media_socket_send_buffer_bytes The media socket's send "
+                          "buffer, likewise.\n# TYPE parley_media_socket_send_buffer_bytes "
+                          "gauge\nparley_media_socket_send_buffer_bytes %llu\n",
+                          calls, peers, (unsigned long long)st.rcvbuf_bytes,
+                          (unsigned long long)st.sndbuf_bytes);
     if (n >= cap) {
         free(out);
         return NULL;

@@ -379,6 +379,10 @@ static void test_admitted_guest_is_the_third_person_in_the_call(void **s)
     assert_int_equal(
         pl_https_request("127.0.0.1", fx.port, "GET", "/metrics", NULL, NULL, 0, T, &m), 0);
     assert_non_null(strstr(m.body, "\nparley_media_peers 3\n"));
+    /* The socket's buffers, as the kernel granted them: never below its default. */
+    const char *rb = strstr(m.body, "\nparley_media_socket_receive_buffer_bytes ");
+    assert_non_null(rb);
+    assert_true(atoll(rb + strlen("\nparley_media_socket_receive_buffer_bytes ")) >= 4096);
     pl_http_resp_free(&m);
     /* A fourth is turned away. */
     pl_pc_t *nurse = cfx_open_as(&fx, "nurse.okafor");
