@@ -41,3 +41,27 @@ export function logout() {
 export function join(token, dateOfBirth) {
   return post('/api/v1/join', { token, date_of_birth: dateOfBirth });
 }
+
+// Uploads a photo or PDF to a conversation (PROTOCOL 10.2): the file itself is the body, and
+// X-Parley-Upload is the same-site rule for a body that is not JSON. Returns the attachment,
+// to put on a message with conversation.send's attachment_ids.
+export async function upload(conversationId, file) {
+  let res;
+  try {
+    res = await fetch(`/api/v1/conversations/${conversationId}/attachments`, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'Content-Type': file.type, 'X-Parley-Upload': '1', 'X-Filename': encodeURIComponent(file.name) },
+      body: file,
+    });
+  } catch {
+    throw new ConnError('unavailable', 'Parley could not be reached. Check your internet connection and try again.');
+  }
+  let json = {};
+  try { json = await res.json(); } catch { /* empty or not JSON */ }
+  if (!res.ok) {
+    const e = json.error || {};
+    throw new ConnError(e.code || 'internal', e.message || `error ${res.status}`);
+  }
+  return json.attachment;
+}

@@ -65,3 +65,22 @@ export const KIND = { admin: 'Admin', clinical: 'Clinical', video: 'Video consul
 export function kindText(kind) {
   return kind === 'video' ? KIND.video : `${KIND[kind] || 'Other'} request`;
 }
+
+// Advice requests (PROTOCOL 11.2): their status, urgency and outcome as staff read them.
+export const ADVICE_STATUS = {
+  new: { text: 'New', cls: 'nhsuk-tag--blue' },
+  in_progress: { text: 'In progress', cls: 'nhsuk-tag--yellow' },
+  awaiting_gp: { text: 'Awaiting GP', cls: 'nhsuk-tag--purple' },
+  closed: { text: 'Closed', cls: 'nhsuk-tag--grey' },
+};
+
+export const URGENCY = {
+  routine: { text: 'Routine', cls: 'nhsuk-tag--grey' },
+  urgent: { text: 'Urgent', cls: 'nhsuk-tag--red' },
+};
+
+export const OUTCOME = {
+  advice_given: 'Advice given: manage in primary care',
+  referral: 'Convert to a referral',
+  seen_elsewhere: 'Seen elsewhere',
+};

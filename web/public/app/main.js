@@ -11,6 +11,7 @@ import { patientHome, patientNew, patientRequest } from './pages/patient.js';
 import { inboxPage, practiceRequest, templatesPage } from './pages/practice.js';
 import { totpPage } from './pages/totp.js';
 import { consultationsPage, staffCallPage } from './pages/consult.js';
+import { adviceListPage, adviceQueuePage, adviceNewPage, adviceRequestPage } from './pages/advice.js';
 import { joinPage, guestPage, waitingRoomPage, patientCallPage } from './pages/join.js';
 import { errorPage, notFoundPage } from './pages/errors.js';
 
@@ -39,6 +40,10 @@ const routes = [
   [/^\/practice\/totp$/, totpPage, 'staff'],
   [/^\/practice\/consultations$/, consultationsPage, 'staff'],
   [/^\/practice\/consultations\/(\d+)\/call$/, staffCallPage, 'staff'],
+  [/^\/practice\/advice$/, adviceListPage, 'staff'],
+  [/^\/practice\/advice\/new$/, adviceNewPage, 'staff'],
+  [/^\/practice\/advice\/(\d+)$/, adviceRequestPage, 'staff'],
+  [/^\/practice\/queue$/, adviceQueuePage, 'staff'],
   [/^\/join$/, joinPage, 'any'],
   [/^\/guest$/, guestPage, 'any'],
   // A patient's, or an interpreter's or carer's (a guest, PROTOCOL 8.3).
@@ -115,7 +120,13 @@ class App {
   scope() { return this.info && this.info.consultation_id ? this.info.consultation_id : null; }
   home() {
     if (this.scope()) return `/consult/${this.scope()}`;
+    if (this.kind() === 'staff' && !this.orgsOf('practice').length && this.orgsOf('specialist_service').length) return '/practice/queue';
     return this.kind() === 'patient' ? '/patient' : this.kind() === 'staff' ? '/practice' : '/signin';
+  }
+
+  // The staff member's organisations of one kind: 'practice' or 'specialist_service'.
+  orgsOf(kind) {
+    return ((this.info && this.info.organisations) || []).filter((o) => o.kind === kind);
   }
 
   setHeader() {
@@ -132,7 +143,14 @@ class App {
     let items;
     if (this.scope()) items = [];
     else if (this.kind() === 'patient') items = [['/patient', 'Your requests'], ['/patient/new', 'Start a request']];
-    else items = [['/practice', 'Inbox'], ['/practice/consultations', 'Video consultations'], ['/practice/templates', 'Reply templates']];
+    else {
+      items = [];
+      if (this.orgsOf('practice').length) {
+        items.push(['/practice', 'Inbox'], ['/practice/consultations', 'Video consultations'], ['/practice/templates', 'Reply templates'],
+          ['/practice/advice', 'Advice']);
+      }
+      if (this.orgsOf('specialist_service').length) items.push(['/practice/queue', 'Advice queue']);
+    }
     replace(list, items.map(([href, text]) => h('li', { class: 'nhsuk-header__navigation-item' },
       h('a', { class: 'nhsuk-header__navigation-link', href }, text))));
     nav.hidden = items.length === 0;
@@ -171,6 +189,8 @@ class App {
     } else if (this.info && page === signinPage) {
       this.navigate(this.home(), { replace: true }); return;
     }
+    // A specialist service's staff with no practice have no inbox: their home is the queue.
+    if (path === '/practice' && this.kind() === 'staff' && this.home() !== '/practice') { this.navigate(this.home(), { replace: true }); return; }
     path = path.match(re).slice(1);
     this.show(page, path, id);
   }

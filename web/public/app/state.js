@@ -128,6 +128,13 @@ export class State extends EventTarget {
         break;
       default:
         if (typeof ev.type === 'string' && ev.type.startsWith('consult.')) this.applyConsult(ev);
+        else if (typeof ev.type === 'string' && ev.type.startsWith('advice.')) {
+          // An advice request moved (PROTOCOL 11.3). The payload names the request, never the
+          // patient: pages that show it read it again with advice.get.
+          this.dispatchEvent(new CustomEvent('change', {
+            detail: { what: 'advice', conversationId: id, adviceId: ev.advice_id, event: ev },
+          }));
+        }
         break;
     }
   }

@@ -241,3 +241,16 @@ export function notification(title, body, success) {
     h('p', { class: 'nhsuk-notification-banner__heading' }, title),
     body ? h('p', { class: 'nhsuk-body' }, body) : null));
 }
+
+// One checkbox in a fieldset (the NHS.UK pattern for a single required tick). An error shows
+// under the legend; the checkbox's id is `id`, so the error summary's link lands on it.
+export function checkbox({ id, name, legend, text, hint, checked }) {
+  return h('div', { class: 'nhsuk-form-group' },
+    h('fieldset', { class: 'nhsuk-fieldset', 'aria-describedby': hint ? `${id}-hint` : null },
+      h('legend', { class: 'nhsuk-fieldset__legend nhsuk-fieldset__legend--s' }, legend),
+      hintEl(id, hint),
+      h('div', { class: 'nhsuk-checkboxes', 'data-module': 'nhsuk-checkboxes' },
+        h('div', { class: 'nhsuk-checkboxes__item' },
+          h('input', { class: 'nhsuk-checkboxes__input', id, name: name || id, type: 'checkbox', value: 'yes', checked: !!checked }),
+          h('label', { class: 'nhsuk-label nhsuk-checkboxes__label', for: id }, text)))));
+}

@@ -66,6 +66,7 @@ export class Transcript {
           h('span', { class: 'parley-msg__sender' }, m.sender.display_name), ' ',
           h('span', { class: 'parley-msg__time' }, dateTime(m.created_at))),
         h('p', { class: 'parley-msg__body nhsuk-body' }, m.body),
+        m.attachments && m.attachments.length ? this.attachmentList(m.attachments) : null,
         receipt ? h('p', { class: 'parley-msg__receipt nhsuk-body-s', 'data-receipt': 'read' }, receipt) : null);
     });
     for (const p of st.pending.get(this.convId) || []) {
@@ -82,6 +83,28 @@ export class Transcript {
     this.renderTyping();
   }
 
+  // A message's photos and PDFs (PROTOCOL 10.4): each opens through a fresh short-lived link
+  // (attachment.url, 10.5). The server sends the file as a download, so the page stays.
+  attachmentList(list) {
+    return h('ul', { class: 'nhsuk-list parley-attachments' }, list.map((a) => {
+      const link = h('a', { href: '#', class: 'parley-attachment', 'data-attachment-id': a.id },
+        `Open ${a.filename}`);
+      const err = h('span', { class: 'nhsuk-error-message', hidden: true });
+      link.addEventListener('click', async (e) => {
+        e.preventDefault();
+        err.hidden = true;
+        try {
+          const r = await this.app.conn.request('attachment.url', { attachment_id: a.id });
+          location.assign(r.url);
+        } catch (x) {
+          replace(err, h('span', { class: 'nhsuk-u-visually-hidden' }, 'Error: '), `${a.filename} could not be opened: ${x.message}`);
+          err.hidden = false;
+        }
+      });
+      return h('li', null, link, h('span', { class: 'nhsuk-body-s' }, ` (${fileKind(a.content_type)}, ${fileSize(a.size)})`), err);
+    }));
+  }
+
   renderTyping() {
     const t = this.app.state.typingFor(this.convId);
     clearTimeout(this.typingTimer);
@@ -94,6 +117,16 @@ export class Transcript {
   }
 
   destroy() { clearTimeout(this.typingTimer); }
+}
+
+function fileKind(type) {
+  return type === 'application/pdf' ? 'PDF' : type === 'image/png' ? 'PNG image' : type === 'image/heic' ? 'HEIC image' : 'JPEG image';
+}
+
+function fileSize(n) {
+  if (n < 1024) return `${n} bytes`;
+  if (n < 1024 * 1024) return `${Math.round(n / 1024)} KB`;
+  return `${(n / 1048576).toFixed(1)} MB`;
 }
 
 // Sends a message or note: shown at once as "Sending…", kept until the server confirms it,
