@@ -15,7 +15,16 @@ export function errorPage(app, err, main) {
   main.append(h('div', { class: 'nhsuk-grid-row' }, h('div', { class: 'nhsuk-grid-column-two-thirds', id: 'error-page', 'data-code': (err && err.code) || 'internal' },
     heading(title),
     h('p', { class: 'nhsuk-body' }, body),
-    h('p', { class: 'nhsuk-body' }, h('a', { href: app.home() }, app.kind() === 'staff' ? 'Go to the practice inbox' : 'Go to your requests')))));
+    h('p', { class: 'nhsuk-body' }, h('a', { href: app.home() }, homeText(app))))));
+}
+
+// Where the link back goes, in words: the home page differs by who is signed in.
+function homeText(app) {
+  const home = app.home();
+  if (home === '/practice/queue') return 'Go to the advice queue';
+  if (home === '/practice') return 'Go to the practice inbox';
+  if (home.startsWith('/consult/')) return 'Go to your video consultation';
+  return app.kind() === 'patient' ? 'Go to your requests' : 'Sign in';
 }
 
 export async function notFoundPage(app, _p, main) {
