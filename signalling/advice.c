@@ -499,10 +499,7 @@ int pl_advice_conv_view(pl_store_t *st, pl_req_t *r, const pl_conv_t *conv, json
 pl_handler_fn pl__advice_handler(const char *type);
 pl_handler_fn pl__advice_handler(const char *type)
 {
-    static const struct {
-        const char *type;
-        pl_handler_fn fn;
-    } table[] = {
+    static const pl_handler_entry_t table[] = {
         {"advice.create", h_create},
         {"advice.get", h_get},
         {"advice.list", h_list},
@@ -511,7 +508,5 @@ pl_handler_fn pl__advice_handler(const char *type)
         {"advice.request_info", h_request_info},
         {"advice.close", h_close},
     };
-    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
-        if (strcmp(table[i].type, type) == 0) return table[i].fn;
-    return NULL;
+    return PL_HANDLER_IN(table, type);
 }

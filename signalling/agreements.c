@@ -232,15 +232,10 @@ static int h_list(pl_conn_t *c, const char *id, json_t *req)
 pl_handler_fn pl__agreement_handler(const char *type);
 pl_handler_fn pl__agreement_handler(const char *type)
 {
-    static const struct {
-        const char *type;
-        pl_handler_fn fn;
-    } table[] = {
+    static const pl_handler_entry_t table[] = {
         {"service.list", h_services},    {"agreement.propose", h_propose},
         {"agreement.accept", h_accept},  {"agreement.end", h_end},
         {"agreement.list", h_list},
     };
-    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
-        if (strcmp(table[i].type, type) == 0) return table[i].fn;
-    return NULL;
+    return PL_HANDLER_IN(table, type);
 }

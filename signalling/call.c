@@ -627,16 +627,11 @@ static int h_leave(pl_conn_t *c, const char *id, json_t *req)
 pl_handler_fn pl__call_handler(const char *type);
 pl_handler_fn pl__call_handler(const char *type)
 {
-    static const struct {
-        const char *type;
-        pl_handler_fn fn;
-    } table[] = {
+    static const pl_handler_entry_t table[] = {
         {"consult.join", h_join},
         {"consult.reoffer", h_join},
         {"consult.leave", h_leave},
         {"media.ice_servers", h_ice_servers},
     };
-    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
-        if (strcmp(table[i].type, type) == 0) return table[i].fn;
-    return NULL;
+    return PL_HANDLER_IN(table, type);
 }

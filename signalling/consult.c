@@ -745,15 +745,10 @@ int pl_consult_presence(pl_server_t *srv, int64_t consultation_id, int64_t user_
 pl_handler_fn pl__consult_handler(const char *type);
 pl_handler_fn pl__consult_handler(const char *type)
 {
-    static const struct {
-        const char *type;
-        pl_handler_fn fn;
-    } table[] = {
+    static const pl_handler_entry_t table[] = {
         {"consult.book", h_book},     {"consult.link", h_link}, {"consult.get", h_get},
         {"consult.list", h_list},     {"consult.wait", h_wait}, {"consult.admit", h_admit},
         {"consult.invite", h_invite}, {"consult.end", h_end},   {"consult.cancel", h_cancel},
     };
-    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
-        if (strcmp(table[i].type, type) == 0) return table[i].fn;
-    return NULL;
+    return PL_HANDLER_IN(table, type);
 }

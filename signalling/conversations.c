@@ -611,17 +611,12 @@ static int h_typing(pl_conn_t *c, const char *id, json_t *req)
 pl_handler_fn pl__conv_handler(const char *type);
 pl_handler_fn pl__conv_handler(const char *type)
 {
-    static const struct {
-        const char *type;
-        pl_handler_fn fn;
-    } table[] = {
+    static const pl_handler_entry_t table[] = {
         {"conversation.create", h_create},     {"conversation.send", h_send},
         {"conversation.note", h_note},         {"conversation.get", h_get},
         {"conversation.history", h_history},   {"conversation.list", h_list},
         {"conversation.assign", h_assign},     {"conversation.set_status", h_status},
         {"receipt.mark", h_receipt},           {"typing.set", h_typing},
     };
-    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
-        if (strcmp(table[i].type, type) == 0) return table[i].fn;
-    return NULL;
+    return PL_HANDLER_IN(table, type);
 }

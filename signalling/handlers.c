@@ -223,6 +223,13 @@ static int h_gate(pl_conn_t *c, const char *id, json_t *req)
     return fn(c, id, req);
 }
 
+pl_handler_fn pl_handler_in(const pl_handler_entry_t *entries, size_t n, const char *type)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(entries[i].type, type) == 0) return entries[i].fn;
+    return NULL;
+}
+
 pl_handler_fn pl_handler_find(const char *type)
 {
     return find(type) ? h_gate : NULL;

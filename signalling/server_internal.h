@@ -155,6 +155,13 @@ int pl_req_event(pl_store_t *st, pl_req_t *r, const pl_conv_t *conv, bool staff_
 
 /* ---- dispatch table (handlers.c) ---- */
 typedef int (*pl_handler_fn)(pl_conn_t *c, const char *id, json_t *req);
+/* A module's request types and their handlers; PL_HANDLER_IN looks one up (NULL if absent). */
+typedef struct {
+    const char *type;
+    pl_handler_fn fn;
+} pl_handler_entry_t;
+pl_handler_fn pl_handler_in(const pl_handler_entry_t *table, size_t n, const char *type);
+#define PL_HANDLER_IN(table, type) pl_handler_in(table, sizeof(table) / sizeof((table)[0]), type)
 pl_handler_fn pl_handler_find(const char *type);
 /* Types a session that must still enrol TOTP may use. */
 bool pl_handler_allowed_before_totp(const char *type);

@@ -154,16 +154,11 @@ static int h_delete(pl_conn_t *c, const char *id, json_t *req)
 pl_handler_fn pl__tpl_handler(const char *type);
 pl_handler_fn pl__tpl_handler(const char *type)
 {
-    static const struct {
-        const char *type;
-        pl_handler_fn fn;
-    } table[] = {
+    static const pl_handler_entry_t table[] = {
         {"org.staff", h_staff},
         {"template.list", h_list},
         {"template.save", h_save},
         {"template.delete", h_delete},
     };
-    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
-        if (strcmp(table[i].type, type) == 0) return table[i].fn;
-    return NULL;
+    return PL_HANDLER_IN(table, type);
 }

@@ -29,6 +29,19 @@ static int update_one(pl_store_t *st, sqlite3_stmt *s, const char *what)
     return sqlite3_changes(st->db) == 1 ? 0 : -PL_ECONFLICT;
 }
 
+/* Binds the organisations as a JSON array, for "IN (SELECT value FROM json_each(?))". */
+static int bind_ids(sqlite3_stmt *s, int idx, const int64_t *org_ids, int n_orgs)
+{
+    json_t *ids = json_array();
+    for (int i = 0; i < n_orgs; i++) json_array_append_new(ids, json_integer(org_ids[i]));
+    char *txt = json_dumps(ids, JSON_COMPACT);
+    json_decref(ids);
+    if (!txt) return -PL_ENOMEM;
+    sqlite3_bind_text(s, idx, txt, -1, SQLITE_TRANSIENT);
+    free(txt);
+    return 0;
+}
+
 /* ---- services ---- */
 
 int pl_store_service_set(pl_store_t *st, int64_t org_id, const json_t *specialties,
@@ -242,13 +255,8 @@ int pl_store_agreement_list(pl_store_t *st, const int64_t *org_ids, int n_orgs, 
             "WHERE a.practice_id IN (SELECT value FROM json_each(?1)) OR "
             "a.service_id IN (SELECT value FROM json_each(?1)) ORDER BY a.id DESC LIMIT 500");
     if (!s) return -PL_EINTERNAL;
-    json_t *ids = json_array();
-    for (int i = 0; i < n_orgs; i++) json_array_append_new(ids, json_integer(org_ids[i]));
-    char *txt = json_dumps(ids, JSON_COMPACT);
-    json_decref(ids);
-    if (!txt) return -PL_ENOMEM;
-    sqlite3_bind_text(s, 1, txt, -1, SQLITE_TRANSIENT);
-    free(txt);
+    int brc = bind_ids(s, 1, org_ids, n_orgs);
+    if (brc < 0) return brc;
     json_t *arr = json_array();
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -524,13 +532,8 @@ int pl_store_advice_list(pl_store_t *st, const char *side, const int64_t *org_id
                     "ELSE 1 END) ORDER BY a.id DESC LIMIT ?6";
     sqlite3_stmt *s = pl__sq_stmt(st, strcmp(side, "queue") == 0 ? queue : sent);
     if (!s) return -PL_EINTERNAL;
-    json_t *ids = json_array();
-    for (int i = 0; i < n_orgs; i++) json_array_append_new(ids, json_integer(org_ids[i]));
-    char *txt = json_dumps(ids, JSON_COMPACT);
-    json_decref(ids);
-    if (!txt) return -PL_ENOMEM;
-    sqlite3_bind_text(s, 1, txt, -1, SQLITE_TRANSIENT);
-    free(txt);
+    int brc = bind_ids(s, 1, org_ids, n_orgs);
+    if (brc < 0) return brc;
     sqlite3_bind_int64(s, 2, before_id);
     sqlite3_bind_text(s, 3, filter ? filter : "", -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 4, now);
