@@ -1,7 +1,8 @@
 /* Test support: video consultation fixtures shared by the integration tests of consultations
- * (test_consult.c, test_consult_guest.c). Booking on the demo data (Dr Patel at Riverside books
- * for Ann Taylor, born 1948-03-12), opening a join link with POST /api/v1/join and reading its
- * cookies, /metrics counters and the audit table of a running fixture.
+ * (test_consult.c, test_consult_guest.c, test_consult_guest_session.c). Booking on the demo data
+ * (Dr Patel at Riverside books for Ann Taylor, born 1948-03-12), opening a join link with POST
+ * /api/v1/join and reading its cookies, /metrics counters and the audit table of a running
+ * fixture.
  *
  * Two halves. consult_fx.c does the work and returns codes: it is linked into every binary
  * under tests/ and bench/, and the benches have no cmocka. The asserting helpers the tests call
