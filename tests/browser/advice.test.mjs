@@ -223,3 +223,40 @@ test('a practice with no agreement in force is told why it cannot ask, and canno
   // Nor is the service's queue: Hillside's GP has no "Advice queue" link.
   assert.equal(await page.getByRole('link', { name: 'Advice queue' }).count(), 0);
 });
+
+test('when the agreement ends, the specialist\'s pages hide who the patient is; the GP\'s still show it', async () => {
+  // Riverside's request from the first test; the service's admin ends the agreement.
+  const admin = await newPage(browser);
+  await signIn(admin, server, 'admin.city');
+  const ended = await admin.evaluate(async () => {
+    const r = await window.parley.conn.request('agreement.list', {});
+    const a = r.agreements.find((x) => x.state === 'active');
+    return (await window.parley.conn.request('agreement.end', { agreement_id: a.id })).agreement.state;
+  });
+  assert.equal(ended, 'ended');
+
+  const sp = await newPage(browser);
+  await signIn(sp, server, 'dr.khan');
+  await sp.goto(`${server.url}/practice/queue?filter=closed`);
+  const row = sp.locator('tr[data-advice-id="1"]');
+  await row.waitFor();
+  assert.match(await row.innerText(), /Patient details hidden/);
+  assert.doesNotMatch(await sp.locator('main').innerText(), /Ann Taylor/);
+  await sp.goto(`${server.url}/practice/advice/1`);
+  await sp.locator('#advice-details').waitFor();
+  const details = await sp.locator('main').innerText();
+  assert.match(details, /Hidden: no agreement in force that shares the patient’s identity/);
+  assert.doesNotMatch(details, /Ann Taylor/);
+  assert.doesNotMatch(details, new RegExp(server.logins['ann.taylor'].nhs_number));
+  await check(sp, 'advice-request-identity-hidden');
+
+  const gp = await newPage(browser);
+  await signIn(gp, server, 'dr.patel');
+  await gp.goto(`${server.url}/practice/advice/1`);
+  await gp.locator('#advice-details').waitFor();
+  assert.match(await gp.locator('#advice-details').innerText(), /Ann Taylor/);
+  // And the practice can no longer ask that service.
+  await gp.goto(`${server.url}/practice/advice/new`);
+  await gp.locator('#no-services').waitFor();
+  for (const p of [admin, sp, gp]) await p.context().close();
+});
