@@ -16,68 +16,21 @@
 
 #include "core/err.h"
 #include "storage/attach_sniff.h"
-
-/* ---- a byte buffer to build files in ---- */
-
-typedef struct {
-    uint8_t b[4096];
-    size_t n;
-} buf_t;
-
-static void put(buf_t *f, const void *p, size_t n)
-{
-    assert_true(f->n + n <= sizeof f->b);
-    memcpy(f->b + f->n, p, n);
-    f->n += n;
-}
-
-static void put_str(buf_t *f, const char *s)
-{
-    put(f, s, strlen(s));
-}
-
-static void put_u8(buf_t *f, uint8_t v)
-{
-    put(f, &v, 1);
-}
-
-static void put_be16(buf_t *f, uint32_t v)
-{
-    uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
-    put(f, b, 2);
-}
-
-static void put_be32(buf_t *f, uint32_t v)
-{
-    uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
-    put(f, b, 4);
-}
-
-static void put_le16(buf_t *f, uint32_t v)
-{
-    uint8_t b[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
-    put(f, b, 2);
-}
-
-static void put_le32(buf_t *f, uint32_t v)
-{
-    put_le16(f, v & 0xFFFF);
-    put_le16(f, v >> 16);
-}
+#include "tests/support/attach_files.h"
 
 /* ---- JPEG: SOI, APP0 JFIF, DQT, SOF0 1x1 grey, DHT, SOS, entropy data, EOI ---- */
 
-static void jpeg_segment(buf_t *f, uint8_t marker, const uint8_t *data, size_t n)
+static void jpeg_segment(afx_file_t *f, uint8_t marker, const uint8_t *data, size_t n)
 {
-    put_u8(f, 0xFF);
-    put_u8(f, marker);
-    put_be16(f, (uint32_t)n + 2);
-    put(f, data, n);
+    afx_put_u8(f, 0xFF);
+    afx_put_u8(f, marker);
+    afx_put_be16(f, (uint32_t)n + 2);
+    afx_append(f, data, n);
 }
 
-static buf_t jpeg_file(void)
+static afx_file_t jpeg_file(void)
 {
-    buf_t f = {.n = 0};
+    afx_file_t f = {.n = 0};
     static const uint8_t soi[] = {0xFF, 0xD8};
     static const uint8_t jfif[] = {'J', 'F', 'I', 'F', 0, 1, 1, 0, 0, 1, 0, 1, 0, 0};
     static const uint8_t sof0[] = {8, 0, 1, 0, 1, 1, 1, 0x11, 0};
@@ -89,43 +42,32 @@ static buf_t jpeg_file(void)
     uint8_t dqt[65] = {0};
     for (int i = 1; i < 65; i++)
         dqt[i] = 1;
-    put(&f, soi, sizeof soi);
+    afx_append(&f, soi, sizeof soi);
     jpeg_segment(&f, 0xE0, jfif, sizeof jfif);
     jpeg_segment(&f, 0xDB, dqt, sizeof dqt);
     jpeg_segment(&f, 0xC0, sof0, sizeof sof0);
     jpeg_segment(&f, 0xC4, dht, sizeof dht);
     jpeg_segment(&f, 0xDA, sos, sizeof sos);
-    put(&f, scan, sizeof scan);
-    put(&f, eoi, sizeof eoi);
+    afx_append(&f, scan, sizeof scan);
+    afx_append(&f, eoi, sizeof eoi);
     return f;
 }
 
 /* ---- PNG: signature, IHDR 1x1 grey, IDAT (a stored zlib block), IEND; real CRCs ---- */
 
 /* Bitwise CRC-32, independent of the table the sniffer uses. */
-static uint32_t crc32_bitwise(const uint8_t *p, size_t n)
+static void png_chunk(afx_file_t *f, const char *type, const uint8_t *data, size_t n)
 {
-    uint32_t c = 0xFFFFFFFFu;
-    for (size_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int k = 0; k < 8; k++)
-            c = c & 1 ? (c >> 1) ^ 0xEDB88320u : c >> 1;
-    }
-    return c ^ 0xFFFFFFFFu;
-}
-
-static void png_chunk(buf_t *f, const char *type, const uint8_t *data, size_t n)
-{
-    put_be32(f, (uint32_t)n);
+    afx_put_be32(f, (uint32_t)n);
     size_t at = f->n;
-    put(f, type, 4);
-    if (n) put(f, data, n);
-    put_be32(f, crc32_bitwise(f->b + at, n + 4));
+    afx_append(f, type, 4);
+    if (n) afx_append(f, data, n);
+    afx_put_be32(f, afx_crc32(f->b + at, n + 4));
 }
 
 static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
 
-static void png_ihdr(buf_t *f, uint32_t w, uint32_t h)
+static void png_ihdr(afx_file_t *f, uint32_t w, uint32_t h)
 {
     uint8_t ihdr[13] = {(uint8_t)(w >> 24),
                         (uint8_t)(w >> 16),
@@ -143,7 +85,7 @@ static void png_ihdr(buf_t *f, uint32_t w, uint32_t h)
     png_chunk(f, "IHDR", ihdr, sizeof ihdr);
 }
 
-static void png_idat(buf_t *f)
+static void png_idat(afx_file_t *f)
 {
     /* zlib header, one final stored block of 2 bytes (filter 0, pixel 0), Adler-32 */
     static const uint8_t z[] = {0x78, 0x01, 0x01, 0x02, 0x00, 0xFD, 0xFF,
@@ -151,10 +93,10 @@ static void png_idat(buf_t *f)
     png_chunk(f, "IDAT", z, sizeof z);
 }
 
-static buf_t png_file(void)
+static afx_file_t png_file(void)
 {
-    buf_t f = {.n = 0};
-    put(&f, png_sig, sizeof png_sig);
+    afx_file_t f = {.n = 0};
+    afx_append(&f, png_sig, sizeof png_sig);
     png_ihdr(&f, 1, 1);
     png_idat(&f);
     png_chunk(&f, "IEND", NULL, 0);
@@ -163,65 +105,65 @@ static buf_t png_file(void)
 
 /* ---- PDF: header, two objects, xref, trailer, startxref, %%EOF ---- */
 
-static buf_t pdf_with(const char *extra_object)
+static afx_file_t pdf_with(const char *extra_object)
 {
-    buf_t f = {.n = 0};
-    put_str(&f, "%PDF-1.4\n%\xE2\xE3\xCF\xD3\n");
-    put_str(&f, "1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n");
-    put_str(&f, "2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n");
-    if (extra_object) put_str(&f, extra_object);
+    afx_file_t f = {.n = 0};
+    afx_put_str(&f, "%PDF-1.4\n%\xE2\xE3\xCF\xD3\n");
+    afx_put_str(&f, "1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n");
+    afx_put_str(&f, "2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n");
+    if (extra_object) afx_put_str(&f, extra_object);
     char tail[200];
     snprintf(tail, sizeof tail,
              "xref\n0 3\n0000000000 65535 f \n0000000015 00000 n \n0000000064 00000 n \n"
              "trailer\n<< /Size 3 /Root 1 0 R >>\nstartxref\n%zu\n%%%%EOF\n",
              f.n);
-    put_str(&f, tail);
+    afx_put_str(&f, tail);
     return f;
 }
 
-static buf_t pdf_file(void)
+static afx_file_t pdf_file(void)
 {
     return pdf_with(NULL);
 }
 
 /* ---- HEIC: ftyp (brands), meta (full box with an hdlr 'pict'), mdat ---- */
 
-static void heic_ftyp(buf_t *f, const char *major, const char *const *compat, int ncompat)
+static void heic_ftyp(afx_file_t *f, const char *major, const char *const *compat, int ncompat)
 {
-    put_be32(f, (uint32_t)(16 + 4 * ncompat));
-    put_str(f, "ftyp");
-    put(f, major, 4);
-    put_be32(f, 0);
+    afx_put_be32(f, (uint32_t)(16 + 4 * ncompat));
+    afx_put_str(f, "ftyp");
+    afx_append(f, major, 4);
+    afx_put_be32(f, 0);
     for (int i = 0; i < ncompat; i++)
-        put(f, compat[i], 4);
+        afx_append(f, compat[i], 4);
 }
 
-static void heic_meta(buf_t *f)
+static void heic_meta(afx_file_t *f)
 {
-    put_be32(f, 8 + 4 + 33);
-    put_str(f, "meta");
-    put_be32(f, 0); /* version and flags */
-    put_be32(f, 33);
-    put_str(f, "hdlr");
-    put_be32(f, 0);
-    put_be32(f, 0);
-    put_str(f, "pict");
+    afx_put_be32(f, 8 + 4 + 33);
+    afx_put_str(f, "meta");
+    afx_put_be32(f, 0); /* version and flags */
+    afx_put_be32(f, 33);
+    afx_put_str(f, "hdlr");
+    afx_put_be32(f, 0);
+    afx_put_be32(f, 0);
+    afx_put_str(f, "pict");
     for (int i = 0; i < 12; i++)
-        put_u8(f, 0);
-    put_u8(f, 0); /* empty name */
+        afx_put_u8(f, 0);
+    afx_put_u8(f, 0); /* empty name */
 }
 
-static void heic_mdat(buf_t *f)
+static void heic_mdat(afx_file_t *f)
 {
-    put_be32(f, 8 + 4);
-    put_str(f, "mdat");
-    put_be32(f, 0xDEADBEEF);
+    afx_put_be32(f, 8 + 4);
+    afx_put_str(f, "mdat");
+    afx_put_be32(f, 0xDEADBEEF);
 }
 
-static buf_t heic_file(void)
+static afx_file_t heic_file(void)
 {
     static const char *const compat[] = {"mif1", "heic"};
-    buf_t f = {.n = 0};
+    afx_file_t f = {.n = 0};
     heic_ftyp(&f, "heic", compat, 2);
     heic_meta(&f);
     heic_mdat(&f);
@@ -230,54 +172,54 @@ static buf_t heic_file(void)
 
 /* ---- a zip: one stored entry and its central directory ---- */
 
-static void zip_archive(buf_t *f)
+static void zip_archive(afx_file_t *f)
 {
     size_t start = f->n;
     static const char name[] = "a.txt", data[] = "hello";
-    put_str(f, "PK\x03\x04");
-    put_le16(f, 20); /* version needed */
-    put_le16(f, 0);  /* flags */
-    put_le16(f, 0);  /* stored */
-    put_le32(f, 0);  /* time, date */
-    put_le32(f, crc32_bitwise((const uint8_t *)data, 5));
-    put_le32(f, 5);
-    put_le32(f, 5);
-    put_le16(f, 5);
-    put_le16(f, 0);
-    put_str(f, name);
-    put_str(f, data);
+    afx_put_str(f, "PK\x03\x04");
+    afx_put_le16(f, 20); /* version needed */
+    afx_put_le16(f, 0);  /* flags */
+    afx_put_le16(f, 0);  /* stored */
+    afx_put_le32(f, 0);  /* time, date */
+    afx_put_le32(f, afx_crc32((const uint8_t *)data, 5));
+    afx_put_le32(f, 5);
+    afx_put_le32(f, 5);
+    afx_put_le16(f, 5);
+    afx_put_le16(f, 0);
+    afx_put_str(f, name);
+    afx_put_str(f, data);
     size_t cd = f->n;
-    put_str(f, "PK\x01\x02");
-    put_le16(f, 0x0314);
-    put_le16(f, 20);
-    put_le16(f, 0);
-    put_le16(f, 0);
-    put_le32(f, 0);
-    put_le32(f, crc32_bitwise((const uint8_t *)data, 5));
-    put_le32(f, 5);
-    put_le32(f, 5);
-    put_le16(f, 5);
-    put_le16(f, 0);
-    put_le16(f, 0);
-    put_le16(f, 0);
-    put_le16(f, 0);
-    put_le32(f, 0);
-    put_le32(f, 0); /* local header offset, relative to the archive */
-    put_str(f, name);
+    afx_put_str(f, "PK\x01\x02");
+    afx_put_le16(f, 0x0314);
+    afx_put_le16(f, 20);
+    afx_put_le16(f, 0);
+    afx_put_le16(f, 0);
+    afx_put_le32(f, 0);
+    afx_put_le32(f, afx_crc32((const uint8_t *)data, 5));
+    afx_put_le32(f, 5);
+    afx_put_le32(f, 5);
+    afx_put_le16(f, 5);
+    afx_put_le16(f, 0);
+    afx_put_le16(f, 0);
+    afx_put_le16(f, 0);
+    afx_put_le16(f, 0);
+    afx_put_le32(f, 0);
+    afx_put_le32(f, 0); /* local header offset, relative to the archive */
+    afx_put_str(f, name);
     size_t cd_len = f->n - cd;
-    put_str(f, "PK\x05\x06");
-    put_le16(f, 0);
-    put_le16(f, 0);
-    put_le16(f, 1);
-    put_le16(f, 1);
-    put_le32(f, (uint32_t)cd_len);
-    put_le32(f, (uint32_t)(cd - start));
-    put_le16(f, 0);
+    afx_put_str(f, "PK\x05\x06");
+    afx_put_le16(f, 0);
+    afx_put_le16(f, 0);
+    afx_put_le16(f, 1);
+    afx_put_le16(f, 1);
+    afx_put_le32(f, (uint32_t)cd_len);
+    afx_put_le32(f, (uint32_t)(cd - start));
+    afx_put_le16(f, 0);
 }
 
 /* ---- assertions ---- */
 
-static void assert_type(const buf_t *f, const char *want)
+static void assert_type(const afx_file_t *f, const char *want)
 {
     const char *type = "unset", *why = "unset";
     int rc = pl_attach_sniff(f->b, f->n, &type, &why);
@@ -309,7 +251,7 @@ static void assert_refused(const uint8_t *b, size_t n, pl_sniff_class_t want, co
 }
 
 /* Every proper prefix of a valid file is refused (never accepted, never read past its end). */
-static void assert_every_prefix_refused(const buf_t *f)
+static void assert_every_prefix_refused(const afx_file_t *f)
 {
     for (size_t k = 0; k < f->n; k++) {
         uint8_t *copy = malloc(k ? k : 1); /* exact size: ASan catches a read past k */
@@ -328,45 +270,45 @@ static void assert_every_prefix_refused(const buf_t *f)
 
 static void test_minimal_jpeg_is_image_jpeg(void **s)
 {
-    buf_t f = jpeg_file();
+    afx_file_t f = jpeg_file();
     assert_type(&f, "image/jpeg");
 }
 
 static void test_jpeg_with_zero_padding_after_eoi_is_accepted(void **s)
 {
-    buf_t f = jpeg_file();
+    afx_file_t f = jpeg_file();
     for (int i = 0; i < 64; i++)
-        put_u8(&f, 0);
+        afx_put_u8(&f, 0);
     assert_type(&f, "image/jpeg");
 }
 
 static void test_jpeg_with_data_after_eoi_is_refused(void **s)
 {
-    buf_t f = jpeg_file();
-    put_str(&f, "<script>alert(1)</script>");
+    afx_file_t f = jpeg_file();
+    afx_put_str(&f, "<script>alert(1)</script>");
     assert_refused(f.b, f.n, PL_SNIFF_TRAILING, "after the end of the JPEG");
     f = jpeg_file();
-    put_u8(&f, 0);
-    put_u8(&f, 1); /* zeros, then one byte that is not */
+    afx_put_u8(&f, 0);
+    afx_put_u8(&f, 1); /* zeros, then one byte that is not */
     assert_refused(f.b, f.n, PL_SNIFF_TRAILING, NULL);
 }
 
 static void test_jpeg_followed_by_zip_is_refused_as_zip(void **s)
 {
-    buf_t f = jpeg_file();
+    afx_file_t f = jpeg_file();
     zip_archive(&f);
     assert_refused(f.b, f.n, PL_SNIFF_ZIP, "zip");
 }
 
 static void test_every_truncation_of_a_jpeg_is_refused(void **s)
 {
-    buf_t f = jpeg_file();
+    afx_file_t f = jpeg_file();
     assert_every_prefix_refused(&f);
 }
 
 static void test_jpeg_segment_length_past_the_end_is_refused(void **s)
 {
-    buf_t f = jpeg_file();
+    afx_file_t f = jpeg_file();
     /* APP0's length (at offset 4) claims more than the file holds */
     f.b[4] = 0xFF;
     f.b[5] = 0xF0;
@@ -387,7 +329,7 @@ static void test_jpeg_without_frame_or_scan_or_with_stray_bytes_is_refused(void 
     assert_refused(stray, sizeof stray, PL_SNIFF_MALFORMED, "where a marker should be");
     static const uint8_t nested[] = {0xFF, 0xD8, 0xFF, 0xD8, 0xFF, 0xD9};
     assert_refused(nested, sizeof nested, PL_SNIFF_MALFORMED, "misplaced marker");
-    buf_t f = jpeg_file();
+    afx_file_t f = jpeg_file();
     f.n -= 2; /* scan data runs to the end: no EOI */
     assert_refused(f.b, f.n, PL_SNIFF_MALFORMED, "cut short");
 }
@@ -396,29 +338,29 @@ static void test_jpeg_without_frame_or_scan_or_with_stray_bytes_is_refused(void 
 
 static void test_minimal_png_is_image_png(void **s)
 {
-    buf_t f = png_file();
+    afx_file_t f = png_file();
     assert_type(&f, "image/png");
 }
 
 static void test_png_with_data_after_iend_is_refused(void **s)
 {
-    buf_t f = png_file();
-    put_u8(&f, 0);
+    afx_file_t f = png_file();
+    afx_put_u8(&f, 0);
     assert_refused(f.b, f.n, PL_SNIFF_TRAILING, "after the end of the PNG");
     f = png_file();
-    put_str(&f, "%PDF-1.4 hidden");
+    afx_put_str(&f, "%PDF-1.4 hidden");
     assert_refused(f.b, f.n, PL_SNIFF_TRAILING, NULL);
 }
 
 static void test_every_truncation_of_a_png_is_refused(void **s)
 {
-    buf_t f = png_file();
+    afx_file_t f = png_file();
     assert_every_prefix_refused(&f);
 }
 
 static void test_png_with_a_bad_crc_or_bad_chunk_is_refused(void **s)
 {
-    buf_t f = png_file();
+    afx_file_t f = png_file();
     f.b[8 + 8 + 3] ^= 1; /* a byte of IHDR's width: its CRC no longer matches */
     assert_refused(f.b, f.n, PL_SNIFF_MALFORMED, "CRC");
     f = png_file();
@@ -434,32 +376,32 @@ static void test_png_with_a_bad_crc_or_bad_chunk_is_refused(void **s)
 
 static void test_png_structure_rules(void **s)
 {
-    buf_t f = {.n = 0}; /* IDAT before IHDR */
-    put(&f, png_sig, 8);
+    afx_file_t f = {.n = 0}; /* IDAT before IHDR */
+    afx_append(&f, png_sig, 8);
     png_idat(&f);
     png_ihdr(&f, 1, 1);
     png_chunk(&f, "IEND", NULL, 0);
     assert_refused(f.b, f.n, PL_SNIFF_MALFORMED, "start with its header");
     f.n = 0; /* no IDAT */
-    put(&f, png_sig, 8);
+    afx_append(&f, png_sig, 8);
     png_ihdr(&f, 1, 1);
     png_chunk(&f, "IEND", NULL, 0);
     assert_refused(f.b, f.n, PL_SNIFF_MALFORMED, "no image data");
     f.n = 0; /* zero width */
-    put(&f, png_sig, 8);
+    afx_append(&f, png_sig, 8);
     png_ihdr(&f, 0, 1);
     png_idat(&f);
     png_chunk(&f, "IEND", NULL, 0);
     assert_refused(f.b, f.n, PL_SNIFF_MALFORMED, "header is not valid");
     f.n = 0; /* two IHDRs */
-    put(&f, png_sig, 8);
+    afx_append(&f, png_sig, 8);
     png_ihdr(&f, 1, 1);
     png_ihdr(&f, 1, 1);
     png_idat(&f);
     png_chunk(&f, "IEND", NULL, 0);
     assert_refused(f.b, f.n, PL_SNIFF_MALFORMED, NULL);
     f.n = 0; /* an ancillary chunk between is fine */
-    put(&f, png_sig, 8);
+    afx_append(&f, png_sig, 8);
     png_ihdr(&f, 1, 1);
     png_chunk(&f, "tEXt", (const uint8_t *)"Comment\0hi", 10);
     png_idat(&f);
@@ -471,30 +413,30 @@ static void test_png_structure_rules(void **s)
 
 static void test_minimal_pdf_is_application_pdf(void **s)
 {
-    buf_t f = pdf_file();
+    afx_file_t f = pdf_file();
     assert_type(&f, "application/pdf");
-    put_str(&f, "\r\n\n  \n"); /* white space after %%EOF is allowed */
+    afx_put_str(&f, "\r\n\n  \n"); /* white space after %%EOF is allowed */
     assert_type(&f, "application/pdf");
 }
 
 static void test_pdf_with_data_after_eof_is_refused(void **s)
 {
-    buf_t f = pdf_file();
-    put_str(&f, "<html><script>alert(1)</script></html>");
+    afx_file_t f = pdf_file();
+    afx_put_str(&f, "<html><script>alert(1)</script></html>");
     assert_refused(f.b, f.n, PL_SNIFF_TRAILING, "after the end of the PDF");
 }
 
 static void test_pdf_containing_a_zip_entry_is_refused(void **s)
 {
-    buf_t z = {.n = 0};
+    afx_file_t z = {.n = 0};
     zip_archive(&z);
-    buf_t f;
+    afx_file_t f;
     char obj[64];
     snprintf(obj, sizeof obj, "3 0 obj\n<< /Length %zu >>\nstream\n", z.n);
-    buf_t inner = {.n = 0};
-    put_str(&inner, obj);
-    put(&inner, z.b, z.n);
-    put_str(&inner, "\nendstream\nendobj\n");
+    afx_file_t inner = {.n = 0};
+    afx_put_str(&inner, obj);
+    afx_append(&inner, z.b, z.n);
+    afx_put_str(&inner, "\nendstream\nendobj\n");
     /* pdf_with takes a string: the archive has NULs, so splice it in by hand */
     f = pdf_with("@@@\n");
     uint8_t *at = memmem(f.b, f.n, "@@@\n", 4);
@@ -503,8 +445,8 @@ static void test_pdf_containing_a_zip_entry_is_refused(void **s)
     uint8_t tail[1024];
     memcpy(tail, at + 4, rest);
     f.n = off;
-    put(&f, inner.b, inner.n);
-    put(&f, tail, rest);
+    afx_append(&f, inner.b, inner.n);
+    afx_append(&f, tail, rest);
     assert_refused(f.b, f.n, PL_SNIFF_ZIP, "zip");
 }
 
@@ -512,14 +454,14 @@ static void test_pk_bytes_that_are_no_zip_record_are_not_a_zip(void **s)
 {
     /* "PK\3\4" with an impossible version and method, and "PK\5\6" whose central directory
      * would lie after it: chance bytes in compressed data, not an archive. */
-    buf_t f = pdf_with("% PK\x03\x04\xff\xff\xff\xff\xff\xff then PK\x05\x06\x01\x01\x02\x02"
+    afx_file_t f = pdf_with("% PK\x03\x04\xff\xff\xff\xff\xff\xff then PK\x05\x06\x01\x01\x02\x02"
                        "\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\n");
     assert_type(&f, "application/pdf");
 }
 
 static void test_pdf_header_and_end_rules(void **s)
 {
-    buf_t f = pdf_file();
+    afx_file_t f = pdf_file();
     f.b[5] = '9'; /* %PDF-9.4 */
     assert_refused(f.b, f.n, PL_SNIFF_MALFORMED, "PDF version");
     f = pdf_file();
@@ -538,7 +480,7 @@ static void test_pdf_header_and_end_rules(void **s)
 
 static void test_every_truncation_of_a_pdf_is_refused(void **s)
 {
-    buf_t f = pdf_file();
+    afx_file_t f = pdf_file();
     f.n -= 1; /* without its final line end the file is still whole: cut from there */
     assert_type(&f, "application/pdf");
     assert_every_prefix_refused(&f);
@@ -548,7 +490,7 @@ static void test_every_truncation_of_a_pdf_is_refused(void **s)
 
 static void test_minimal_heic_is_image_heic(void **s)
 {
-    buf_t f = heic_file();
+    afx_file_t f = heic_file();
     assert_type(&f, "image/heic");
     /* major brand mif1 with heic among the compatible ones, as some phones write it */
     static const char *const compat[] = {"heic"};
@@ -562,28 +504,28 @@ static void test_minimal_heic_is_image_heic(void **s)
 static void test_heic_box_sizes_64_bit_and_to_the_end(void **s)
 {
     static const char *const compat[] = {"mif1"};
-    buf_t f = {.n = 0};
+    afx_file_t f = {.n = 0};
     heic_ftyp(&f, "heic", compat, 1);
     heic_meta(&f);
-    put_be32(&f, 1); /* mdat with a 64-bit size */
-    put_str(&f, "mdat");
-    put_be32(&f, 0);
-    put_be32(&f, 16 + 4);
-    put_be32(&f, 0x01020304);
+    afx_put_be32(&f, 1); /* mdat with a 64-bit size */
+    afx_put_str(&f, "mdat");
+    afx_put_be32(&f, 0);
+    afx_put_be32(&f, 16 + 4);
+    afx_put_be32(&f, 0x01020304);
     assert_type(&f, "image/heic");
     f.n = 0;
     heic_ftyp(&f, "heic", compat, 1);
     heic_meta(&f);
-    put_be32(&f, 0); /* mdat to the end of the file */
-    put_str(&f, "mdat");
-    put_str(&f, "pixels");
+    afx_put_be32(&f, 0); /* mdat to the end of the file */
+    afx_put_str(&f, "mdat");
+    afx_put_str(&f, "pixels");
     assert_type(&f, "image/heic");
 }
 
 static void test_heic_malformed_boxes_are_refused(void **s)
 {
-    buf_t f = heic_file();
-    put_u8(&f, 0); /* trailing bytes too few for a box */
+    afx_file_t f = heic_file();
+    afx_put_u8(&f, 0); /* trailing bytes too few for a box */
     assert_refused(f.b, f.n, PL_SNIFF_MALFORMED, "cut short");
     f = heic_file();
     f.b[f.n - 12 + 3] = 0x40; /* mdat claims more than the file holds */
@@ -603,10 +545,10 @@ static void test_heic_malformed_boxes_are_refused(void **s)
     f.n = 0; /* a 64-bit size of 2^63 */
     heic_ftyp(&f, "heic", compat, 1);
     heic_meta(&f);
-    put_be32(&f, 1);
-    put_str(&f, "mdat");
-    put_be32(&f, 0x80000000u);
-    put_be32(&f, 0);
+    afx_put_be32(&f, 1);
+    afx_put_str(&f, "mdat");
+    afx_put_be32(&f, 0x80000000u);
+    afx_put_be32(&f, 0);
     assert_refused(f.b, f.n, PL_SNIFF_MALFORMED, "past the end");
     f.n = 0; /* a second ftyp */
     heic_ftyp(&f, "heic", compat, 1);
@@ -614,24 +556,24 @@ static void test_heic_malformed_boxes_are_refused(void **s)
     heic_meta(&f);
     assert_refused(f.b, f.n, PL_SNIFF_MALFORMED, "second file type");
     f.n = 0; /* ftyp whose brand list is not whole words */
-    put_be32(&f, 18);
-    put_str(&f, "ftypheic");
-    put_be32(&f, 0);
-    put_str(&f, "mi");
+    afx_put_be32(&f, 18);
+    afx_put_str(&f, "ftypheic");
+    afx_put_be32(&f, 0);
+    afx_put_str(&f, "mi");
     heic_meta(&f);
     assert_refused(f.b, f.n, PL_SNIFF_MALFORMED, "file type box");
 }
 
 static void test_every_truncation_of_a_heic_is_refused(void **s)
 {
-    buf_t f = heic_file();
+    afx_file_t f = heic_file();
     assert_every_prefix_refused(&f);
 }
 
 static void test_avif_and_mp4_are_not_heic(void **s)
 {
     static const char *const avif_compat[] = {"avif", "mif1", "miaf"};
-    buf_t f = {.n = 0};
+    afx_file_t f = {.n = 0};
     heic_ftyp(&f, "avif", avif_compat, 3);
     heic_meta(&f);
     heic_mdat(&f);
@@ -654,14 +596,14 @@ static void test_empty_and_unknown_files_are_refused(void **s)
     assert_refused((const uint8_t *)gif, sizeof gif - 1, PL_SNIFF_UNKNOWN, "not a JPEG");
     static const char html[] = "<html><body>photo.jpg</body></html>";
     assert_refused((const uint8_t *)html, strlen(html), PL_SNIFF_UNKNOWN, NULL);
-    buf_t z = {.n = 0};
+    afx_file_t z = {.n = 0};
     zip_archive(&z);
     assert_refused(z.b, z.n, PL_SNIFF_ZIP, "zip archive");
     /* an empty zip is only its end record */
-    buf_t e = {.n = 0};
-    put_str(&e, "PK\x05\x06");
+    afx_file_t e = {.n = 0};
+    afx_put_str(&e, "PK\x05\x06");
     for (int i = 0; i < 18; i++)
-        put_u8(&e, 0);
+        afx_put_u8(&e, 0);
     assert_refused(e.b, e.n, PL_SNIFF_ZIP, NULL);
 }
 
@@ -669,7 +611,7 @@ static void test_a_claim_that_differs_from_the_content_is_refused(void **s)
 {
     const char *type = "unset", *why = NULL;
     pl_sniff_class_t cls = PL_SNIFF_OK;
-    buf_t png = png_file(), pdf = pdf_file(), jpeg = jpeg_file(), heic = heic_file();
+    afx_file_t png = png_file(), pdf = pdf_file(), jpeg = jpeg_file(), heic = heic_file();
     assert_int_equal(pl_attach_check(png.b, png.n, "image/jpeg", &type, &why, &cls), -PL_EINVAL);
     assert_int_equal(cls, PL_SNIFF_MISMATCH);
     assert_null(type);
@@ -711,10 +653,10 @@ static void test_known_types_and_class_names(void **s)
  * allocation, so AddressSanitizer sees any overrun). */
 static void test_mutated_files_never_read_out_of_bounds(void **s)
 {
-    buf_t seeds[4] = {jpeg_file(), png_file(), pdf_file(), heic_file()};
+    afx_file_t seeds[4] = {jpeg_file(), png_file(), pdf_file(), heic_file()};
     uint32_t x = 2463534242u; /* xorshift32: the same run every time */
     for (int i = 0; i < 20000; i++) {
-        const buf_t *seed = &seeds[i % 4];
+        const afx_file_t *seed = &seeds[i % 4];
         x ^= x << 13;
         x ^= x >> 17;
         x ^= x << 5;

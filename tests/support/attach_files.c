@@ -1,4 +1,4 @@
-/* See attach_files.h. Bounds: every builder fits well inside afx_file_t's 2 KiB; afx_append
+/* See attach_files.h. Bounds: every builder fits well inside afx_file_t's 4 KiB; afx_append
  * aborts rather than overflow, since a test that outgrows it is a bug in the test. */
 #include "tests/support/attach_files.h"
 
@@ -16,35 +16,41 @@ void afx_append(afx_file_t *f, const void *p, size_t n)
     f->n += n;
 }
 
-static void put_u8(afx_file_t *f, uint8_t v)
+void afx_put_u8(afx_file_t *f, uint8_t v)
 {
     afx_append(f, &v, 1);
 }
 
-static void put_be32(afx_file_t *f, uint32_t v)
+void afx_put_be16(afx_file_t *f, uint32_t v)
+{
+    uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
+    afx_append(f, b, 2);
+}
+
+void afx_put_be32(afx_file_t *f, uint32_t v)
 {
     uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
     afx_append(f, b, 4);
 }
 
-static void put_le16(afx_file_t *f, uint32_t v)
+void afx_put_le16(afx_file_t *f, uint32_t v)
 {
     uint8_t b[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
     afx_append(f, b, 2);
 }
 
-static void put_le32(afx_file_t *f, uint32_t v)
+void afx_put_le32(afx_file_t *f, uint32_t v)
 {
-    put_le16(f, v & 0xFFFF);
-    put_le16(f, v >> 16);
+    afx_put_le16(f, v & 0xFFFF);
+    afx_put_le16(f, v >> 16);
 }
 
-static void put_str(afx_file_t *f, const char *s)
+void afx_put_str(afx_file_t *f, const char *s)
 {
     afx_append(f, s, strlen(s));
 }
 
-static uint32_t crc32(const uint8_t *p, size_t n)
+uint32_t afx_crc32(const uint8_t *p, size_t n)
 {
     uint32_t c = 0xFFFFFFFFu;
     for (size_t i = 0; i < n; i++) {
@@ -70,17 +76,17 @@ void afx_jpeg(afx_file_t *f, uint8_t salt)
     /* clang-format on */
     f->n = 0;
     afx_append(f, head, sizeof head);
-    put_u8(f, salt);
+    afx_put_u8(f, salt);
     afx_append(f, tail, sizeof tail);
 }
 
 static void png_chunk(afx_file_t *f, const char *type, const uint8_t *data, size_t n)
 {
-    put_be32(f, (uint32_t)n);
+    afx_put_be32(f, (uint32_t)n);
     size_t at = f->n;
     afx_append(f, type, 4);
     if (n) afx_append(f, data, n);
-    put_be32(f, crc32(f->b + at, n + 4));
+    afx_put_be32(f, afx_crc32(f->b + at, n + 4));
 }
 
 void afx_png(afx_file_t *f, uint8_t salt)
@@ -102,84 +108,84 @@ void afx_pdf(afx_file_t *f, uint8_t salt)
 {
     char tail[160];
     f->n = 0;
-    put_str(f, "%PDF-1.4\n");
+    afx_put_str(f, "%PDF-1.4\n");
     char comment[16];
     snprintf(comment, sizeof comment, "%%salt %u\n", salt);
-    put_str(f, comment);
-    put_str(f, "1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
+    afx_put_str(f, comment);
+    afx_put_str(f, "1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
                "2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n");
     size_t xref = f->n;
-    put_str(f, "xref\n0 3\n0000000000 65535 f \n0000000015 00000 n \n0000000064 00000 n \n");
+    afx_put_str(f, "xref\n0 3\n0000000000 65535 f \n0000000015 00000 n \n0000000064 00000 n \n");
     snprintf(tail, sizeof tail, "trailer\n<< /Size 3 /Root 1 0 R >>\nstartxref\n%zu\n%%%%EOF\n",
              xref);
-    put_str(f, tail);
+    afx_put_str(f, tail);
 }
 
 void afx_heic(afx_file_t *f, uint8_t salt)
 {
     f->n = 0;
-    put_be32(f, 24);
-    put_str(f, "ftypheic");
-    put_be32(f, 0);
-    put_str(f, "mif1heic");
-    put_be32(f, 8 + 4 + 33); /* meta: a full box holding an hdlr 'pict' */
-    put_str(f, "meta");
-    put_be32(f, 0);
-    put_be32(f, 33);
-    put_str(f, "hdlr");
-    put_be32(f, 0);
-    put_be32(f, 0);
-    put_str(f, "pict");
+    afx_put_be32(f, 24);
+    afx_put_str(f, "ftypheic");
+    afx_put_be32(f, 0);
+    afx_put_str(f, "mif1heic");
+    afx_put_be32(f, 8 + 4 + 33); /* meta: a full box holding an hdlr 'pict' */
+    afx_put_str(f, "meta");
+    afx_put_be32(f, 0);
+    afx_put_be32(f, 33);
+    afx_put_str(f, "hdlr");
+    afx_put_be32(f, 0);
+    afx_put_be32(f, 0);
+    afx_put_str(f, "pict");
     for (int i = 0; i < 12; i++)
-        put_u8(f, 0);
-    put_u8(f, 0);
-    put_be32(f, 8 + 4);
-    put_str(f, "mdat");
-    put_be32(f, 0xC0FFEE00u | salt);
+        afx_put_u8(f, 0);
+    afx_put_u8(f, 0);
+    afx_put_be32(f, 8 + 4);
+    afx_put_str(f, "mdat");
+    afx_put_be32(f, 0xC0FFEE00u | salt);
 }
 
 void afx_append_zip(afx_file_t *f)
 {
     static const char name[] = "a.txt", data[] = "hello";
     size_t start = f->n;
-    uint32_t crc = crc32((const uint8_t *)data, 5);
-    put_str(f, "PK\x03\x04");
-    put_le16(f, 20);
-    put_le16(f, 0);
-    put_le16(f, 0);
-    put_le32(f, 0);
-    put_le32(f, crc);
-    put_le32(f, 5);
-    put_le32(f, 5);
-    put_le16(f, 5);
-    put_le16(f, 0);
-    put_str(f, name);
-    put_str(f, data);
+    uint32_t crc = afx_crc32((const uint8_t *)data, 5);
+    afx_put_str(f, "PK\x03\x04");
+    afx_put_le16(f, 20);
+    afx_put_le16(f, 0);
+    afx_put_le16(f, 0);
+    afx_put_le32(f, 0);
+    afx_put_le32(f, crc);
+    afx_put_le32(f, 5);
+    afx_put_le32(f, 5);
+    afx_put_le16(f, 5);
+    afx_put_le16(f, 0);
+    afx_put_str(f, name);
+    afx_put_str(f, data);
     size_t cd = f->n;
-    put_str(f, "PK\x01\x02");
-    put_le16(f, 0x0314);
-    put_le16(f, 20);
-    put_le16(f, 0);
-    put_le16(f, 0);
-    put_le32(f, 0);
-    put_le32(f, crc);
-    put_le32(f, 5);
-    put_le32(f, 5);
-    put_le16(f, 5);
-    put_le16(f, 0);
-    put_le16(f, 0);
-    put_le16(f, 0);
-    put_le16(f, 0);
-    put_le32(f, 0);
-    put_le32(f, 0);
-    put_str(f, name);
+    afx_put_str(f, "PK\x01\x02");
+    afx_put_le16(f, 0x0314);
+    afx_put_le16(f, 20);
+    afx_put_le16(f, 0);
+    afx_put_le16(f, 0);
+    afx_put_le32(f, 0);
+    afx_put_le32(f, crc);
+    afx_put_le32(f, 5);
+    afx_put_le32(f, 5);
+    afx_put_le16(f, 5);
+    afx_put_le16(f, 0);
+    afx_put_le16(f, 0);
+    afx_put_le16(f, 0);
+    afx_put_le16(f, 0);
+    afx_put_le32(f, 0);
+    afx_put_le32(f, 0);
+    afx_put_str(f, name);
     size_t cd_len = f->n - cd;
-    put_str(f, "PK\x05\x06");
-    put_le16(f, 0);
-    put_le16(f, 0);
-    put_le16(f, 1);
-    put_le16(f, 1);
-    put_le32(f, (uint32_t)cd_len);
-    put_le32(f, (uint32_t)(cd - start));
-    put_le16(f, 0);
+    afx_put_str(f, "PK\x05\x06");
+    afx_put_le16(f, 0);
+    afx_put_le16(f, 0);
+    afx_put_le16(f, 1);
+    afx_put_le16(f, 1);
+    afx_put_le32(f, (uint32_t)cd_len);
+    afx_put_le32(f, (uint32_t)(cd - start));
+    afx_put_le16(f, 0);
 }
