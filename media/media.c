@@ -455,6 +455,11 @@ int pl_media_room_create(pl_media_t *m, uint64_t room_key, pl_media_room_t **out
     return 0;
 }
 
+int pl_media_room_set_capacity(pl_media_room_t *r, int max_members)
+{
+    return r ? pl_room_set_capacity(r->room, max_members) : -PL_EINVAL;
+}
+
 void pl_media_room_destroy(pl_media_room_t *r)
 {
     if (!r) return;
@@ -535,6 +540,11 @@ uint64_t pl_media_peer_slot_key(const pl_media_peer_t *p, int slot)
 {
     const pl_media_peer_t *o = p ? pl_room_member_slot(p->member, slot) : NULL;
     return o ? o->key : 0;
+}
+
+int pl_media_peer_slot_count(const pl_media_peer_t *p)
+{
+    return p ? pl_room_member_slot_count(p->member) : 0;
 }
 
 int pl_media_peer_restart_ice(pl_media_peer_t *mp, const char *remote_ufrag,

@@ -81,7 +81,13 @@ const char *pl_media_fingerprint(const pl_media_t *m);
 const char *pl_media_advertised_ip(const pl_media_t *m);
 void pl_media_stats(const pl_media_t *m, pl_media_stats_t *out);
 
+/* Creates a room for up to PL_ROOM_DEFAULT_MEMBERS peers with media (see
+ * pl_media_room_set_capacity). 0 and *out, or -PL_ENOMEM. */
 int pl_media_room_create(pl_media_t *m, uint64_t room_key, pl_media_room_t **out);
+/* How many peers may have media in the room at once: 0 means PL_ROOM_DEFAULT_MEMBERS (3), at
+ * most PL_ROOM_MAX_MEMBERS (8). Call after pl_media_room_create, before or between joins.
+ * 0; -PL_EINVAL when out of range; -PL_ECONFLICT when more peers than that have media now. */
+int pl_media_room_set_capacity(pl_media_room_t *r, int max_members);
 /* Removes every peer of the room and frees it. */
 void pl_media_room_destroy(pl_media_room_t *r);
 
@@ -91,16 +97,20 @@ int pl_media_peer_add(pl_media_room_t *r, uint64_t peer_key, const char *remote_
                       const char *remote_pwd, const char *remote_fp, pl_media_peer_t **out);
 /* Puts the peer's media in its room once its answer is written: offer and neg (what the answer
  * agreed) are borrowed for the call. may_screen: staff may share a screen. Until then the
- * peer's RTP is dropped. 0, -PL_ECONFLICT (room full or already set), -PL_ENOMEM. */
+ * peer's RTP is dropped. 0, -PL_ETOOBIG (room at its capacity), -PL_ECONFLICT (already set),
+ * -PL_EINVAL (an offer out of the slot layout), -PL_ENOMEM. */
 int pl_media_peer_set_media(pl_media_peer_t *p, const pl_sdp_offer_t *offer,
                             const pl_sdp_negotiated_t *neg, bool may_screen);
 void pl_media_peer_remove(pl_media_peer_t *p);
 const char *pl_media_peer_ufrag(const pl_media_peer_t *p);
 const char *pl_media_peer_pwd(const pl_media_peer_t *p);
 pl_peer_state_t pl_media_peer_state(const pl_media_peer_t *p);
-/* The peer_key of whoever fills p's slot A (0) or B (1) now; 0 when empty or before
- * pl_media_peer_set_media. */
+/* The peer_key of whoever fills p's slot (0 .. pl_media_peer_slot_count - 1) now; 0 when
+ * empty, out of range or before pl_media_peer_set_media. */
 uint64_t pl_media_peer_slot_key(const pl_media_peer_t *p, int slot);
+/* How many other-person slots p's offer has (K, 2 .. PL_ROOM_MAX_SLOTS; media/README.md), or 0
+ * before pl_media_peer_set_media. */
+int pl_media_peer_slot_count(const pl_media_peer_t *p);
 /* An ICE restart from a re-offer: the new local credentials are registered alongside the old
  * ones, which keep working until the browser uses the new ones. */
 int pl_media_peer_restart_ice(pl_media_peer_t *p, const char *remote_ufrag,

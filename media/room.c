@@ -27,12 +27,14 @@
 #include "core/err.h"
 #include "core/util.h"
 
-/* The kind of each fixed section (room.h). */
-static const pl_sdp_kind_t layout[PL_ROOM_SECTIONS] = {
-    PL_SDP_KIND_AUDIO, PL_SDP_KIND_VIDEO, PL_SDP_KIND_AUDIO, PL_SDP_KIND_VIDEO, PL_SDP_KIND_VIDEO,
-};
+/* The section a member publishes each stream on: microphone 0, camera 1, screen 2K. */
+static uint8_t pub_section(const pl_room_member_t *m, int role)
+{
+    return (uint8_t)(role == PL_ROOM_PUB_MIC ? 0 : role == PL_ROOM_PUB_CAMERA ? 1 : 2 * m->n_slots);
+}
 
-static const uint8_t pub_section[PL_ROOM_PUB_COUNT] = {0, 1, 4};
+/* Members are speaker sources by their index. */
+_Static_assert(PL_SPEAKER_MAX >= PL_ROOM_MAX_MEMBERS, "a speaker source per member");
 
 #define EPOCH_TRAIL 8192u
 #define SEQ_MISORDER 100u /* pl_rtp_seq_update's limit for a late packet (RFC 3550 A.1) */
@@ -43,13 +45,25 @@ int pl_room_create(const pl_room_config_t *cfg, pl_room_t **out)
 {
     if (out == NULL) return -PL_EINVAL;
     *out = NULL;
+    if (cfg != NULL && (cfg->max_members < 0 || cfg->max_members > PL_ROOM_MAX_MEMBERS))
+        return -PL_EINVAL;
     pl_room_t *r = calloc(1, sizeof *r);
     if (r == NULL) return -PL_ENOMEM;
     if (cfg != NULL) r->cfg = *cfg;
+    if (r->cfg.max_members == 0) r->cfg.max_members = PL_ROOM_DEFAULT_MEMBERS;
     if (r->cfg.camera_max_bps == 0) r->cfg.camera_max_bps = PL_ROOM_CAMERA_MAX_BPS;
     if (r->cfg.screen_max_bps == 0) r->cfg.screen_max_bps = PL_ROOM_SCREEN_MAX_BPS;
     pl_speaker_init(&r->speaker);
     *out = r;
+    return 0;
+}
+
+int pl_room_set_capacity(pl_room_t *r, int max_members)
+{
+    if (r == NULL || max_members < 0 || max_members > PL_ROOM_MAX_MEMBERS) return -PL_EINVAL;
+    if (max_members == 0) max_members = PL_ROOM_DEFAULT_MEMBERS;
+    if (r->busy > 0 || r->n_members > max_members) return -PL_ECONFLICT;
+    r->cfg.max_members = max_members;
     return 0;
 }
 
@@ -141,7 +155,7 @@ static int setup_pub(pl_room_member_t *m, int role, const pl_sdp_neg_section_t *
     pl_room_pub_t *p = &m->pub[role];
 
     p->owner = m;
-    p->section = pub_section[role];
+    p->section = pub_section(m, role);
     p->video = role != PL_ROOM_PUB_MIC;
     pl_rtp_seq_init(&p->rx);
     if (ns == NULL || !ns->accepted || ns->n_codecs == 0 || !dir_recvs(ns->dir)) return 0;
@@ -162,7 +176,7 @@ static void setup_track(pl_room_member_t *m, int i, const pl_sdp_neg_section_t *
 {
     pl_room_track_t *t = &m->track[i];
 
-    t->video = layout[i] == PL_SDP_KIND_VIDEO;
+    t->video = pl_room__section_kind((size_t)i, m->n_slots) == PL_SDP_KIND_VIDEO;
     memset(t->pt_of_codec, PL_ROOM_NO_PT, sizeof t->pt_of_codec);
     if (ns == NULL || !ns->accepted || ns->n_codecs == 0 || !dir_sends(ns->dir) || ns->ssrc == 0)
         return;
@@ -181,7 +195,7 @@ static bool ssrc_taken(const pl_room_member_t *m, uint32_t ssrc)
     if (ssrc == 0) return true;
     for (int i = 0; i < PL_ROOM_PUB_COUNT; i++)
         if (m->pub[i].ssrc == ssrc) return true;
-    for (int i = 0; i < PL_ROOM_SECTIONS; i++)
+    for (int i = 0; i < m->n_tracks; i++)
         if (m->track[i].ssrc == ssrc) return true;
     return false;
 }
@@ -191,19 +205,24 @@ static int setup_member(pl_room_member_t *m, const pl_room_member_params_t *p)
 {
     const pl_sdp_negotiated_t *neg = p->neg;
     const pl_sdp_neg_section_t *sec[PL_ROOM_SECTIONS] = {0};
+    size_t used = 0;
+    int slots = pl_room__layout(p->offer, &used);
 
-    if (neg->n_sections > PL_SDP_MAX_SECTIONS) return -PL_EINVAL;
-    for (size_t i = 0; i < neg->n_sections && i < PL_ROOM_SECTIONS; i++) {
+    if (slots < 0 || neg->n_sections > PL_SDP_MAX_SECTIONS) return -PL_EINVAL;
+    m->n_slots = slots;
+    m->n_tracks = 2 * slots + 1;
+    for (size_t i = 0; i < neg->n_sections && i < used; i++) {
         const pl_sdp_neg_section_t *ns = &neg->sections[i];
-        if (ns->accepted && ns->n_codecs > 0 && ns->kind != layout[i]) return -PL_EINVAL;
+        if (ns->accepted && ns->n_codecs > 0 && ns->kind != pl_room__section_kind(i, slots))
+            return -PL_EINVAL;
         sec[i] = ns;
         snprintf(m->mid[i], sizeof m->mid[i], "%s", ns->mid);
     }
     for (int role = 0; role < PL_ROOM_PUB_COUNT; role++) {
-        int rc = setup_pub(m, role, sec[pub_section[role]], p->offer);
+        int rc = setup_pub(m, role, sec[pub_section(m, role)], p->offer);
         if (rc < 0) return rc;
     }
-    for (int i = 0; i < PL_ROOM_SECTIONS; i++)
+    for (int i = 0; i < m->n_tracks; i++)
         setup_track(m, i, sec[i]);
     do {
         if (random_u32(&m->rtcp_ssrc) < 0) return -PL_EINTERNAL;
@@ -218,10 +237,11 @@ int pl_room_member_add(pl_room_t *r, const pl_room_member_params_t *p, pl_room_m
         p->neg == NULL)
         return -PL_EINVAL;
     if (r->busy > 0) return -PL_ECONFLICT;
+    if (r->n_members >= r->cfg.max_members) return -PL_ETOOBIG;
     int index = -1;
     for (int i = PL_ROOM_MAX_MEMBERS - 1; i >= 0; i--)
         if (r->members[i] == NULL) index = i;
-    if (index < 0) return -PL_ETOOBIG;
+    if (index < 0) return -PL_ETOOBIG; /* cannot happen: max_members <= PL_ROOM_MAX_MEMBERS */
 
     pl_room_member_t *m = calloc(1, sizeof *m);
     if (m == NULL) return -PL_ENOMEM;
@@ -237,6 +257,7 @@ int pl_room_member_add(pl_room_t *r, const pl_room_member_params_t *p, pl_room_m
     }
     m->join_seq = ++r->joins;
     r->members[index] = m;
+    r->n_members++;
     pl_room__assign(r);
     *out = m;
     return 0;
@@ -248,6 +269,7 @@ void pl_room_member_remove(pl_room_member_t *m)
     pl_room_t *r = m->room;
     m->dead = true;
     r->members[m->index] = NULL;
+    r->n_members--;
     pl_speaker_forget(&r->speaker, m->index);
     if (r->screen == m) r->screen = NULL;
     pl_room__assign(r);
@@ -264,9 +286,14 @@ void *pl_room_member_opaque(const pl_room_member_t *m)
 
 void *pl_room_member_slot(const pl_room_member_t *m, int slot)
 {
-    if (m == NULL || slot < 0 || slot > 1) return NULL;
+    if (m == NULL || slot < 0 || slot >= m->n_slots) return NULL;
     const pl_room_member_t *o = m->slot[slot];
     return o != NULL && !o->dead ? o->opaque : NULL;
+}
+
+int pl_room_member_slot_count(const pl_room_member_t *m)
+{
+    return m != NULL ? m->n_slots : 0;
 }
 
 /* ---- slots ---- */
@@ -297,27 +324,36 @@ static pl_room_pub_t *pub_of(pl_room_member_t *m, int role)
     return m != NULL && m->pub[role].active ? &m->pub[role] : NULL;
 }
 
+static bool has_slot(const pl_room_member_t *s, const pl_room_member_t *o)
+{
+    for (int k = 0; k < s->n_slots; k++)
+        if (s->slot[k] == o) return true;
+    return false;
+}
+
 static void assign_member(pl_room_t *r, pl_room_member_t *s, pl_room_member_t *const *order, int n)
 {
-    for (int k = 0; k < 2; k++)
+    int slots = s->n_slots;
+
+    for (int k = 0; k < slots; k++)
         if (s->slot[k] != NULL && s->slot[k]->dead) s->slot[k] = NULL;
-    /* Sticky: whoever fills a slot keeps it; free slots go to the others in join order. */
+    /* Sticky: whoever fills a slot keeps it; free slots, lowest first, go to the others who
+     * have none, in join order. */
+    int free_at = 0;
     for (int i = 0; i < n; i++) {
         pl_room_member_t *o = order[i];
-        if (o == s || o == s->slot[0] || o == s->slot[1]) continue;
-        if (s->slot[0] == NULL)
-            s->slot[0] = o;
-        else if (s->slot[1] == NULL)
-            s->slot[1] = o;
+        if (o == s || has_slot(s, o)) continue;
+        while (free_at < slots && s->slot[free_at] != NULL)
+            free_at++;
+        if (free_at == slots) break;
+        s->slot[free_at] = o;
+    }
+    for (int k = 0; k < slots; k++) {
+        track_set_source(&s->track[2 * k], pub_of(s->slot[k], PL_ROOM_PUB_MIC));
+        track_set_source(&s->track[2 * k + 1], pub_of(s->slot[k], PL_ROOM_PUB_CAMERA));
     }
     pl_room_member_t *screen = r->screen != s ? r->screen : NULL;
-    pl_room_pub_t *want[PL_ROOM_SECTIONS] = {
-        pub_of(s->slot[0], PL_ROOM_PUB_MIC), pub_of(s->slot[0], PL_ROOM_PUB_CAMERA),
-        pub_of(s->slot[1], PL_ROOM_PUB_MIC), pub_of(s->slot[1], PL_ROOM_PUB_CAMERA),
-        pub_of(screen, PL_ROOM_PUB_SCREEN),
-    };
-    for (int i = 0; i < PL_ROOM_SECTIONS; i++)
-        track_set_source(&s->track[i], want[i]);
+    track_set_source(&s->track[2 * slots], pub_of(screen, PL_ROOM_PUB_SCREEN));
 }
 
 void pl_room__assign(pl_room_t *r)
@@ -422,7 +458,7 @@ static void pub_resync(pl_room_pub_t *p)
     pl_rtx_ring_clear(p->ring);
     for (int i = 0; i < PL_ROOM_MAX_MEMBERS; i++) {
         pl_room_member_t *s = r->members[i];
-        for (int k = 0; s != NULL && k < PL_ROOM_SECTIONS; k++)
+        for (int k = 0; s != NULL && k < s->n_tracks; k++)
             if (s->track[k].src == p) s->track[k].synced = false;
     }
 }
@@ -458,7 +494,8 @@ static pl_room_pub_t *find_pub(pl_room_member_t *m, const pl_rtp_packet_t *pkt)
     return NULL;
 }
 
-/* Section 4 carries one screen at a time: the first to share holds it until it goes quiet. */
+/* The screen section carries one screen at a time: the first to share holds it until it goes
+ * quiet. */
 static bool claim_screen(pl_room_t *r, pl_room_member_t *m, int64_t now_ms)
 {
     pl_room_member_t *h = r->screen;
@@ -526,7 +563,7 @@ int pl_room_on_rtp(pl_room_t *r, pl_room_member_t *m, const uint8_t *buf, size_t
     for (int i = 0; fan_out && i < PL_ROOM_MAX_MEMBERS; i++) {
         pl_room_member_t *s = r->members[i];
         if (s == NULL || s == m) continue;
-        for (int k = 0; k < PL_ROOM_SECTIONS && !s->dead; k++)
+        for (int k = 0; k < s->n_tracks && !s->dead; k++)
             if (s->track[k].src == p) pl_room__forward(r, s, &s->track[k], &pkt, now_ms, false);
     }
     pl_room__exit(r);

@@ -85,10 +85,14 @@ struct pl_room_member {
     int index; /* in room->members, fixed for life */
     uint64_t join_seq;
     uint32_t rtcp_ssrc; /* sender SSRC of the RR, REMB and feedback we send it */
+    int n_slots;        /* K, from the offer */
+    int n_tracks;       /* 2K + 1: the layout's sections, whether the offer has them or not */
     char mid[PL_ROOM_SECTIONS][PL_SDP_MID_MAX + 1];
     pl_room_pub_t pub[PL_ROOM_PUB_COUNT];
+    /* By section; only the first n_tracks are used. Fixed-size because a track is small
+     * (under 500 bytes) next to the member's two retransmission rings. */
     pl_room_track_t track[PL_ROOM_SECTIONS];
-    pl_room_member_t *slot[2]; /* who fills slot A and slot B for this member */
+    pl_room_member_t *slot[PL_ROOM_MAX_SLOTS]; /* who fills each slot, the first n_slots */
     bool have_remb;
     uint64_t remb_bps;
 };
@@ -98,7 +102,8 @@ struct pl_room {
     pl_room_member_t *members[PL_ROOM_MAX_MEMBERS]; /* by index, NULL when free */
     pl_room_member_t *dying[PL_ROOM_MAX_MEMBERS];   /* removed during a call, freed after */
     uint64_t joins;
-    pl_room_member_t *screen; /* whose screen share fills section 4 */
+    int n_members;            /* in members[]; at most cfg.max_members */
+    pl_room_member_t *screen; /* whose screen share fills every other member's screen section */
     int busy;                 /* depth of room calls in progress */
     bool ticked;
     int64_t next_report_ms;
@@ -123,6 +128,14 @@ void pl_room__assign(pl_room_t *r);
 /* Calls m's send callback unless m was removed; counts a failure. Returns what it returned. */
 int pl_room__send(pl_room_t *r, pl_room_member_t *m, uint8_t *buf, size_t len, size_t cap,
                   bool rtcp);
+
+/* Reads the slot layout (room.h) from offer: returns K (2 .. PL_ROOM_MAX_SLOTS) and, in
+ * *n_used, how many of the offer's sections belong to it (at most 2K + 1; fewer only for an
+ * offer of fewer than five sections), or -PL_EINVAL for an offer out of the layout. In
+ * room_answer.c, so that the answer and the member read the same K from the same offer. */
+int pl_room__layout(const pl_sdp_offer_t *offer, size_t *n_used);
+/* The kind of section i in a layout of k slots. */
+pl_sdp_kind_t pl_room__section_kind(size_t i, int k);
 
 /* room_rtcp.c */
 

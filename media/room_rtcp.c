@@ -72,7 +72,7 @@ int pl_room__keyframe(pl_room_t *r, pl_room_pub_t *p, bool want_fir, int64_t now
 
 static pl_room_track_t *find_track(pl_room_member_t *m, uint32_t ssrc)
 {
-    for (int i = 0; i < PL_ROOM_SECTIONS; i++)
+    for (int i = 0; i < m->n_tracks; i++)
         if (m->track[i].active && m->track[i].ssrc == ssrc) return &m->track[i];
     return NULL;
 }
@@ -278,14 +278,15 @@ static void report_block(const pl_room_pub_t *p, pl_rtp_seq_t *rx, int64_t now_m
  * cap for its kind and never under the floor. */
 static uint64_t remb_bound(const pl_room_t *r, const pl_room_pub_t *p)
 {
-    uint64_t bound = p->section == 4 ? r->cfg.screen_max_bps : r->cfg.camera_max_bps;
+    bool screen = p == &p->owner->pub[PL_ROOM_PUB_SCREEN];
+    uint64_t bound = screen ? r->cfg.screen_max_bps : r->cfg.camera_max_bps;
 
     for (int i = 0; i < PL_ROOM_MAX_MEMBERS; i++) {
         const pl_room_member_t *s = r->members[i];
         if (s == NULL || s == p->owner || !s->have_remb) continue;
         uint64_t videos = 0;
         bool receives = false;
-        for (int k = 0; k < PL_ROOM_SECTIONS; k++) {
+        for (int k = 0; k < s->n_tracks; k++) {
             const pl_room_track_t *t = &s->track[k];
             if (!t->video || t->src == NULL) continue;
             videos++;
@@ -306,7 +307,7 @@ static void send_reports(pl_room_t *r, pl_room_member_t *m, int64_t now_ms)
     uint64_t ntp = ntp_from_ms(now_ms + r->cfg.ntp_offset_ms);
 
     pl_rtcp_writer_init(&w, r->rtcp, PL_ROOM_RTCP_MAX);
-    for (int k = 0; k < PL_ROOM_SECTIONS; k++) {
+    for (int k = 0; k < m->n_tracks; k++) {
         const pl_room_track_t *t = &m->track[k];
         if (!t->active || !t->started) continue;
         pl_rtcp_sender_info_t info = {.ssrc = t->ssrc,

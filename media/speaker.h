@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define PL_SPEAKER_MAX 4 /* sources; a room has at most 3 members */
+#define PL_SPEAKER_MAX 8 /* sources: one per member, PL_ROOM_MAX_MEMBERS */
 
 /* How long a source must stay the loudest before it becomes the speaker. */
 #define PL_SPEAKER_HOLD_MS 500

@@ -97,7 +97,11 @@ static void on_event(void *opaque, const pl_media_event_t *ev)
     if (ev->kind == PL_MEDIA_EV_CONNECTED) events++;
 }
 
-static void join(pl_media_t *m, pl_media_room_t *r, client_t *c, uint64_t key)
+/* Adds a peer for c with the test client's offer of `slots` slots (0: the two-section
+ * Chromium offer), answered as the signalling layer does; pl_media_peer_set_media must return
+ * want. Returns the peer. */
+static pl_media_peer_t *join_slots(pl_media_t *m, pl_media_room_t *r, client_t *c, uint64_t key,
+                                   int slots, int want)
 {
     assert_int_equal(pl_rtc_client_create("x", "y", pl_media_fingerprint(m), cli_send, cli_media,
                                           c, &c->cli),
@@ -109,7 +113,7 @@ static void join(pl_media_t *m, pl_media_room_t *r, client_t *c, uint64_t key)
                      0);
     pl_rtc_client_restart(c->cli, pl_media_peer_ufrag(p), pl_media_peer_pwd(p), NULL, NULL);
     /* The answer, as the signalling layer writes it, puts the peer in the room. */
-    char *offer_text = pl_rtc_client_offer(c->cli);
+    char *offer_text = pl_rtc_client_offer_slots(c->cli, slots);
     assert_non_null(offer_text);
     pl_sdp_offer_t *offer = NULL;
     assert_int_equal(pl_sdp_offer_parse((const uint8_t *)offer_text, strlen(offer_text), &offer,
@@ -126,11 +130,17 @@ static void join(pl_media_t *m, pl_media_room_t *r, client_t *c, uint64_t key)
     static pl_sdp_negotiated_t neg;
     char *answer = NULL;
     assert_int_equal(pl_sdp_answer_create(offer, &ap, &answer, &neg, NULL), 0);
-    assert_int_equal(pl_media_peer_set_media(p, offer, &neg, true), 0);
-    assert_int_equal(pl_media_peer_set_media(p, offer, &neg, true), -PL_ECONFLICT);
+    assert_int_equal(pl_media_peer_set_media(p, offer, &neg, true), want);
+    if (want == 0) assert_int_equal(pl_media_peer_set_media(p, offer, &neg, true), -PL_ECONFLICT);
     free(answer);
     free(offer_text);
     pl_sdp_offer_destroy(offer);
+    return p;
+}
+
+static void join(pl_media_t *m, pl_media_room_t *r, client_t *c, uint64_t key)
+{
+    join_slots(m, r, c, key, 0, 0);
 }
 
 static void test_two_clients_exchange_media_over_udp(void **s)
@@ -244,11 +254,59 @@ static void test_media_socket_gets_at_least_the_receive_buffer_the_kernel_allows
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+static void test_room_capacity_and_slot_counts_through_the_media_api(void **s)
+{
+    (void)s;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    pl_media_t *m;
+    assert_int_equal(pl_media_create(&loop, "127.0.0.1", "127.0.0.1", 0, NULL, NULL, &m), 0);
+    pl_media_room_t *room;
+    assert_int_equal(pl_media_room_create(m, 1, &room), 0);
+    client_t c[5];
+    pl_media_peer_t *p[5];
+    for (int i = 0; i < 5; i++)
+        client_open(&c[i], pl_media_port(m));
+    /* Three by default, whatever the offers. */
+    p[0] = join_slots(m, room, &c[0], 10, 0, 0);
+    p[1] = join_slots(m, room, &c[1], 11, 7, 0);
+    p[2] = join_slots(m, room, &c[2], 12, 3, 0);
+    p[3] = join_slots(m, room, &c[3], 13, 7, -PL_ETOOBIG);
+    assert_int_equal(pl_media_peer_slot_count(p[3]), 0); /* no media yet */
+    assert_int_equal(pl_media_peer_slot_count(NULL), 0);
+    assert_int_equal(pl_media_peer_slot_count(p[0]), 2);
+    assert_int_equal(pl_media_peer_slot_count(p[1]), 7);
+    assert_int_equal(pl_media_peer_slot_count(p[2]), 3);
+    assert_int_equal(pl_media_room_set_capacity(room, PL_ROOM_MAX_MEMBERS + 1), -PL_EINVAL);
+    assert_int_equal(pl_media_room_set_capacity(room, 2), -PL_ECONFLICT);
+    assert_int_equal(pl_media_room_set_capacity(room, 4), 0);
+    p[4] = join_slots(m, room, &c[4], 14, 7, 0);
+    /* Slots in join order, every slot below the count answered. */
+    assert_int_equal(pl_media_peer_slot_key(p[1], 0), 10);
+    assert_int_equal(pl_media_peer_slot_key(p[1], 1), 12);
+    assert_int_equal(pl_media_peer_slot_key(p[1], 2), 14);
+    assert_int_equal(pl_media_peer_slot_key(p[1], 3), 0);
+    assert_int_equal(pl_media_peer_slot_key(p[1], 7), 0);
+    assert_int_equal(pl_media_peer_slot_key(p[0], 1), 12);
+    assert_int_equal(pl_media_peer_slot_key(p[0], 2), 0); /* two slots: 14 is not seen */
+    assert_int_equal(pl_media_peer_slot_key(p[2], 2), 14);
+    pl_media_peer_remove(p[1]);
+    assert_int_equal(pl_media_peer_slot_key(p[0], 0), 14); /* the next in line */
+    for (int i = 0; i < 5; i++) {
+        pl_rtc_client_destroy(c[i].cli);
+        close(c[i].fd);
+    }
+    pl_media_destroy(m);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_two_clients_exchange_media_over_udp),
         cmocka_unit_test(test_media_socket_gets_at_least_the_receive_buffer_the_kernel_allows),
+        cmocka_unit_test(test_room_capacity_and_slot_counts_through_the_media_api),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -74,7 +74,7 @@ void pl_call_peer_poll(pl_call_peer_t *b)
 json_t *pl_call_peer_join(pl_call_peer_t *b, pl_pc_t *pc, int64_t consultation_id,
                           const char *type)
 {
-    char *offer = pl_rtc_client_offer(b->cli);
+    char *offer = pl_rtc_client_offer_slots(b->cli, b->slots);
     if (!offer) return NULL;
     char *fpl = b->wrong_fingerprint ? strstr(offer, "a=fingerprint:sha-256 ") : NULL;
     if (fpl) {

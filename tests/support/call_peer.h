@@ -4,13 +4,14 @@
 #ifndef PL_TEST_CALL_PEER_H
 #define PL_TEST_CALL_PEER_H
 
+#include "media/room.h"
 #include "tests/support/pclient.h"
 #include "tests/support/rtc_client.h"
 
 #include <netinet/in.h>
 #include <stdint.h>
 
-#define PL_CALL_PEER_SECTIONS 5
+#define PL_CALL_PEER_SECTIONS PL_ROOM_SECTIONS /* the most a K-slot offer has */
 
 typedef struct {
     int fd;
@@ -18,6 +19,10 @@ typedef struct {
     pl_rtc_client_t *cli;
     pl_rtc_media_fn on_media;
     void *opaque;
+    /* Other-person slots to offer (media/room.h), set after pl_call_peer_open: 0 offers the
+     * real Chromium two-section offer (audio, video) as before; K from 2 to PL_ROOM_MAX_SLOTS
+     * offers the 2K + 1 sections of pl_rtc_client_offer_slots. */
+    int slots;
     /* Test of the fingerprint check: the offer names a certificate this peer does not have. */
     bool wrong_fingerprint;
     /* Optional: return true to lose this datagram before it is decrypted (induced loss). */

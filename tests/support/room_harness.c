@@ -57,7 +57,13 @@ pl_rh_spec_t pl_rh_spec(int who)
          .id_mid = 13,
          .ssrc = {0xD0000001u, 0xD0000002u, 0xD0000004u}},
     };
-    pl_rh_spec_t s = specs[who >= 0 && who < 4 ? who : 3];
+    pl_rh_spec_t s = specs[who >= 0 && who < 4 ? who : (who - 4) % 3];
+    if (who >= 4) {
+        uint32_t base = 0xE0000000u + ((uint32_t)who << 16);
+        s.ssrc[0] = base + 1;
+        s.ssrc[1] = base + 2;
+        s.ssrc[2] = base + 4;
+    }
     s.n_sections = 5;
     return s;
 }
@@ -94,11 +100,23 @@ static void put_video_codec(text_t *t, int pt, const char *rtpmap, const char *f
     put(t, "a=fmtp:%d apt=%d", pt + 1, pt);
 }
 
+static size_t section_count(const pl_rh_spec_t *s)
+{
+    return s->kinds != NULL ? strlen(s->kinds) : s->n_sections;
+}
+
+/* The screen's section: the last of a kinds string, else 2K. */
+static size_t screen_section(const pl_rh_spec_t *s)
+{
+    if (s->kinds != NULL) return strlen(s->kinds) - 1;
+    return s->n_sections >= 5 ? s->n_sections - 1 : 4;
+}
+
 static void put_section(text_t *t, const pl_rh_spec_t *s, size_t i)
 {
-    static const char *const dirs[] = {"sendrecv", "sendrecv", "recvonly", "recvonly", "sendrecv"};
-    bool audio = i == 0 || i == 2;
-    bool sends = i == 0 || i == 1 || i == 4;
+    size_t screen = screen_section(s);
+    bool audio = s->kinds != NULL ? s->kinds[i] == 'a' : i < screen && i % 2 == 0;
+    bool sends = i == 0 || i == 1 || i == screen;
     uint32_t ssrc = !sends ? 0 : s->ssrc[i == 0 ? 0 : i == 1 ? 1 : 2];
     char pts[64];
 
@@ -122,7 +140,7 @@ static void put_section(text_t *t, const pl_rh_spec_t *s, size_t i)
     put(t, "a=extmap:%u %s", s->id_ast, URI_AST);
     put(t, "a=extmap:%u %s", s->id_tcc, URI_TWCC);
     put(t, "a=extmap:%u %s", s->id_mid, URI_MID);
-    put(t, "a=%s", dirs[i]);
+    put(t, "a=%s", sends ? "sendrecv" : "recvonly");
     if (sends) put(t, "a=msid:stream%zu track%zu", i, i);
     put(t, "a=rtcp-mux");
     if (audio) {
@@ -147,7 +165,9 @@ size_t pl_rh_offer(const pl_rh_spec_t *spec, char *buf, size_t cap)
     text_t t = {.buf = buf, .cap = cap};
     char group[64] = "";
 
-    for (size_t i = 0; i < spec->n_sections; i++)
+    size_t n = section_count(spec);
+
+    for (size_t i = 0; i < n; i++)
         snprintf(group + strlen(group), sizeof group - strlen(group), " %zu", i);
     put(&t, "v=0");
     put(&t, "o=- 4242 2 IN IP4 127.0.0.1");
@@ -155,7 +175,7 @@ size_t pl_rh_offer(const pl_rh_spec_t *spec, char *buf, size_t cap)
     put(&t, "t=0 0");
     put(&t, "a=group:BUNDLE%s", group);
     put(&t, "a=msid-semantic: WMS *");
-    for (size_t i = 0; i < spec->n_sections; i++)
+    for (size_t i = 0; i < n; i++)
         put_section(&t, spec, i);
     return t.over ? 0 : t.len;
 }
@@ -313,7 +333,8 @@ size_t pl_rh_rtp(const pl_rh_t *h, int who, const pl_rh_rtp_t *o, uint8_t *buf, 
     else
         ext[n_ext++] = (pl_rtp_ext_t){s->id_ast, 3, ast};
     snprintf(mid, sizeof mid, "%d", o->section);
-    if (!o->no_mid) ext[n_ext++] = (pl_rtp_ext_t){s->id_mid, 1, (const uint8_t *)mid};
+    if (!o->no_mid)
+        ext[n_ext++] = (pl_rtp_ext_t){s->id_mid, (uint8_t)strlen(mid), (const uint8_t *)mid};
     pl_rtp_header_t hd = {
         .marker = o->marker,
         .pt = (uint8_t)(audio            ? s->opus_pt

@@ -1,7 +1,7 @@
 /* An in-memory room for the media/room tests: members negotiated from synthetic browser offers
- * in the five-transceiver layout of media/room.h, RTP built with pl_rtp_write, and every packet
- * the room sends captured in fixed arrays (so a test can also prove the room allocates
- * nothing: capturing does not allocate either).
+ * in the slot layout of media/room.h (five transceivers by default, 2K + 1 for K slots), RTP
+ * built with pl_rtp_write, and every packet the room sends captured in fixed arrays (so a test
+ * can also prove the room allocates nothing: capturing does not allocate either).
  *
  * Three canned members differ in every way the room must translate: payload types, header
  * extension ids and SSRCs. No cmocka here: functions return codes and the tests assert. */
@@ -17,13 +17,18 @@
 #include "media/rtp.h"
 #include "media/srtp_session.h"
 
-#define PL_RH_PEERS 4
-#define PL_RH_CAPTURE 2048 /* packets kept per peer */
+#define PL_RH_PEERS (PL_ROOM_MAX_MEMBERS + 1) /* a full room of eight, and one refused */
+#define PL_RH_CAPTURE 2048                    /* packets kept per peer */
 
 /* What a member's browser offers. A payload type of -1 leaves that codec out; an SSRC of 0
  * leaves out the a=ssrc lines (the room must then learn the SSRC from the mid). */
 typedef struct {
-    size_t n_sections; /* 5, or 2 for audio and video only */
+    /* 5 (two slots), 2 for audio and video only, or 2K + 1 for K slots: sections 0 and 1
+     * sendrecv, then (audio, video) recvonly pairs, then the screen's video sendrecv. */
+    size_t n_sections;
+    /* Optional, for offers out of the layout: one letter per section, 'a' audio or 'v' video,
+     * replacing n_sections. Sections 0, 1 and the last send; the others receive only. */
+    const char *kinds;
     int opus_pt, vp8_pt, h264_pt;
     uint8_t id_level, id_ast, id_tcc, id_mid;
     uint32_t ssrc[3]; /* microphone, camera, screen */
@@ -61,7 +66,9 @@ struct pl_rh {
 int pl_rh_create(pl_rh_t *h, const pl_room_config_t *cfg);
 void pl_rh_destroy(pl_rh_t *h);
 
-/* The canned member who (0, 1 or 2; 3 is 1 again with new SSRCs, as after a rejoin). */
+/* The canned member who (0, 1 or 2; 3 is 1 again with new SSRCs, as after a rejoin; 4 to
+ * PL_RH_PEERS - 1 are further members with SSRCs of their own, payload types and extension ids
+ * taken in turn from 0, 1 and 2). Five sections; set n_sections to 2K + 1 for K slots. */
 pl_rh_spec_t pl_rh_spec(int who);
 /* The offer text for spec into buf; returns its length, 0 if it did not fit. */
 size_t pl_rh_offer(const pl_rh_spec_t *spec, char *buf, size_t cap);
@@ -79,7 +86,7 @@ void pl_rh_leave(pl_rh_t *h, int who);
 uint32_t pl_rh_slot_ssrc(const pl_rh_t *h, int who, int section);
 
 typedef struct {
-    int section; /* 0 microphone, 1 camera, 4 screen */
+    int section; /* 0 microphone, 1 camera, 2K screen (4 with the default five sections) */
     uint16_t seq;
     uint32_t ts;
     uint8_t level; /* audio level in -dBov */

@@ -1,6 +1,7 @@
 /* A minimal WebRTC client for tests (see rtc_client.h). */
 #include "tests/support/rtc_client.h"
 #include "core/err.h"
+#include "media/room.h"
 #include "media/srtp_session.h"
 #include "media/stun.h"
 
@@ -145,6 +146,80 @@ char *pl_rtc_client_offer(const pl_rtc_client_t *c)
         n += l;
     }
     fclose(f);
+    return out;
+}
+
+/* Appends text[0..len) to out (of capacity cap, with *n used); false when it does not fit. */
+static bool append(char *out, size_t cap, size_t *n, const char *text, size_t len)
+{
+    if (*n + len >= cap) return false;
+    memcpy(out + *n, text, len);
+    *n += len;
+    out[*n] = 0;
+    return true;
+}
+
+/* Appends a copy of the m-section block[0..len) as section mid, sending only if sends: its
+ * a=mid and direction replaced, its a=ssrc, a=ssrc-group and a=msid lines left out. */
+static bool append_copy(char *out, size_t cap, size_t *n, const char *block, size_t len, int mid,
+                        bool sends)
+{
+    const char *p = block, *end = block + len;
+    bool ok = true;
+    while (ok && p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t l = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+        char repl[64];
+        if (strncmp(p, "a=mid:", 6) == 0) {
+            snprintf(repl, sizeof repl, "a=mid:%d\r\n", mid);
+            ok = append(out, cap, n, repl, strlen(repl));
+        } else if (strncmp(p, "a=sendrecv", 10) == 0) {
+            snprintf(repl, sizeof repl, "a=%s\r\n", sends ? "sendrecv" : "recvonly");
+            ok = append(out, cap, n, repl, strlen(repl));
+        } else if (strncmp(p, "a=ssrc", 6) != 0 && strncmp(p, "a=msid:", 7) != 0) {
+            ok = append(out, cap, n, p, l);
+        }
+        p += l;
+    }
+    return ok;
+}
+
+char *pl_rtc_client_offer_slots(const pl_rtc_client_t *c, int slots)
+{
+    char *base = pl_rtc_client_offer(c);
+    if (!base || slots == 0) return base;
+    char *audio = strstr(base, "m=audio"), *video = strstr(base, "m=video");
+    char *bundle = strstr(base, "a=group:BUNDLE");
+    if (slots < 2 || slots > PL_ROOM_MAX_SLOTS || !audio || !video || video < audio || !bundle ||
+        bundle > audio) {
+        free(base);
+        return NULL;
+    }
+    size_t audio_len = (size_t)(video - audio), video_len = strlen(video);
+    size_t cap = strlen(base) * (size_t)(slots + 1) + 1024, n = 0;
+    char *out = malloc(cap);
+    bool ok = out != NULL;
+    if (ok) out[0] = 0;
+    /* The session part, with every mid in the BUNDLE group. */
+    char group[128] = "a=group:BUNDLE";
+    for (int i = 0; i <= 2 * slots; i++)
+        snprintf(group + strlen(group), sizeof group - strlen(group), " %d", i);
+    snprintf(group + strlen(group), sizeof group - strlen(group), "\r\n");
+    char *after = strchr(bundle, '\n');
+    ok = ok && after && append(out, cap, &n, base, (size_t)(bundle - base)) &&
+         append(out, cap, &n, group, strlen(group)) &&
+         append(out, cap, &n, after + 1, (size_t)(audio - after - 1)) &&
+         append(out, cap, &n, audio, audio_len + video_len);
+    for (int i = 2; ok && i <= 2 * slots; i++) {
+        bool is_audio = i < 2 * slots && i % 2 == 0;
+        ok = append_copy(out, cap, &n, is_audio ? audio : video, is_audio ? audio_len : video_len,
+                         i, i == 2 * slots);
+    }
+    free(base);
+    if (!ok) {
+        free(out);
+        return NULL;
+    }
     return out;
 }
 

@@ -42,6 +42,12 @@ int pl_rtc_client_set_server_fingerprint(pl_rtc_client_t *c, const char *server_
 #define PL_RTC_OFFER_AUDIO_SSRC 2886586202u
 #define PL_RTC_OFFER_VIDEO_SSRC 1676914129u
 char *pl_rtc_client_offer(const pl_rtc_client_t *c);
+/* The same offer grown to the K-slot layout of media/room.h, for slots = K (2 ..
+ * PL_ROOM_MAX_SLOTS): the fixture's two sections, then copies of its audio and video sections
+ * as recvonly pairs (mids 2 .. 2K - 1), then a copy of its video section as the screen
+ * (sendrecv, mid 2K); the copies carry no a=ssrc or a=msid lines. slots = 0 is
+ * pl_rtc_client_offer. malloc'd; the caller frees. NULL for any other slots. */
+char *pl_rtc_client_offer_slots(const pl_rtc_client_t *c, int slots);
 
 /* Sends a connectivity check (nominating when use_candidate). */
 int pl_rtc_client_check(pl_rtc_client_t *c, bool use_candidate);
