@@ -36,8 +36,7 @@ static const char *param_str(const pl_req_t *r, const char *name)
     return json_string_value(json_object_get(r->params, name));
 }
 
-/* The facts authz needs about a request, as of now. */
-static int resource_of(pl_store_t *st, const pl_advice_t *a, int64_t now, pl_resource_t *res)
+int pl_advice_resource(pl_store_t *st, const pl_advice_t *a, int64_t now, pl_resource_t *res)
 {
     pl_agreement_t ag;
     int rc = pl_store_agreement_active(st, a->practice_id, a->service_id, now, &ag);
@@ -65,7 +64,7 @@ static int load(pl_store_t *st, pl_req_t *r, pl_action_t act, pl_advice_t *a, pl
 {
     int rc = pl_store_advice_get(st, pl_req_param_id(r, "advice_id"), a);
     if (rc < 0 && rc != -PL_ENOTFOUND) return rc;
-    if (rc == 0 && (rc = resource_of(st, a, r->now, res)) < 0) return rc;
+    if (rc == 0 && (rc = pl_advice_resource(st, a, r->now, res)) < 0) return rc;
     if (rc == -PL_ENOTFOUND || pl_authz_check(&r->actor, res, PL_ACT_READ) < 0) {
         pl_req_fail_msg(r, "no such advice request");
         return -PL_ENOTFOUND;
@@ -204,7 +203,7 @@ static int create_run(pl_store_t *st, pl_req_t *r)
     bool created = false;
     pl_advice_t a;
     if ((rc = pl_store_advice_create(st, &n, &id, &created)) < 0 ||
-        (rc = pl_store_advice_get(st, id, &a)) < 0 || (rc = resource_of(st, &a, r->now, &res)) < 0)
+        (rc = pl_store_advice_get(st, id, &a)) < 0 || (rc = pl_advice_resource(st, &a, r->now, &res)) < 0)
         return rc;
     if (a.created_by != r->actor.user_id) return -PL_EINTERNAL;
     if ((rc = reply_view(st, r, id, &res)) < 0 || !created) return rc;
@@ -251,8 +250,15 @@ static int get_run(pl_store_t *st, pl_req_t *r)
 {
     pl_advice_t a;
     pl_resource_t res;
+    pl_consult_t call;
     int rc = load(st, r, PL_ACT_READ, &a, &res);
     if (rc < 0 || (rc = reply_view(st, r, a.id, &res)) < 0) return rc;
+    /* The call in progress on the thread, if any (advice.call, section 11.6): a page opened
+     * late offers to join it. */
+    rc = pl_store_consult_open_call(st, a.conversation_id, &call);
+    if (rc < 0 && rc != -PL_ENOTFOUND) return rc;
+    json_object_set_new(json_object_get(r->result, "advice"), "call_id",
+                        rc == 0 ? json_integer(call.id) : json_null());
     return audit(st, r, "advice.read", &a);
 }
 
@@ -285,7 +291,7 @@ static int list_run(pl_store_t *st, pl_req_t *r)
         pl_advice_t a;
         pl_resource_t res;
         if ((rc = pl_store_advice_get(st, json_integer_value(json_object_get(v, "id")), &a)) < 0 ||
-            (rc = resource_of(st, &a, r->now, &res)) < 0) {
+            (rc = pl_advice_resource(st, &a, r->now, &res)) < 0) {
             json_decref(out);
             return rc;
         }
@@ -486,7 +492,7 @@ int pl_advice_conv_view(pl_store_t *st, pl_req_t *r, const pl_conv_t *conv, json
     pl_advice_t a;
     pl_resource_t res;
     int rc = pl_store_advice_by_conv(st, conv->id, &a);
-    if (rc == 0) rc = resource_of(st, &a, r->now, &res);
+    if (rc == 0) rc = pl_advice_resource(st, &a, r->now, &res);
     if (rc < 0) return rc;
     if (pl_authz_check(&r->actor, &res, PL_ACT_IDENTITY) == 0) return 0;
     /* The thread says who the patient is in the same fields as any conversation. */

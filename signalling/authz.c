@@ -112,6 +112,18 @@ static int professional_may(const pl_actor_t *a, const pl_resource_t *r, pl_acti
         return (act == PL_ACT_NOTE || act == PL_ACT_READ_NOTES) && gp_side ? 0 : -PL_EPERM;
     case PL_RES_EVENT:
         return act == PL_ACT_READ && (gp_side || !r->staff_only) ? 0 : -PL_EPERM;
+    case PL_RES_CONSULTATION:
+        /* A call on the thread (live escalation): a clinician of the practice or a specialist
+         * of the service starts it, and both teams may see it, take part and end it. */
+        if (act == PL_ACT_READ || act == PL_ACT_JOIN || act == PL_ACT_END) return 0;
+        if (act == PL_ACT_CREATE)
+            return (gp_side & CLINICAL_ROLES) || (service & PL_ROLE_SPECIALIST) ? 0 : -PL_EPERM;
+        /* Bringing the patient in is their own practice's, and only while an agreement is in
+         * force: on video the specialist sees who the patient is. */
+        if (act == PL_ACT_INVITE) return gp_side && r->agreement_active ? 0 : -PL_EPERM;
+        if (act == PL_ACT_IDENTITY)
+            return gp_side || (r->agreement_active && r->identity_shared) ? 0 : -PL_EPERM;
+        return -PL_EPERM;
     default:
         return -PL_EPERM;
     }

@@ -35,8 +35,9 @@ typedef struct {
      * agreements): the second organisation, the specialist service. 0 for everything else. A
      * patient never sees a resource that has one. */
     int64_t peer_org_id;
-    /* PL_RES_ADVICE, as the handler found it now: an agreement between the two organisations
-     * is in force, and it shares the patient's identity with the service. */
+    /* PL_RES_ADVICE and a call on an advice thread, as the handler found it now: an agreement
+     * between the two organisations is in force, and it shares the patient's identity with
+     * the service. */
     bool agreement_active;
     bool identity_shared;
 } pl_resource_t;
@@ -62,7 +63,8 @@ typedef enum {
     PL_ACT_JOIN,         /* consultation: take part in the call's media (media/ integration) */
     PL_ACT_CLAIM,        /* advice: a specialist takes a request, or is assigned it */
     PL_ACT_RESPOND,      /* advice: ask the GP for more, give advice and close with an outcome */
-    PL_ACT_IDENTITY,     /* advice: see who the patient is (name, NHS number, date of birth) */
+    PL_ACT_IDENTITY,     /* advice and its calls: see who the patient is (name, NHS number,
+                          * date of birth) */
 } pl_action_t;
 
 /* 0 if allowed, -PL_EPERM if not. NULL actor or resource is never allowed. An actor with a

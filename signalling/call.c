@@ -30,6 +30,9 @@
 typedef struct member {
     struct member *next;
     int64_t user_id;
+    /* The consultation this person joined through: the room's own, or (a patient brought into
+     * an advice call) their own consultation held in that room. Presence and pushes name it. */
+    int64_t consultation_id;
     bool staff;
     char display_name[128];
     char role[16]; /* as in consultation events: patient, staff, interpreter, carer */
@@ -44,7 +47,7 @@ typedef struct member {
 
 struct pl_call {
     struct pl_call *next;
-    int64_t consultation_id;
+    int64_t consultation_id; /* whose media room this is */
     pl_media_room_t *room;
     member_t *members;
 };
@@ -110,7 +113,7 @@ static void speaker_push(pl_server_t *srv, pl_call_t *c, const member_t *who)
     for (member_t *m = c->members; m; m = m->next) {
         if (m->dead) continue;
         json_t *ev = json_pack("{ss sI ss}", "type", "consult.speaker", "consultation_id",
-                               (json_int_t)c->consultation_id, "display_name", who->display_name);
+                               (json_int_t)m->consultation_id, "display_name", who->display_name);
         if (ev && (m->staff || !who->staff))
             json_object_set_new(ev, "user_id", json_integer(who->user_id));
         push_to(srv, m, ev);
@@ -136,7 +139,7 @@ static void slots_push(pl_server_t *srv, pl_call_t *c)
             json_array_append_new(slots, p);
         }
         json_t *ev = json_pack("{ss sI so}", "type", "consult.slots", "consultation_id",
-                               (json_int_t)c->consultation_id, "slots", slots);
+                               (json_int_t)m->consultation_id, "slots", slots);
         push_to(srv, m, ev);
     }
 }
@@ -152,12 +155,12 @@ static void on_media_event(void *opaque, const pl_media_event_t *ev)
         m->quiet_since = 0;
         if (!m->connected_once) {
             m->connected_once = true;
-            pl_consult_presence(srv, c->consultation_id, m->user_id, PL_CONSULT_JOINED);
+            pl_consult_presence(srv, m->consultation_id, m->user_id, PL_CONSULT_JOINED);
         }
         break;
     case PL_MEDIA_EV_RECONNECTED:
         m->quiet_since = 0;
-        pl_consult_presence(srv, c->consultation_id, m->user_id, PL_CONSULT_RECONNECTED);
+        pl_consult_presence(srv, m->consultation_id, m->user_id, PL_CONSULT_RECONNECTED);
         break;
     case PL_MEDIA_EV_DISCONNECTED:
         m->quiet_since = (int64_t)uv_now(srv->loop);
@@ -184,7 +187,7 @@ static void call_timer_cb(uv_timer_t *t)
                         (!m->connected_once && now - m->created_at > NEVER_CAME_MS);
             if (!gone) continue;
             if (m->connected_once)
-                pl_consult_presence(srv, c->consultation_id, m->user_id, PL_CONSULT_LEFT);
+                pl_consult_presence(srv, m->consultation_id, m->user_id, PL_CONSULT_LEFT);
             member_free(c, m);
             freed = true;
         }
@@ -236,6 +239,19 @@ void pl_call_close(pl_server_t *srv, int64_t consultation_id)
 {
     pl_call_t *c = call_find(srv, consultation_id);
     if (c) call_free(srv, c);
+    /* Those who joined another's room through this consultation leave it. */
+    for (pl_call_t *cc = srv->calls, *cn; cc; cc = cn) {
+        cn = cc->next;
+        bool freed = false;
+        for (member_t *m = cc->members, *mn; m; m = mn) {
+            mn = m->next;
+            if (m->consultation_id != consultation_id) continue;
+            member_free(cc, m);
+            freed = true;
+        }
+        if (!cc->members) call_free(srv, cc);
+        else if (freed) slots_push(srv, cc);
+    }
 }
 
 char *pl_call_metrics(pl_server_t *srv, size_t *len)
@@ -371,19 +387,39 @@ static int h_ice_servers(pl_conn_t *c, const char *id, json_t *req)
 
 /* ---- consult.join / consult.reoffer / consult.leave ---- */
 
+/* A consultation held in another's room (a patient brought into an advice call) joins that
+ * room, while that call lasts. r->i2 gets the room's consultation. Under an agreement that does
+ * not share who the patient is, the others' captions say "Patient". */
+static int room_for_join(pl_store_t *st, pl_req_t *r, const pl_consult_t *k)
+{
+    r->i2 = k->id;
+    if (!k->room_id) return 0;
+    pl_consult_t room;
+    pl_resource_t res;
+    int rc = pl_store_consult_get(st, k->room_id, &room);
+    if (rc < 0 && rc != -PL_ENOTFOUND) return rc;
+    if (rc == 0 && (rc = pl_consult_resource(st, &room, r->now, &res)) < 0) return rc;
+    if (rc == -PL_ENOTFOUND || strcmp(room.status, "in_call") != 0) {
+        json_object_set_new(r->result, "error_message", json_string("this call has ended"));
+        return -PL_ECONFLICT;
+    }
+    if (room.peer_org_id && !res.identity_shared)
+        snprintf(r->actor.display_name, sizeof r->actor.display_name, "Patient");
+    r->i2 = room.id;
+    return 0;
+}
+
 static int load_for_join(pl_store_t *st, pl_req_t *r)
 {
     pl_consult_t k;
+    pl_resource_t res;
     int64_t kid = json_integer_value(json_object_get(r->params, "consultation_id"));
     int rc = pl_store_consult_get(st, kid, &k);
     if (rc == -PL_ENOTFOUND) {
         json_object_set_new(r->result, "error_message", json_string("no such consultation"));
         return rc;
     }
-    if (rc < 0) return rc;
-    pl_resource_t res = {.kind = PL_RES_CONSULTATION, .org_id = k.org_id,
-                         .patient_id = k.patient_id, .conversation_id = k.conversation_id,
-                         .consultation_id = k.id};
+    if (rc < 0 || (rc = pl_consult_resource(st, &k, r->now, &res)) < 0) return rc;
     if (pl_authz_check(&r->actor, &res, PL_ACT_JOIN) < 0) {
         json_object_set_new(r->result, "error_message",
                             json_string("you do not have access to this consultation"));
@@ -410,7 +446,7 @@ static int load_for_join(pl_store_t *st, pl_req_t *r)
         json_object_set_new(r->result, "error_message", json_string(why));
         return -PL_ECONFLICT;
     }
-    return 0;
+    return room_for_join(st, r, &k);
 }
 
 static void fail(pl_req_t *r, int err, const char *msg)
@@ -474,7 +510,8 @@ static void join_after(pl_req_t *r, int status)
         pl_sdp_offer_destroy(offer);
         return;
     }
-    int64_t kid = json_integer_value(json_object_get(r->params, "consultation_id"));
+    int64_t via = json_integer_value(json_object_get(r->params, "consultation_id"));
+    int64_t kid = r->i2; /* the room's consultation: via's own, or the one via is held in */
     bool reoffer = strcmp(r->type, "consult.reoffer") == 0;
     const pl_sdp_session_t *ses = pl_sdp_offer_session(offer);
     pl_call_t *c = call_find(srv, kid);
@@ -519,6 +556,7 @@ static void join_after(pl_req_t *r, int status)
         fp_string(ses->fingerprint, fp);
         if (m) {
             m->user_id = r->actor.user_id;
+            m->consultation_id = via;
             m->staff = r->actor.kind == PL_USER_STAFF;
             snprintf(m->display_name, sizeof m->display_name, "%s", r->actor.display_name);
             snprintf(m->role, sizeof m->role, "%s", pl_actor_role(&r->actor));
@@ -605,11 +643,15 @@ static int h_leave(pl_conn_t *c, const char *id, json_t *req)
         pl_conn_reply_err(c, id, rc, e.msg);
         return 0;
     }
-    pl_call_t *call = call_find(c->srv, kid);
+    /* By the consultation the person joined through, which may be held in another's room. */
+    pl_call_t *call = NULL;
     member_t *m = NULL;
-    if (call)
-        for (member_t *x = call->members; x; x = x->next)
-            if (x->user_id == c->actor.user_id) m = x;
+    for (pl_call_t *cc = c->srv->calls; cc && !m; cc = cc->next)
+        for (member_t *x = cc->members; x; x = x->next)
+            if (x->user_id == c->actor.user_id && x->consultation_id == kid) {
+                m = x;
+                call = cc;
+            }
     if (!m) {
         pl_conn_reply_err(c, id, -PL_ENOTFOUND, "you are not in this call");
         return 0;

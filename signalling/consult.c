@@ -1,7 +1,8 @@
 /* Video consultations, the WebSocket requests: consult.book, consult.link, consult.get,
- * consult.list, consult.wait, consult.admit, consult.invite, consult.end and consult.cancel;
- * and pl_consult_presence, through which the media layer will report who joined or left the
- * call. The patient's side of a join link (POST /api/v1/join) is in consult_join.c.
+ * consult.list, consult.wait, consult.admit, consult.invite, consult.end and consult.cancel.
+ * The patient's side of a join link (POST /api/v1/join) is in consult_join.c; presence in the
+ * call, as the media layer reports it, in consult_presence.c; calls on advice threads in
+ * advice_call.c.
  *
  * A consultation belongs to a conversation of its patient, so its chat, receipts, transcript
  * and event stream are the conversation's: every consult.* event is stored on that
@@ -51,6 +52,8 @@ void pl_consult_patient_view(json_t *consultation)
         const char *role = json_string_value(json_object_get(p, "role"));
         if (!role || strcmp(role, "staff") == 0) json_object_del(p, "user_id");
     }
+    /* Which call the patient was brought into is the professionals' business. */
+    json_object_del(consultation, "room_id");
 }
 
 static pl_resource_t resource_of(const pl_consult_t *k)
@@ -63,14 +66,27 @@ static pl_resource_t resource_of(const pl_consult_t *k)
     return res;
 }
 
+int pl_consult_resource(pl_store_t *st, const pl_consult_t *k, int64_t now, pl_resource_t *res)
+{
+    *res = resource_of(k);
+    res->peer_org_id = k->peer_org_id;
+    if (!k->peer_org_id) return 0;
+    pl_agreement_t ag;
+    int rc = pl_store_agreement_active(st, k->org_id, k->peer_org_id, now, &ag);
+    if (rc < 0 && rc != -PL_ENOTFOUND) return rc;
+    res->agreement_active = rc == 0;
+    res->identity_shared = rc == 0 && strcmp(ag.shares, "identified") == 0;
+    return 0;
+}
+
 /* Loads the consultation named by the request and asks authz; a refusal says why in the
  * caller's terms. */
 static int load(pl_store_t *st, pl_req_t *r, pl_action_t act, pl_consult_t *k)
 {
+    pl_resource_t res;
     int rc = pl_store_consult_get(st, pl_req_param_id(r, "consultation_id"), k);
     if (rc == -PL_ENOTFOUND) pl_req_fail_msg(r, "no such consultation");
-    if (rc < 0) return rc;
-    pl_resource_t res = resource_of(k);
+    if (rc < 0 || (rc = pl_consult_resource(st, k, r->now, &res)) < 0) return rc;
     if (pl_authz_check(&r->actor, &res, PL_ACT_READ) < 0) {
         pl_req_fail_msg(r, "you do not have access to this consultation");
         return -PL_EPERM;
@@ -110,12 +126,27 @@ static int audit(pl_store_t *st, pl_req_t *r, const char *action, const pl_consu
 static int reply_consult(pl_store_t *st, pl_req_t *r, int64_t id, json_t **full)
 {
     json_t *c = NULL;
-    int rc = pl_store_consult_json(st, id, &c);
-    if (rc < 0) return rc;
+    pl_consult_t k;
+    pl_resource_t res;
+    int rc = pl_store_consult_get(st, id, &k);
+    if (rc < 0 || (rc = pl_consult_resource(st, &k, r->now, &res)) < 0 ||
+        (rc = pl_store_consult_json(st, id, &c)) < 0)
+        return rc;
     if (full) *full = json_deep_copy(c);
     if (r->actor.kind != PL_USER_STAFF) pl_consult_patient_view(c);
+    /* A call on an advice thread: the service sees the patient only under an agreement in
+     * force that shares who they are, as on the thread itself. */
+    if (k.peer_org_id && pl_authz_check(&r->actor, &res, PL_ACT_IDENTITY) < 0) {
+        json_object_del(c, "patient_id");
+        json_object_set_new(c, "patient", json_pack("{sb}", "hidden", 1));
+    }
     json_object_set_new(r->result, "consultation", c);
     return 0;
+}
+
+int pl_consult_reply(pl_store_t *st, pl_req_t *r, int64_t id)
+{
+    return reply_consult(st, r, id, NULL);
 }
 
 /* {"user_id","role","display_name"} from a store view's {"id","display_name"}. */
@@ -129,7 +160,10 @@ static json_t *person(json_t *who, const char *role)
 static int consult_event(pl_store_t *st, pl_req_t *r, const pl_consult_t *k, const char *type,
                          json_t *payload)
 {
-    pl_conv_t conv = {.id = k->conversation_id, .org_id = k->org_id, .patient_id = k->patient_id};
+    pl_conv_t conv = {.id = k->conversation_id,
+                      .org_id = k->org_id,
+                      .patient_id = k->patient_id,
+                      .peer_org_id = k->peer_org_id};
     json_object_set_new(payload, "consultation_id", json_integer(k->id));
     return pl_req_event(st, r, &conv, false, type, payload);
 }
@@ -202,6 +236,8 @@ static int book_run(pl_store_t *st, pl_req_t *r)
         pl_req_fail_msg(r, "that conversation is closed: reopen it, or book without conversation_id");
         return -PL_ECONFLICT;
     }
+    int64_t into = pl_req_param_id(r, "into_consultation_id");
+    if (into && (rc = pl_consult_bring_check(st, r, into, patient_id)) < 0) return rc;
     bool new_conv = !conv_id;
     if (new_conv) {
         if ((rc = pl_store_consult_conv_create(st, pat.practice_id, patient_id, SUBJECT, r->now,
@@ -213,6 +249,7 @@ static int book_run(pl_store_t *st, pl_req_t *r)
     int64_t kid = 0;
     if ((rc = pl_store_consult_create(st, conv.id, conv.org_id, patient_id, r->actor.user_id,
                                       pl_req_param_id(r, "scheduled_at"), r->now, &kid)) < 0 ||
+        (into && (rc = pl_store_consult_set_room(st, kid, into)) < 0) ||
         (rc = pl_store_consult_get(st, kid, &k)) < 0 || (rc = issue_link(st, r, &k, 0)) < 0)
         return rc;
     json_t *full = NULL;
@@ -235,18 +272,25 @@ static int book_run(pl_store_t *st, pl_req_t *r)
             json_pack("{so sI}", "consultation", full, "by", (json_int_t)r->actor.user_id));
     else
         json_decref(full);
+    if (rc == 0 && into) rc = pl_consult_brought(st, r, into, kid);
     return rc < 0 ? rc : audit(st, r, "consult.book", &k);
 }
 
 static int h_book(pl_conn_t *c, const char *id, json_t *req)
 {
     pl_perr_t e;
-    int64_t patient, conv, when;
+    int64_t patient, conv, when, into;
     int rc;
     if ((rc = pl_param_int(req, "patient_id", 1, INT64_MAX, false, 0, &patient, &e)) < 0 ||
         (rc = pl_param_int(req, "conversation_id", 1, INT64_MAX, true, 0, &conv, &e)) < 0 ||
-        (rc = pl_param_int(req, "scheduled_at", 1, INT64_MAX, true, 0, &when, &e)) < 0)
+        (rc = pl_param_int(req, "scheduled_at", 1, INT64_MAX, true, 0, &when, &e)) < 0 ||
+        (rc = pl_param_int(req, "into_consultation_id", 1, INT64_MAX, true, 0, &into, &e)) < 0)
         return pl_req_reject(c, id, rc, &e);
+    if (into && when) {
+        snprintf(e.msg, sizeof e.msg, "a patient brought into a call is not scheduled: give "
+                                      "into_consultation_id or scheduled_at, not both");
+        return pl_req_reject(c, id, -PL_EINVAL, &e);
+    }
     if (when > pl_now_ms() + SCHEDULE_AHEAD_MAX_MS) {
         snprintf(e.msg, sizeof e.msg, "scheduled_at must be at most a year from now");
         return pl_req_reject(c, id, -PL_EINVAL, &e);
@@ -482,7 +526,15 @@ static int invite_run(pl_store_t *st, pl_req_t *r)
     pl_consult_t k;
     int rc = load(st, r, PL_ACT_INVITE, &k);
     if (rc < 0 || (rc = closed(r, &k)) < 0) return rc;
-    if (json_object_get(r->params, "guest")) return invite_guest(st, r, &k);
+    if (json_object_get(r->params, "guest")) {
+        if (k.peer_org_id) {
+            /* A guest is there for the patient: in the patient's own consultation. */
+            pl_req_fail_msg(r, "a call between professionals has no guests: invite the "
+                               "interpreter or carer to the patient's consultation");
+            return -PL_EINVAL;
+        }
+        return invite_guest(st, r, &k);
+    }
     pl_actor_t who;
     int64_t uid = pl_req_param_id(r, "user_id");
     rc = pl_store_actor_load(st, uid, &who);
@@ -551,6 +603,46 @@ static int h_invite(pl_conn_t *c, const char *id, json_t *req)
 
 /* ---- consult.end (for everyone) and consult.cancel ---- */
 
+static int cancel_one(pl_store_t *st, pl_req_t *r, const pl_consult_t *k);
+
+/* Ends k, in call, for everyone; the reply gets the consultation as the caller sees it. */
+static int end_one(pl_store_t *st, pl_req_t *r, const pl_consult_t *k)
+{
+    /* Once it is over, the link opens nothing: a later visit needs a new booking. */
+    int rc;
+    if ((rc = pl_store_consult_set_status(st, k->id, "in_call", "ended", r->now)) < 0 ||
+        (rc = pl_store_consult_links_revoke(st, k->id, PL_LINKS_ALL)) < 0)
+        return rc;
+    json_t *full = NULL;
+    if ((rc = reply_consult(st, r, k->id, &full)) < 0) return rc;
+    /* Everyone the consultation involved: the patient, the clinician, invited colleagues. A
+     * call between professionals has no patient in it (a patient brought in has their own). */
+    json_t *people = json_array(), *p;
+    size_t i;
+    if (!k->peer_org_id)
+        json_array_append_new(people, person(json_object_get(full, "patient"), "patient"));
+    json_array_append_new(people, person(json_object_get(full, "clinician"), "staff"));
+    json_array_foreach(json_object_get(full, "invited"), i, p)
+        json_array_append_new(people, person(p, json_string_value(json_object_get(p, "role"))));
+    /* Between professionals nobody is booked or invited: whoever is in the call took part. */
+    if (k->peer_org_id) json_array_foreach(json_object_get(full, "present"), i, p)
+        {
+            json_t *id = json_object_get(p, "user_id"), *q;
+            size_t j;
+            bool listed = false;
+            json_array_foreach(people, j, q) listed |= json_equal(json_object_get(q, "user_id"), id);
+            if (!listed) json_array_append(people, p);
+        }
+    json_t *payload = json_pack("{ss sO sO sO so sI}", "status", "ended", "started_at",
+                                json_object_get(full, "started_at"), "ended_at",
+                                json_object_get(full, "ended_at"), "duration_seconds",
+                                json_object_get(full, "duration_seconds"), "participants", people,
+                                "by", (json_int_t)r->actor.user_id);
+    json_decref(full);
+    rc = consult_event(st, r, k, "consult.ended", payload);
+    return rc < 0 ? rc : audit(st, r, "consult.end", k);
+}
+
 static int end_run(pl_store_t *st, pl_req_t *r)
 {
     pl_consult_t k;
@@ -560,27 +652,31 @@ static int end_run(pl_store_t *st, pl_req_t *r)
         pl_req_fail_msg(r, "the consultation has not started: cancel it instead");
         return -PL_ECONFLICT;
     }
-    /* Once it is over, the link opens nothing: a later visit needs a new booking. */
-    if ((rc = pl_store_consult_set_status(st, k.id, "in_call", "ended", r->now)) < 0 ||
-        (rc = pl_store_consult_links_revoke(st, k.id, PL_LINKS_ALL)) < 0)
+    /* The consultations held in this one's room (a patient brought into an advice call) end
+     * with it, each on its own conversation; the reply is this one's, so it goes last. */
+    int64_t ids[8];
+    int n = 0;
+    if ((rc = pl_store_consult_in_room(st, k.id, ids, 8, &n)) < 0) return rc;
+    for (int i = 0; i < n; i++) {
+        pl_consult_t b;
+        if ((rc = pl_store_consult_get(st, ids[i], &b)) < 0 ||
+            (rc = strcmp(b.status, "in_call") == 0 ? end_one(st, r, &b) : cancel_one(st, r, &b)) < 0)
+            return rc;
+    }
+    return end_one(st, r, &k);
+}
+
+static int cancel_one(pl_store_t *st, pl_req_t *r, const pl_consult_t *k)
+{
+    int rc;
+    if ((rc = pl_store_consult_set_status(st, k->id, k->status, "cancelled", r->now)) < 0 ||
+        (rc = pl_store_consult_links_revoke(st, k->id, PL_LINKS_ALL)) < 0 ||
+        (rc = reply_consult(st, r, k->id, NULL)) < 0)
         return rc;
-    json_t *full = NULL;
-    if ((rc = reply_consult(st, r, k.id, &full)) < 0) return rc;
-    /* Everyone the consultation involved: the patient, the clinician, invited colleagues. */
-    json_t *people = json_array(), *p;
-    size_t i;
-    json_array_append_new(people, person(json_object_get(full, "patient"), "patient"));
-    json_array_append_new(people, person(json_object_get(full, "clinician"), "staff"));
-    json_array_foreach(json_object_get(full, "invited"), i, p)
-        json_array_append_new(people, person(p, json_string_value(json_object_get(p, "role"))));
-    json_t *payload = json_pack("{ss sO sO sO so sI}", "status", "ended", "started_at",
-                                json_object_get(full, "started_at"), "ended_at",
-                                json_object_get(full, "ended_at"), "duration_seconds",
-                                json_object_get(full, "duration_seconds"), "participants", people,
-                                "by", (json_int_t)r->actor.user_id);
-    json_decref(full);
-    rc = consult_event(st, r, &k, "consult.ended", payload);
-    return rc < 0 ? rc : audit(st, r, "consult.end", &k);
+    rc = consult_event(
+        st, r, k, "consult.cancelled",
+        json_pack("{ss sI}", "status", "cancelled", "by", (json_int_t)r->actor.user_id));
+    return rc < 0 ? rc : audit(st, r, "consult.cancel", k);
 }
 
 static int cancel_run(pl_store_t *st, pl_req_t *r)
@@ -592,14 +688,7 @@ static int cancel_run(pl_store_t *st, pl_req_t *r)
         pl_req_fail_msg(r, "the consultation is in progress: end it instead");
         return -PL_ECONFLICT;
     }
-    if ((rc = pl_store_consult_set_status(st, k.id, k.status, "cancelled", r->now)) < 0 ||
-        (rc = pl_store_consult_links_revoke(st, k.id, PL_LINKS_ALL)) < 0 ||
-        (rc = reply_consult(st, r, k.id, NULL)) < 0)
-        return rc;
-    rc = consult_event(
-        st, r, &k, "consult.cancelled",
-        json_pack("{ss sI}", "status", "cancelled", "by", (json_int_t)r->actor.user_id));
-    return rc < 0 ? rc : audit(st, r, "consult.cancel", &k);
+    return cancel_one(st, r, &k);
 }
 
 /* The requests that take only consultation_id. */
@@ -662,83 +751,6 @@ static int h_end(pl_conn_t *c, const char *id, json_t *req)
 static int h_cancel(pl_conn_t *c, const char *id, json_t *req)
 {
     return by_id(c, id, req, "consult.cancel", cancel_run);
-}
-
-/* ---- presence, reported by the media layer ---- */
-
-typedef struct {
-    pl_job_t job;
-    pl_server_t *srv;
-    int64_t consultation_id, user_id, now;
-    pl_presence_t what;
-    json_t *events;
-} presence_t;
-
-static const char *presence_type(pl_presence_t what)
-{
-    return what == PL_CONSULT_JOINED ? "consult.joined"
-           : what == PL_CONSULT_LEFT ? "consult.left"
-                                     : "consult.reconnected";
-}
-
-static int presence_run(pl_store_t *st, pl_job_t *job)
-{
-    presence_t *p = (presence_t *)job;
-    pl_consult_t k;
-    pl_actor_t who;
-    int rc = pl_store_consult_get(st, p->consultation_id, &k);
-    if (rc == 0) rc = pl_store_actor_load(st, p->user_id, &who);
-    if (rc == 0) rc = pl_store_consult_presence(st, k.id, who.user_id, p->what, p->now);
-    if (rc < 0) return rc;
-    const char *type = presence_type(p->what);
-    json_t *payload = json_pack("{sI s{sI ss ss}}", "consultation_id", (json_int_t)k.id,
-                                "participant", "user_id", (json_int_t)who.user_id, "role",
-                                pl_actor_role(&who), "display_name", who.display_name);
-    int64_t cursor = 0;
-    rc = pl_store_event_append(st, k.conversation_id, k.org_id, k.patient_id, false, type, payload,
-                               p->now, &cursor);
-    if (rc == 0)
-        json_array_append_new(p->events,
-                              json_pack("{sI sI sI sI sb ss sO sI}", "cursor", (json_int_t)cursor,
-                                        "conversation_id", (json_int_t)k.conversation_id, "org_id",
-                                        (json_int_t)k.org_id, "patient_id",
-                                        (json_int_t)k.patient_id, "staff_only", 0, "type", type,
-                                        "payload", payload, "at", (json_int_t)p->now));
-    json_decref(payload);
-    return rc;
-}
-
-static void presence_done(pl_job_t *job, int status)
-{
-    presence_t *p = (presence_t *)job;
-    if (status == 0)
-        pl_events_fanout(p->srv, p->events);
-    else
-        pl_log_warn("consult", "could not record %s for consultation %lld: %s",
-                    presence_type(p->what), (long long)p->consultation_id, pl_strerror(status));
-    json_decref(p->events);
-    free(p);
-}
-
-int pl_consult_presence(pl_server_t *srv, int64_t consultation_id, int64_t user_id,
-                        pl_presence_t what)
-{
-    presence_t *p = calloc(1, sizeof *p);
-    if (!p || !(p->events = json_array())) {
-        free(p);
-        return -PL_ENOMEM;
-    }
-    p->srv = srv;
-    p->consultation_id = consultation_id;
-    p->user_id = user_id;
-    p->what = what;
-    p->now = pl_now_ms();
-    int rc = pl_worker_submit(srv->worker, &p->job, presence_run, presence_done);
-    if (rc < 0) {
-        json_decref(p->events);
-        free(p);
-    }
-    return rc;
 }
 
 /* Exported to handlers.c's table. */

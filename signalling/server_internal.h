@@ -178,6 +178,16 @@ json_t *pl_event_frame(json_t *ev, bool for_patient);
 /* Turns a consultation object (store view) into what its patient may see: staff names without
  * their user ids. In place. */
 void pl_consult_patient_view(json_t *consultation);
+/* The facts authz needs about k as of now: on an advice thread, the service and whether an
+ * agreement in force shares the patient's identity with it. */
+int pl_consult_resource(pl_store_t *st, const pl_consult_t *k, int64_t now, pl_resource_t *res);
+/* Puts consultation id, as the caller may see it, into r's reply as "consultation". */
+int pl_consult_reply(pl_store_t *st, pl_req_t *r, int64_t id);
+/* advice_call.c, for consult.book with into_consultation_id: whether the caller may bring
+ * patient_id into the advice call `into` (a refusal says why), and, once booked, the event on
+ * the thread that says the patient's consultation `booked` is on its way in. */
+int pl_consult_bring_check(pl_store_t *st, pl_req_t *r, int64_t into, int64_t patient_id);
+int pl_consult_brought(pl_store_t *st, pl_req_t *r, int64_t into, int64_t booked);
 
 /* ---- auth.c ---- */
 /* The actor of the session whose token hashes to hash, for the WebSocket and REST alike: live
@@ -194,6 +204,8 @@ int pl_advice_on_message(pl_store_t *st, pl_req_t *r, const pl_conv_t *conv);
 /* conversation.get calls this on the conversation's JSON: on an advice thread, a reader who may
  * not know who the patient is (authz PL_ACT_IDENTITY) gets {"patient":{"hidden":true}}. */
 int pl_advice_conv_view(pl_store_t *st, pl_req_t *r, const pl_conv_t *conv, json_t *cj);
+/* The facts authz needs about an advice request as of now (PL_RES_ADVICE). */
+int pl_advice_resource(pl_store_t *st, const pl_advice_t *a, int64_t now, pl_resource_t *res);
 /* For the media integration: records that user_id joined, left or reconnected to the call of
  * consultation_id, as a consult.joined / consult.left / consult.reconnected event on its
  * conversation (visible to the patient and the practice), and fans it out. The caller has
@@ -212,7 +224,8 @@ int pl_call_start(pl_server_t *srv);
 void pl_call_stop(pl_server_t *srv);
 /* The media counters in Prometheus text (malloc'd, *len set), or NULL when video is off. */
 char *pl_call_metrics(pl_server_t *srv, size_t *len);
-/* The consultation ended: its media room closes and everyone's media stops. */
+/* The consultation ended: its media room closes and everyone's media stops; and anyone who
+ * came into another's room through it (room_id) leaves that room. */
 void pl_call_close(pl_server_t *srv, int64_t consultation_id);
 
 /* ---- http.c ---- */

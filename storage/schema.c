@@ -322,6 +322,14 @@ const char *const pl_schema_migrations[] = {
     "  updated_at INTEGER NOT NULL);"
     "CREATE INDEX advice_practice ON advice_requests(practice_id, id);"
     "CREATE INDEX advice_service ON advice_requests(service_id, id);",
+
+    /* 7: live escalation. A consultation whose room_id names another consultation takes place
+     * in that one's media room: how a GP brings their patient, in an ordinary consultation
+     * of the patient's own (link, waiting room, chat), into the call of an advice thread with
+     * the specialist. No REFERENCES: the application keeps it, and SQLite cannot drop a
+     * column a foreign key uses. */
+    "ALTER TABLE consultations ADD COLUMN room_id INTEGER;"
+    "CREATE INDEX consultations_room ON consultations(room_id) WHERE room_id IS NOT NULL;",
 };
 
 const int pl_schema_version = (int)(sizeof pl_schema_migrations / sizeof pl_schema_migrations[0]);

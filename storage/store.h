@@ -259,6 +259,11 @@ typedef struct {
     int64_t clinician_user_id; /* who booked it, and leads it */
     int64_t scheduled_at, created_at, started_at, ended_at;
     char status[16]; /* booked | waiting | in_call | ended | cancelled */
+    /* A call on an advice thread: the service asked (the thread's peer_org_id), else 0. */
+    int64_t peer_org_id;
+    /* The consultation whose media room this one's call is in (a patient brought into an
+     * advice call), else 0: its own. */
+    int64_t room_id;
 } pl_consult_t;
 
 /* A join link as stored: never the token itself, only its hash. */
@@ -285,6 +290,14 @@ int pl_store_consult_create(pl_store_t *st, int64_t conversation_id, int64_t org
                             int64_t patient_id, int64_t clinician_user_id, int64_t scheduled_at,
                             int64_t now, int64_t *id);
 int pl_store_consult_get(pl_store_t *st, int64_t id, pl_consult_t *out);
+/* Puts consultation id's call into room_id's media room (see pl_consult_t). */
+int pl_store_consult_set_room(pl_store_t *st, int64_t id, int64_t room_id);
+/* The consultations still open (booked, waiting, in call) whose call is in room_id's room, at
+ * most max, into ids; *n their number. */
+int pl_store_consult_in_room(pl_store_t *st, int64_t room_id, int64_t *ids, int max, int *n);
+/* The open call (status in_call) on a conversation, if any: how both sides of an advice thread
+ * find the one call to join. -PL_ENOTFOUND. */
+int pl_store_consult_open_call(pl_store_t *st, int64_t conversation_id, pl_consult_t *out);
 /* Moves status from `from` to `to`, stamping started_at when `to` is in_call and ended_at when it
  * is ended or cancelled. -PL_ECONFLICT if the status is no longer `from`, -PL_ENOTFOUND. */
 int pl_store_consult_set_status(pl_store_t *st, int64_t id, const char *from, const char *to,
@@ -294,7 +307,8 @@ int pl_store_consult_json(pl_store_t *st, int64_t id, json_t **out);
 /* Listings, newest booking first, paging backwards by id (before_id 0 = newest).
  * filter: "today" (scheduled, or if unscheduled booked, on the server's local day of now),
  * "upcoming" (not ended or cancelled) or NULL/"all". *out is {"consultations":[...],
- * "next_before": id|null}; caller decrefs. */
+ * "next_before": id|null}; caller decrefs. Calls on advice threads are not listed: they
+ * are the thread's, between professionals. */
 int pl_store_consult_list_org(pl_store_t *st, const int64_t *org_ids, int n_orgs,
                               const char *filter, int64_t before_id, int limit, int64_t now,
                               json_t **out);

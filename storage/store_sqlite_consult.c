@@ -77,14 +77,60 @@ int pl_store_consult_create(pl_store_t *st, int64_t conversation_id, int64_t org
     return rc;
 }
 
+/* The columns consult_row reads. A call on an advice thread knows its service from the
+ * request. */
+#define CONSULT_ROW                                                                                \
+    "SELECT c.id, c.conversation_id, c.org_id, c.patient_id, c.clinician_user_id, "               \
+    "coalesce(c.scheduled_at, 0), c.created_at, coalesce(c.started_at, 0), "                       \
+    "coalesce(c.ended_at, 0), c.status, coalesce(ar.service_id, 0), coalesce(c.room_id, 0) "       \
+    "FROM consultations c LEFT JOIN advice_requests ar ON ar.conversation_id = c.conversation_id "
+
+static int consult_row(pl_store_t *st, sqlite3_stmt *s, pl_consult_t *out, const char *what);
+
 int pl_store_consult_get(pl_store_t *st, int64_t id, pl_consult_t *out)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT id, conversation_id, org_id, patient_id, "
-                                      "clinician_user_id, coalesce(scheduled_at, 0), created_at, "
-                                      "coalesce(started_at, 0), coalesce(ended_at, 0), status "
-                                      "FROM consultations WHERE id = ?");
+    sqlite3_stmt *s = pl__sq_stmt(st, CONSULT_ROW "WHERE c.id = ?");
     if (!s) return -PL_EINTERNAL;
     sqlite3_bind_int64(s, 1, id);
+    return consult_row(st, s, out, "consult get");
+}
+
+int pl_store_consult_open_call(pl_store_t *st, int64_t conversation_id, pl_consult_t *out)
+{
+    sqlite3_stmt *s = pl__sq_stmt(st, CONSULT_ROW "WHERE c.conversation_id = ? "
+                                      "AND c.status = 'in_call' ORDER BY c.id DESC LIMIT 1");
+    if (!s) return -PL_EINTERNAL;
+    sqlite3_bind_int64(s, 1, conversation_id);
+    return consult_row(st, s, out, "consult open call");
+}
+
+int pl_store_consult_set_room(pl_store_t *st, int64_t id, int64_t room_id)
+{
+    sqlite3_stmt *s = pl__sq_stmt(st, "UPDATE consultations SET room_id = ? WHERE id = ?");
+    if (!s) return -PL_EINTERNAL;
+    sqlite3_bind_int64(s, 1, room_id);
+    sqlite3_bind_int64(s, 2, id);
+    int rc = pl__sq_done(st, s, "consult set room");
+    if (rc == 0 && sqlite3_changes(st->db) != 1) rc = -PL_ENOTFOUND;
+    return rc;
+}
+
+int pl_store_consult_in_room(pl_store_t *st, int64_t room_id, int64_t *ids, int max, int *n)
+{
+    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT id FROM consultations WHERE room_id = ? AND "
+                                      "status IN ('booked','waiting','in_call') ORDER BY id");
+    if (!s) return -PL_EINTERNAL;
+    sqlite3_bind_int64(s, 1, room_id);
+    int rc;
+    *n = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        if (*n < max) ids[(*n)++] = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : pl__sq_err(st, rc, "consult in room");
+}
+
+static int consult_row(pl_store_t *st, sqlite3_stmt *s, pl_consult_t *out, const char *what)
+{
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
         memset(out, 0, sizeof *out);
@@ -98,10 +144,12 @@ int pl_store_consult_get(pl_store_t *st, int64_t id, pl_consult_t *out)
         out->started_at = sqlite3_column_int64(s, 7);
         out->ended_at = sqlite3_column_int64(s, 8);
         snprintf(out->status, sizeof out->status, "%s", (const char *)sqlite3_column_text(s, 9));
+        out->peer_org_id = sqlite3_column_int64(s, 10);
+        out->room_id = sqlite3_column_int64(s, 11);
     }
     sqlite3_reset(s);
     if (rc == SQLITE_ROW) return 0;
-    return rc == SQLITE_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "consult get");
+    return rc == SQLITE_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, what);
 }
 
 int pl_store_consult_set_status(pl_store_t *st, int64_t id, const char *from, const char *to,
@@ -144,7 +192,8 @@ int pl_store_consult_set_status(pl_store_t *st, int64_t id, const char *from, co
     "(SELECT json_group_array(json_object('user_id', cp.user_id, 'display_name', u.display_name, " \
     "'role', CASE WHEN cp.user_id = c.patient_id THEN 'patient' "                                  \
     "ELSE coalesce(u.guest_role, 'staff') END)) FROM consult_participants cp "                     \
-    "JOIN users u ON u.id = cp.user_id WHERE cp.consultation_id = c.id AND cp.present = 1) "       \
+    "JOIN users u ON u.id = cp.user_id WHERE cp.consultation_id = c.id AND cp.present = 1), "      \
+    "c.room_id, (SELECT ar.id FROM advice_requests ar WHERE ar.conversation_id = c.conversation_id) " \
     "FROM consultations c JOIN users p ON p.id = c.patient_id "                                    \
     "JOIN users s ON s.id = c.clinician_user_id "
 
@@ -173,6 +222,12 @@ static json_t *consult_row_json(sqlite3_stmt *s)
     json_t *present = present_txt ? json_loads(present_txt, 0, NULL) : NULL;
     if (c) json_object_set_new(c, "present", json_is_array(present) ? present : json_array());
     else json_decref(present);
+    /* A call on an advice thread names its request; a patient's consultation held in another's
+     * room (brought into an advice call) names that room. */
+    if (c && sqlite3_column_type(s, 15) != SQLITE_NULL)
+        json_object_set_new(c, "advice_id", json_integer(sqlite3_column_int64(s, 15)));
+    if (c && sqlite3_column_type(s, 14) != SQLITE_NULL)
+        json_object_set_new(c, "room_id", json_integer(sqlite3_column_int64(s, 14)));
     if (c && sqlite3_column_type(s, 10) != SQLITE_NULL && sqlite3_column_type(s, 11) != SQLITE_NULL)
         json_object_set_new(
             c, "duration_seconds",
@@ -217,7 +272,8 @@ static void local_day(int64_t now, int64_t *start, int64_t *end)
     "WHEN 'today' THEN coalesce(c.scheduled_at, c.created_at) >= ?4 "                              \
     "AND coalesce(c.scheduled_at, c.created_at) < ?5 "                                             \
     "WHEN 'upcoming' THEN c.status IN ('booked','waiting','in_call') "                             \
-    "ELSE 1 END) ORDER BY c.id DESC LIMIT ?6"
+    "ELSE 1 END) AND NOT EXISTS (SELECT 1 FROM advice_requests ar "                                \
+    "WHERE ar.conversation_id = c.conversation_id) ORDER BY c.id DESC LIMIT ?6"
 
 static int consult_list(pl_store_t *st, sqlite3_stmt *s, const char *filter, int64_t before_id,
                         int limit, int64_t now, json_t **out)

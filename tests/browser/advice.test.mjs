@@ -3,9 +3,13 @@
 // specialist there, in a second browser context) sees it arrive in the queue without reloading,
 // opens it (Ann's identity shows: the demo agreement shares it), claims it, asks a question in
 // the thread and asks the GP for more information; the GP sees "Awaiting GP" and the question
-// live and answers; the status goes back to in progress; the specialist closes with "Advice
-// given" and the GP's page shows the outcome live. The photo opens through attachment.url. axe
-// and a screenshot on every new page.
+// live and answers; the status goes back to in progress; the specialist starts a video call
+// from the thread, the GP's page offers to join it live, and both decode each other's video;
+// the GP brings Ann in through her own link (date of birth, waiting room, admitted from the
+// call page) and all three decode the other two (PROTOCOL 11.6); the specialist ends the call
+// and Ann's consultation ends with it; the specialist closes with "Advice given" and the GP's
+// page shows the outcome live. The photo opens through attachment.url. axe and a screenshot on
+// every new page.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,10 +24,40 @@ let dir;
 
 before(async () => {
   server = await startServer();
-  browser = await launchBrowser();
+  browser = await launchBrowser({ media: true });
   dir = mkdtempSync(path.join(tmpdir(), 'parley-advice-'));
 });
 after(async () => { await browser?.close(); await server?.stop(); if (dir) rmSync(dir, { recursive: true, force: true }); });
+
+const sleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
+
+// Frames decoded so far on each inbound video stream, by mid, and the connection state.
+function videoIn(page) {
+  return page.evaluate(async () => {
+    const pc = window.parley.call && window.parley.call.pc;
+    if (!pc) return { state: 'none', frames: {} };
+    const frames = {};
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'video') frames[s.mid] = s.framesDecoded || 0;
+    });
+    return { state: pc.connectionState, frames };
+  });
+}
+
+// Waits until the page decodes rising video on at least `n` streams.
+async function decoding(page, who, n) {
+  const deadline = Date.now() + 20000;
+  let last;
+  for (;;) {
+    const a = await videoIn(page);
+    await sleep(1000);
+    const b = await videoIn(page);
+    const rising = Object.keys(b.frames).filter((mid) => b.frames[mid] > (a.frames[mid] || 0) && b.frames[mid] > 5);
+    last = [a, b];
+    if (b.state === 'connected' && rising.length >= n) return;
+    if (Date.now() > deadline) throw new Error(`${who}: video from ${n} people was not decoded: ${JSON.stringify(last)}`);
+  }
+}
 
 async function check(page, name) {
   await page.locator('h1').first().waitFor();
@@ -168,7 +202,61 @@ test('a GP asks a specialist with a photo; the specialist claims, asks, and clos
   await sp.locator('.parley-transcript').getByText('Her mother had a melanoma').waitFor();
   await spDetails.getByText('In progress').waitFor();
 
-  // (4) Escalating the thread to a video call is not built yet (PROTOCOL 11.5): no step here.
+  // ---- (4) the specialist escalates to a video call; the GP joins from the thread ----
+  await sp.getByRole('button', { name: 'Start a video call' }).click();
+  await sp.waitForURL(/\/practice\/consultations\/\d+\/call$/);
+  const callPath = new URL(sp.url()).pathname;
+  await sp.locator('#call-status').getByText('Connected. Waiting for the practice to join.').waitFor({ timeout: 15000 });
+  await gp.locator('#advice-call-note').getByText('Dr Leila Khan started a video call.').waitFor({ timeout: 10000 });
+  await check(gp, 'advice-request-call-started');
+  await gp.getByRole('button', { name: 'Join the video call' }).click();
+  await gp.waitForURL(new RegExp(`${callPath}$`));
+  await gp.locator('h1').getByText('Advice call about Ann Taylor').waitFor();
+  await decoding(sp, 'specialist', 1);
+  await decoding(gp, 'GP', 1);
+  await sp.locator('#call-status').getByText('In the call: you and Dr Asha Patel.').waitFor({ timeout: 10000 });
+  await check(gp, 'advice-call-gp');
+  // The specialist cannot bring the patient in; the GP can.
+  assert.equal(await sp.locator('#bring-patient').count(), 0);
+
+  // ---- the GP brings Ann in, through her own link and waiting room ----
+  await gp.locator('#bring-patient summary').click();
+  await gp.getByRole('button', { name: 'Send Ann Taylor a link' }).click();
+  const link = await gp.locator('#join-link').inputValue();
+  assert.match(link, /\/join#/);
+  const pt = await newPage(browser);
+  await pt.goto(link);
+  await pt.getByRole('heading', { name: 'What is your date of birth?' }).waitFor();
+  await pt.getByLabel('Day').fill('12'); // Ann Taylor's, in the demo data
+  await pt.getByLabel('Month').fill('03');
+  await pt.getByLabel('Year').fill('1948');
+  await pt.getByRole('button', { name: 'Continue' }).click();
+  await pt.locator('#waiting-text').waitFor({ timeout: 10000 });
+  await gp.getByRole('button', { name: 'Admit Ann Taylor' }).click({ timeout: 10000 });
+  await pt.waitForURL(/\/consult\/\d+\/call$/, { timeout: 10000 });
+  // Everyone decodes the other two: Ann sees her GP and the specialist.
+  await decoding(pt, 'patient', 2);
+  await decoding(gp, 'GP', 2);
+  await decoding(sp, 'specialist', 2);
+  // Her pictures are captioned with both names (the specialist joined first: slot A).
+  await pt.locator('#slot-a-caption').getByText('Dr Leila Khan').waitFor({ timeout: 10000 });
+  await pt.locator('#slot-b-caption').getByText('Dr Asha Patel').waitFor({ timeout: 10000 });
+  await gp.locator('#call-status').getByText(/In the call: you, Dr Leila Khan and Ann Taylor\./).waitFor({ timeout: 10000 });
+  await check(pt, 'advice-call-patient');
+  // Ann's chat is her own consultation's: the professionals' messages are not in it.
+  assert.doesNotMatch(await pt.locator('main').innerText(), /family history of melanoma/);
+
+  // ---- the specialist ends the call: Ann's consultation ends with it ----
+  await sp.getByRole('button', { name: 'End call for everyone' }).click();
+  await sp.getByRole('button', { name: 'Yes, end the consultation' }).click();
+  await sp.locator('#call-ended').waitFor({ timeout: 10000 });
+  await gp.locator('#call-ended').waitFor({ timeout: 10000 });
+  await pt.locator('#call-ended').waitFor({ timeout: 10000 });
+  await sp.getByRole('link', { name: 'Back to the advice request and its messages' }).click();
+  await sp.waitForURL(new RegExp(`/practice/advice/${adviceId}$`));
+  await gp.goto(`${server.url}/practice/advice/${adviceId}`);
+  await gp.locator('#advice-details').waitFor();
+  assert.deepEqual(pt.errors, []);
 
   // ---- the specialist gives advice and closes ----
   await sp.getByLabel('Message', { exact: true }).fill('Refer on the two-week-wait pathway if it changes again; otherwise review in 3 months.');

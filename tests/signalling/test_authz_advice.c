@@ -2,7 +2,8 @@
  * specialist service (ORG_SVC) for advice under an information-sharing agreement. The policy
  * is one explicit matrix of actor x resource x action, written out cell by cell from the rules
  * (not from the code), for agreements, advice requests (agreement in force or not, identity
- * shared or not), the request's thread and its events (staff-only or not), plus the edges the
+ * shared or not), the request's thread and its events (staff-only or not), calls on the
+ * thread (live escalation), plus the edges the
  * matrix cannot show: a member of both sides, rights that follow the organisations the
  * resource names, a professional resource that names no second organisation, the advice
  * actions on the practice's own resources, and pl_conv_resource carrying the second
@@ -150,6 +151,9 @@ enum {
     R_THREAD,
     R_THREAD_EVENT,
     R_THREAD_EVENT_STAFF,
+    R_CALL,          /* a call on the thread, agreement in force sharing identity */
+    R_CALL_PSEUDO,   /* ... pseudonymised */
+    R_CALL_INACTIVE, /* ... no agreement in force */
     N_RES
 };
 
@@ -162,6 +166,9 @@ static const char *const res_names[N_RES] = {
     "advice thread",
     "thread event",
     "staff_only thread event",
+    "call on the thread (identified)",
+    "call on the thread (pseudonymised)",
+    "call on the thread (no agreement)",
 };
 
 static const pl_resource_t resources[N_RES] = {
@@ -208,6 +215,27 @@ static const pl_resource_t resources[N_RES] = {
                               .peer_org_id = ORG_SVC,
                               .conversation_id = THREAD,
                               .staff_only = true},
+    [R_CALL] = {.kind = PL_RES_CONSULTATION,
+                .org_id = ORG_P,
+                .peer_org_id = ORG_SVC,
+                .patient_id = OWNER,
+                .conversation_id = THREAD,
+                .consultation_id = CONSULT,
+                .agreement_active = true,
+                .identity_shared = true},
+    [R_CALL_PSEUDO] = {.kind = PL_RES_CONSULTATION,
+                       .org_id = ORG_P,
+                       .peer_org_id = ORG_SVC,
+                       .patient_id = OWNER,
+                       .conversation_id = THREAD,
+                       .consultation_id = CONSULT,
+                       .agreement_active = true},
+    [R_CALL_INACTIVE] = {.kind = PL_RES_CONSULTATION,
+                         .org_id = ORG_P,
+                         .peer_org_id = ORG_SVC,
+                         .patient_id = OWNER,
+                         .conversation_id = THREAD,
+                         .consultation_id = CONSULT},
 };
 
 /* ---- actions, in the order of the expected strings ---- */
@@ -247,6 +275,11 @@ static const char *const action_names[N_ACTIONS] = {
  *   ASSIGN or SET_STATUS (the request's own state is worked through the advice actions);
  * - the thread's events: READ by the practice's staff; by the service's only when not
  *   staff_only;
+ * - a call on the thread (live escalation): READ, JOIN and END by the staff of both sides;
+ *   CREATE (start it) by the practice's clinicians and the service's specialists; INVITE
+ *   (bring the patient in, in a consultation of their own) by the practice's staff and only
+ *   while an agreement is in force; IDENTITY as for the request; nothing else (no waiting
+ *   room, admit or link: it starts in call, between professionals);
  * - a role held at the practice gives nothing at the service, and the reverse (a specialist
  *   of the practice cannot claim; the practice's admin cannot claim);
  * - staff of a third organisation, staff of nowhere, the patient the request is about (even
@@ -263,11 +296,21 @@ static const char *const action_names[N_ACTIONS] = {
 #define ADV_SADMIN_NOID "Y.................Y.."
 #define THREAD_P     "Y.YYY..YY............"
 #define THREAD_S     "Y.Y....YY............"
+#define CALL_PCLIN   "YY............YY.Y..Y" /* read, create, end, invite, join, identity */
+#define CALL_PCLIN_NOAG "YY............Y..Y..Y"
+#define CALL_P       "Y.............YY.Y..Y" /* read, end, invite, join, identity */
+#define CALL_P_NOAG  "Y.............Y..Y..Y"
+#define CALL_SSPEC   "YY............Y..Y..Y" /* read, create, end, join, identity */
+#define CALL_SSPEC_NOID "YY............Y..Y..."
+#define CALL_S       "Y.............Y..Y..Y" /* read, end, join, identity */
+#define CALL_S_NOID  "Y.............Y..Y..."
 /* agreement, advice identified, pseudonymised, no agreement, stale flag, thread, event,
- * staff_only event */
-#define CLINICIAN_ROW {READ_ONLY, ADV_ASK, ADV_ASK, ADV_P, ADV_P, THREAD_P, READ_ONLY, READ_ONLY}
-#define P_STAFF_ROW(ag) {ag, ADV_P, ADV_P, ADV_P, ADV_P, THREAD_P, READ_ONLY, READ_ONLY}
-#define NOTHING {NONE, NONE, NONE, NONE, NONE, NONE, NONE, NONE}
+ * staff_only event, call identified, pseudonymised, no agreement */
+#define CLINICIAN_ROW {READ_ONLY, ADV_ASK, ADV_ASK, ADV_P, ADV_P, THREAD_P, READ_ONLY, READ_ONLY, \
+                       CALL_PCLIN, CALL_PCLIN, CALL_PCLIN_NOAG}
+#define P_STAFF_ROW(ag) {ag, ADV_P, ADV_P, ADV_P, ADV_P, THREAD_P, READ_ONLY, READ_ONLY, \
+                         CALL_P, CALL_P, CALL_P_NOAG}
+#define NOTHING {NONE, NONE, NONE, NONE, NONE, NONE, NONE, NONE, NONE, NONE, NONE}
 static const char *const expected[N_ACTORS][N_RES] = {
     [P_GP] =           CLINICIAN_ROW,
     [P_NURSE] =        CLINICIAN_ROW,
@@ -277,11 +320,12 @@ static const char *const expected[N_ACTORS][N_RES] = {
     [P_ADMIN] =        P_STAFF_ROW(AG_ADMIN),
     [P_SPECIALIST] =   P_STAFF_ROW(READ_ONLY),
     [S_SPECIALIST] =   {READ_ONLY, ADV_SPEC, ADV_SPEC_NOID, ADV_SPEC_NOID, ADV_SPEC_NOID,
-                        THREAD_S, READ_ONLY, NONE},
+                        THREAD_S, READ_ONLY, NONE, CALL_SSPEC, CALL_SSPEC_NOID, CALL_SSPEC_NOID},
     [S_ADMIN] =        {AG_ADMIN, ADV_SADMIN, ADV_SADMIN_NOID, ADV_SADMIN_NOID,
-                        ADV_SADMIN_NOID, THREAD_S, READ_ONLY, NONE},
+                        ADV_SADMIN_NOID, THREAD_S, READ_ONLY, NONE, CALL_S, CALL_S_NOID,
+                        CALL_S_NOID},
     [S_RECEPTIONIST] = {READ_ONLY, ADV_P, READ_ONLY, READ_ONLY, READ_ONLY,
-                        THREAD_S, READ_ONLY, NONE},
+                        THREAD_S, READ_ONLY, NONE, CALL_S, CALL_S_NOID, CALL_S_NOID},
     [O_GP] =           NOTHING,
     [O_ADMIN] =        NOTHING,
     [O_SPECIALIST] =   NOTHING,
@@ -405,8 +449,7 @@ static void test_professional_resource_naming_no_second_org_is_nobodys(void **st
                      0);
     assert_int_equal(check_row(&everyone_at_p, "every role", &adv, "advice, no service", NONE), 0);
     /* Other kinds of resource that name a service are not the practice's ordinary ones. */
-    const pl_resource_kind_t kinds[] = {PL_RES_ORG, PL_RES_PATIENT, PL_RES_TEMPLATE,
-                                        PL_RES_CONSULTATION};
+    const pl_resource_kind_t kinds[] = {PL_RES_ORG, PL_RES_PATIENT, PL_RES_TEMPLATE};
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
         pl_resource_t r = {.kind = kinds[k],
                            .org_id = ORG_P,

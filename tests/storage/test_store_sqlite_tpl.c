@@ -230,6 +230,7 @@ static void test_version_1_database_migrates_to_templates_and_keeps_data(void **
                 "ALTER TABLE events DROP COLUMN peer_org_id; ALTER TABLE orgs DROP COLUMN "
                 "specialties; ALTER TABLE orgs DROP COLUMN routine_target_hours; "
                 "ALTER TABLE orgs DROP COLUMN urgent_target_hours; "
+                "DROP INDEX consultations_room; ALTER TABLE consultations DROP COLUMN room_id; "
                 "DELETE FROM schema_version WHERE version > 1");
     assert_int_equal(raw_int(f, "SELECT max(version) FROM schema_version"), 1);
     reopen(f, f->key);

@@ -279,6 +279,8 @@ export async function adviceRequestPage(app, [idText], main, stale) {
   const statusNote = h('div', { id: 'advice-status-note' });
   const detailsEl = h('div', { id: 'advice-details' });
   const actionsEl = h('div', { id: 'advice-actions' });
+  // Live escalation (PROTOCOL 11.6): a video call between the two teams, started from here.
+  const callEl = h('div', { id: 'advice-call' });
 
   const reply = composer(app, convId, {
     id: 'advice-reply', label: 'Message',
@@ -299,7 +301,7 @@ export async function adviceRequestPage(app, [idText], main, stale) {
         h('h2', { class: 'nhsuk-heading-m', id: 'summary-heading' }, 'Clinical summary'),
         h('p', { class: 'nhsuk-body parley-pre', id: 'advice-summary' }, a.summary),
         transcript.el, replySection),
-      h('div', { class: 'nhsuk-grid-column-one-third' }, actionsEl)));
+      h('div', { class: 'nhsuk-grid-column-one-third' }, callEl, actionsEl)));
 
   const renderDetails = () => {
     const p = a.patient || { hidden: true };
@@ -376,12 +378,39 @@ export async function adviceRequestPage(app, [idText], main, stale) {
       closeForm.el));
   };
 
+  // The call: "Start a video call" (which joins the one in progress, if the other side started
+  // it first), or "Join the video call" once someone has started it.
+  let startedBy = null;
+  const renderCall = () => {
+    if (a.status === 'closed' && !a.call_id) { replace(callEl); return; }
+    const go = button(a.call_id ? 'Join the video call' : 'Start a video call', { id: 'advice-call-button', type: 'button', secondary: !a.call_id });
+    go.addEventListener('click', async () => {
+      go.disabled = true;
+      try {
+        const r = await app.conn.request('advice.call', { advice_id: adviceId });
+        app.state.putConsult(r.consultation);
+        app.navigate(`/practice/consultations/${r.consultation.id}/call`);
+      } catch (err) {
+        go.disabled = false;
+        say(err.message, false);
+      }
+    });
+    const other = fromPractice ? 'the specialist' : 'the practice';
+    replace(callEl, h('section', { 'aria-labelledby': 'call-heading', class: 'parley-side' },
+      h('h2', { class: 'nhsuk-heading-m', id: 'call-heading' }, 'Talk on video'),
+      a.call_id
+        ? h('p', { class: 'nhsuk-body', id: 'advice-call-note' }, h('strong', null, startedBy ? `${startedBy} started a video call.` : 'A video call is in progress.'))
+        : h('p', { class: 'nhsuk-body' }, `Talk to ${other} now, face to face.${fromPractice ? ' You can bring the patient into the call.' : ''}`),
+      go));
+  };
+
   const refresh = async () => {
     const r = await app.conn.request('advice.get', { advice_id: adviceId });
     if (stale()) return;
     const was = a;
     a = r.advice;
     renderDetails();
+    if (was.call_id !== a.call_id) renderCall();
     // Keep a half-filled close form: redraw the actions only when what they offer changes.
     if (was.status !== a.status || (was.specialist && was.specialist.id) !== (a.specialist && a.specialist.id)) renderActions();
   };
@@ -396,6 +425,7 @@ export async function adviceRequestPage(app, [idText], main, stale) {
 
   renderDetails();
   renderActions();
+  renderCall();
   transcript.render();
   markRead();
   let t = null;
@@ -405,6 +435,20 @@ export async function adviceRequestPage(app, [idText], main, stale) {
       t = setTimeout(() => refresh().catch(() => {}), 100);
     }
     if (e.detail.conversationId !== convId) return;
+    if (e.detail.what === 'consult') {
+      const ev = e.detail.event;
+      if (ev.type === 'consult.started') {
+        a.call_id = ev.consultation_id;
+        startedBy = ev.by === me ? null : ev.display_name;
+        renderCall();
+        if (startedBy) say(`${startedBy} started a video call`);
+      } else if (ev.type === 'consult.ended' && ev.consultation_id === a.call_id) {
+        a.call_id = null;
+        startedBy = null;
+        renderCall();
+      }
+      return;
+    }
     if (e.detail.what === 'messages' || e.detail.what === 'receipts') { transcript.render(); markRead(); }
     if (e.detail.what === 'typing') transcript.renderTyping();
   };

@@ -8,6 +8,7 @@ import { heading, warning } from '../ui.js';
 import { duration } from '../format.js';
 import { Transcript, loadHistory, composer } from './transcript.js';
 import { invitePanel, describe, GUEST_ROLES } from './invite.js';
+import { bringPatientPanel } from './bring.js';
 
 function names(list) {
   if (list.length <= 1) return list.join('');
@@ -44,10 +45,13 @@ export function endedView(app, main, k, viewer, ev) {
   if (app.media) { app.media.stop(); app.media = null; }
   const cancelled = (ev ? ev.status : k.status) === 'cancelled';
   const secs = ev && typeof ev.duration_seconds === 'number' ? ev.duration_seconds : k.duration_seconds;
-  const title = cancelled ? 'The consultation was cancelled' : 'The consultation has ended';
+  const title = cancelled ? 'The consultation was cancelled' : k.advice_id != null ? 'The call has ended' : 'The consultation has ended';
   app.setTitle(title);
   let next;
-  if (viewer === 'staff') {
+  if (viewer === 'staff' && k.advice_id != null) {
+    next = h('ul', { class: 'nhsuk-list' },
+      h('li', null, h('a', { href: `/practice/advice/${k.advice_id}` }, 'Back to the advice request and its messages')));
+  } else if (viewer === 'staff') {
     next = h('ul', { class: 'nhsuk-list' },
       h('li', null, h('a', { href: '/practice/consultations' }, 'Back to video consultations')),
       h('li', null, h('a', { href: `/practice/requests/${k.conversation_id}` }, 'Open the conversation and its messages')));
@@ -69,18 +73,26 @@ export function endedView(app, main, k, viewer, ev) {
 export async function callView(app, k, main, stale, viewer) {
   const staff = viewer === 'staff';
   const guest = viewer === 'guest';
-  const patientName = k.patient ? k.patient.display_name : 'the patient';
+  // A call between a practice and a specialist service, on an advice thread (PROTOCOL 11.6):
+  // no patient in it, unless the practice brings them in through a consultation of their own.
+  const advice = k.advice_id != null;
+  const gpSide = advice && app.orgsOf('practice').some((o) => o.id === k.org_id);
+  const patientName = k.patient && !k.patient.hidden ? k.patient.display_name : 'the patient';
   const clinicianName = k.clinician ? k.clinician.display_name : 'your clinician';
-  const other = staff ? patientName : clinicianName;
+  const other = advice ? (gpSide ? 'the specialist' : 'the practice') : staff ? patientName : clinicianName;
   const convId = k.conversation_id;
-  const title = staff ? `Video consultation with ${patientName}` : guest ? 'Video consultation' : 'Your video consultation';
+  const title = advice ? `Advice call about ${patientName}` : staff ? `Video consultation with ${patientName}` : guest ? 'Video consultation' : 'Your video consultation';
   app.setTitle(title);
 
-  const [older, team] = await Promise.all([
+  const [older, team, mine] = await Promise.all([
     guest ? null : loadHistory(app, convId).catch(() => null),
-    staff ? app.conn.request('org.staff', { org_id: k.org_id }).then((r) => r.staff).catch(() => []) : [],
+    staff && !advice ? app.conn.request('org.staff', { org_id: k.org_id }).then((r) => r.staff).catch(() => []) : [],
+    // The patient's consultation held in this call, if the practice has brought them in.
+    gpSide ? app.conn.request('consult.list', { filter: 'upcoming', org_id: k.org_id })
+      .then((r) => r.consultations.find((x) => x.room_id === k.id) || null).catch(() => null) : null,
   ]);
   if (stale()) return undefined;
+  let patientCall = mine ? mine.id : null;
 
   // Your camera and microphone: the ones chosen in the waiting room, or the defaults.
   // Opened below, after the page is drawn: the browser may be asking for permission.
@@ -146,7 +158,7 @@ export async function callView(app, k, main, stale, viewer) {
     await call.leave();
     showLeft();
   });
-  const endBtn = staff ? ctl('call-end', 'End consultation for everyone', () => showConfirm(true), { cls: 'nhsuk-button--warning' }) : null;
+  const endBtn = staff ? ctl('call-end', advice ? 'End call for everyone' : 'End consultation for everyone', () => showConfirm(true), { cls: 'nhsuk-button--warning' }) : null;
   const controls = h('div', { class: 'nhsuk-button-group parley-call__controls', role: 'group', 'aria-label': 'Call controls' },
     muteBtn, camBtn, shareBtn, leaveBtn, endBtn);
 
@@ -168,8 +180,8 @@ export async function callView(app, k, main, stale, viewer) {
     const no = ctl('end-no', 'No, stay in the call', () => showConfirm(false));
     replace(confirmBox, h('div', { class: 'nhsuk-card nhsuk-card--warning', role: 'group', 'aria-labelledby': 'end-confirm-heading' },
       h('div', { class: 'nhsuk-card__content' },
-        h('h2', { class: 'nhsuk-card__heading nhsuk-heading-m', id: 'end-confirm-heading', tabindex: '-1' }, 'End the consultation for everyone?'),
-        h('p', { class: 'nhsuk-body' }, `Everyone leaves the call, and ${patientName}’s link stops working. The messages are kept.`),
+        h('h2', { class: 'nhsuk-card__heading nhsuk-heading-m', id: 'end-confirm-heading', tabindex: '-1' }, advice ? 'End the call for everyone?' : 'End the consultation for everyone?'),
+        h('p', { class: 'nhsuk-body' }, advice ? 'Everyone leaves the call, the patient too if they were brought in. The messages are kept.' : `Everyone leaves the call, and ${patientName}’s link stops working. The messages are kept.`),
         h('div', { class: 'nhsuk-button-group' }, yes, no))));
     confirmBox.querySelector('h2').focus();
   };
@@ -186,7 +198,8 @@ export async function callView(app, k, main, stale, viewer) {
       const btn = ctl(key === 'patient' ? 'admit-button' : `admit-button-${w.user_id}`, `Admit ${w.name}`, async () => {
         btn.disabled = true;
         try {
-          await app.conn.request('consult.admit', key === 'patient' ? { consultation_id: k.id } : { consultation_id: k.id, user_id: w.user_id });
+          const kid = w.consultation_id || k.id; // a patient brought into an advice call: theirs
+          await app.conn.request('consult.admit', key === 'patient' ? { consultation_id: kid } : { consultation_id: kid, user_id: w.user_id });
           showAdmit(key, null);
           say(`${w.name} has been let in`);
         } catch (e) {
@@ -204,7 +217,9 @@ export async function callView(app, k, main, stale, viewer) {
     if (w) waitingNow.set(key, w); else waitingNow.delete(key);
     renderAdmit();
   };
-  const invite = staff ? invitePanel(app, k, team, { say }) : null;
+  const invite = staff && !advice ? invitePanel(app, k, team, { say }) : null;
+  const bring = gpSide ? bringPatientPanel(app, k, { say, onBooked: (pk) => { patientCall = pk.id; } }) : null;
+  if (bring && patientCall) bring.booked();
 
   // Camera and microphone choice, during the call too.
   const chooser = deviceChooser(media);
@@ -214,7 +229,9 @@ export async function callView(app, k, main, stale, viewer) {
 
   // The consultation's messages: its conversation, kept in the transcript.
   const transcript = guest ? null : new Transcript(app, convId, staff ? 'staff' : 'patient');
-  const chat = guest ? null : composer(app, convId, { id: 'chat', label: 'Send a message', hint: staff ? `${patientName} and the practice team can read it` : 'Your GP practice can read it, and keeps it with your records', buttonText: 'Send message' });
+  const chatHint = advice ? 'The practice and the specialist service can read it. The patient cannot.'
+    : staff ? `${patientName} and the practice team can read it` : 'Your GP practice can read it, and keeps it with your records';
+  const chat = guest ? null : composer(app, convId, { id: 'chat', label: 'Send a message', hint: chatHint, buttonText: 'Send message' });
   if (transcript) {
     transcript.patientName = patientName;
     transcript.setOlder(older);
@@ -228,7 +245,7 @@ export async function callView(app, k, main, stale, viewer) {
         h('section', { class: 'parley-call', 'aria-labelledby': 'video-heading' },
           h('h2', { class: 'nhsuk-u-visually-hidden', id: 'video-heading' }, 'Video'),
           h('div', { class: 'parley-call__stage' }, a.fig, b.fig, screen.fig, self.fig)),
-        controls, confirmBox, settings, invite ? invite.el : null),
+        controls, confirmBox, settings, invite ? invite.el : null, bring ? bring.el : null),
       guest ? null : h('div', { class: 'nhsuk-grid-column-one-third' },
         h('div', { class: 'parley-call__chat' }, transcript.el, chat.el)))]);
 
@@ -312,7 +329,8 @@ export async function callView(app, k, main, stale, viewer) {
       heading('You have left the call'),
       h('p', { class: 'nhsuk-body' }, 'The consultation carries on for the others until it is ended.'),
       rejoin,
-      staff ? h('p', { class: 'nhsuk-body' }, h('a', { href: '/practice/consultations' }, 'Back to video consultations')) : null)));
+      advice ? h('p', { class: 'nhsuk-body' }, h('a', { href: `/practice/advice/${k.advice_id}` }, 'Back to the advice request'))
+        : staff ? h('p', { class: 'nhsuk-body' }, h('a', { href: '/practice/consultations' }, 'Back to video consultations')) : null)));
     focusHeading(main);
   };
   const finish = (ev, latest) => {
@@ -368,6 +386,21 @@ export async function callView(app, k, main, stale, viewer) {
       speaking.textContent = ev.display_name ? `Speaking: ${me ? 'you' : ev.display_name}` : '';
       return;
     }
+    // The patient's own consultation, held in this call: their waiting room and presence.
+    if (d.what === 'consult' && patientCall && d.consultationId === patientCall) {
+      const ev = d.event;
+      const p = ev.participant;
+      if ((ev.type === 'consult.joined' || ev.type === 'consult.reconnected') && p) {
+        if (!present.has(keyOf(p))) say(`${describe(p)} joined the call`);
+        present.set(keyOf(p), describe(p));
+      } else if (ev.type === 'consult.left' && p) {
+        if (present.delete(keyOf(p))) say(`${describe(p)} left the call`);
+      } else if (ev.type === 'consult.waiting' && p && p.role === 'patient') showAdmit('patient', { name: describe(p), consultation_id: patientCall });
+      else if (ev.type === 'consult.admitted' && p && p.role === 'patient') showAdmit('patient', null);
+      renderStatus();
+      renderTiles();
+      return;
+    }
     if (d.what === 'consult' && d.consultationId === k.id) {
       const ev = d.event;
       const p = ev.participant;
@@ -399,6 +432,8 @@ export async function callView(app, k, main, stale, viewer) {
   document.addEventListener('visibilitychange', markRead);
 
   if (k.status === 'waiting') showAdmit('patient', { name: patientName });
+  if (mine && mine.status === 'waiting') showAdmit('patient', { name: patientName, consultation_id: mine.id });
+  for (const p of (mine && mine.present) || []) present.set(keyOf(p), describe(p));
   for (const x of k.invited || []) if (GUEST_ROLES[x.role] && x.waiting && !x.admitted) showAdmit(String(x.id), { name: describe(x), user_id: x.id });
   if (transcript) transcript.render();
   markRead();
