@@ -70,7 +70,7 @@ static int call_run(pl_store_t *st, pl_req_t *r)
                        .org_id = a.practice_id,
                        .patient_id = a.patient_id,
                        .peer_org_id = a.service_id};
-    if ((rc = pl_consult_resource(st, &k, r->now, &res)) < 0) return rc;
+    if ((rc = pl_consult_resource(st, &r->actor, &k, r->now, &res)) < 0) return rc;
     if (pl_authz_check(&r->actor, &res, PL_ACT_CREATE) < 0) {
         pl_req_fail_msg(r, "calls are started by the practice's clinicians or the service's "
                            "specialists");
@@ -111,7 +111,7 @@ int pl_consult_bring_check(pl_store_t *st, pl_req_t *r, int64_t into, int64_t pa
     pl_resource_t res;
     int rc = pl_store_consult_get(st, into, &k);
     if (rc < 0 && rc != -PL_ENOTFOUND) return rc;
-    if (rc == 0 && (rc = pl_consult_resource(st, &k, r->now, &res)) < 0) return rc;
+    if (rc == 0 && (rc = pl_consult_resource(st, &r->actor, &k, r->now, &res)) < 0) return rc;
     if (rc == -PL_ENOTFOUND || pl_authz_check(&r->actor, &res, PL_ACT_READ) < 0) {
         pl_req_fail_msg(r, "no such call to bring the patient into");
         return -PL_ENOTFOUND;

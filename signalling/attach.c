@@ -152,9 +152,9 @@ static const char *actor_refusal(int rc)
 static int conv_allows(pl_store_t *st, const pl_actor_t *a, int64_t conv_id, pl_action_t act,
                        pl_conv_t *conv)
 {
+    pl_resource_t res;
     int rc = pl_store_conv_get(st, conv_id, conv);
-    if (rc < 0) return rc;
-    pl_resource_t res = pl_conv_resource(conv);
+    if (rc < 0 || (rc = pl_conv_resource_for(st, a, conv, pl_now_ms(), &res)) < 0) return rc;
     return pl_authz_check(a, &res, act);
 }
 

@@ -1,6 +1,6 @@
 /* Authorisation rules. Kept as a few plain conditions so that the whole policy can be read on
- * one screen; see authz.h. Cross-organisation access (sharing agreements) will be added here and
- * nowhere else. */
+ * one screen; see authz.h. Cross-organisation access (sharing agreements, case discussions) is
+ * decided here and nowhere else. */
 #include "signalling/authz.h"
 #include "core/err.h"
 
@@ -12,7 +12,8 @@ pl_resource_t pl_conv_resource(const pl_conv_t *conv)
                          .org_id = conv->org_id,
                          .patient_id = conv->patient_id,
                          .conversation_id = conv->id,
-                         .peer_org_id = conv->peer_org_id};
+                         .peer_org_id = conv->peer_org_id,
+                         .case_id = conv->case_id};
     return res;
 }
 
@@ -51,8 +52,9 @@ static int scope_allows(const pl_actor_t *a, const pl_resource_t *r, pl_action_t
 
 static int patient_may(const pl_actor_t *a, const pl_resource_t *r, pl_action_t act)
 {
-    /* Between professionals (advice, agreements): never the patient's to see. */
-    if (r->peer_org_id || r->kind == PL_RES_AGREEMENT || r->kind == PL_RES_ADVICE)
+    /* Between professionals (advice, agreements, case discussions): never the patient's. */
+    if (r->peer_org_id || r->case_id || r->kind == PL_RES_AGREEMENT || r->kind == PL_RES_ADVICE ||
+        r->kind == PL_RES_CASE)
         return -PL_EPERM;
     /* Organisations and their templates are the practice's business. */
     if (r->kind == PL_RES_ORG || r->kind == PL_RES_TEMPLATE) return -PL_EPERM;
@@ -129,8 +131,37 @@ static int professional_may(const pl_actor_t *a, const pl_resource_t *r, pl_acti
     }
 }
 
+/* A case discussion (MDT) and everything on it (case_id set): its members' and nobody
+ * else's, not even the rest of the practice that opened it. A member from the practice runs it
+ * (invites, closes); every member talks, sees the patient's identity (only services whose
+ * agreement shares it can have members) and takes part in the meeting. */
+static int case_may(const pl_actor_t *a, const pl_resource_t *r, pl_action_t act)
+{
+    unsigned practice = pl_authz_roles_at(a, r->org_id);
+    if (r->kind == PL_RES_CASE && act == PL_ACT_CREATE)
+        return (practice & CLINICAL_ROLES) ? 0 : -PL_EPERM;
+    if (!r->case_member) return -PL_EPERM;
+    switch (r->kind) {
+    case PL_RES_CASE:
+        if (act == PL_ACT_READ || act == PL_ACT_IDENTITY) return 0;
+        return (act == PL_ACT_INVITE || act == PL_ACT_END) && practice ? 0 : -PL_EPERM;
+    case PL_RES_CONVERSATION:
+        return act == PL_ACT_READ || act == PL_ACT_SEND || act == PL_ACT_RECEIPT ? 0 : -PL_EPERM;
+    case PL_RES_EVENT:
+        return act == PL_ACT_READ && !r->staff_only ? 0 : -PL_EPERM;
+    case PL_RES_CONSULTATION:
+        return act == PL_ACT_READ || act == PL_ACT_CREATE || act == PL_ACT_JOIN ||
+                       act == PL_ACT_END || act == PL_ACT_IDENTITY
+                   ? 0
+                   : -PL_EPERM;
+    default:
+        return -PL_EPERM;
+    }
+}
+
 static int staff_may(const pl_actor_t *a, const pl_resource_t *r, pl_action_t act)
 {
+    if (r->case_id || r->kind == PL_RES_CASE) return r->peer_org_id ? -PL_EPERM : case_may(a, r, act);
     if (r->peer_org_id || r->kind == PL_RES_AGREEMENT || r->kind == PL_RES_ADVICE)
         return r->peer_org_id ? professional_may(a, r, act) : -PL_EPERM;
     unsigned roles = pl_authz_roles_at(a, r->org_id);
@@ -180,7 +211,8 @@ static int staff_may(const pl_actor_t *a, const pl_resource_t *r, pl_action_t ac
  * patient's messages, and nothing staff-only. */
 static int guest_may(const pl_actor_t *a, const pl_resource_t *r, pl_action_t act)
 {
-    if (a->scope_consultation_id <= 0 || r->peer_org_id) return -PL_EPERM;
+    if (a->scope_consultation_id <= 0 || r->peer_org_id || r->case_id || r->kind == PL_RES_CASE)
+        return -PL_EPERM;
     if (r->kind == PL_RES_CONSULTATION)
         return act == PL_ACT_READ || act == PL_ACT_WAIT || act == PL_ACT_JOIN ? 0 : -PL_EPERM;
     if (r->kind == PL_RES_EVENT)

@@ -16,6 +16,7 @@ typedef enum {
     PL_RES_CONSULTATION,     /* a video consultation (on a conversation of the patient's) */
     PL_RES_AGREEMENT,        /* an information-sharing agreement: org_id the practice,
                                 peer_org_id the specialist service */
+    PL_RES_CASE,             /* a case discussion (MDT): org_id the practice that opened it */
     PL_RES_ADVICE,           /* an advice request: org_id the practice that asks, peer_org_id
                                 the service asked; conversation_id its thread */
 } pl_resource_kind_t;
@@ -40,6 +41,11 @@ typedef struct {
      * the service. */
     bool agreement_active;
     bool identity_shared;
+    /* A case discussion, its thread, the thread's events and its meeting: the case (0 for
+     * everything else), and whether the actor is a member with access now, as the handler
+     * found it (the store judges membership, organisation and agreement in one rule). */
+    int64_t case_id;
+    bool case_member;
 } pl_resource_t;
 
 typedef enum {

@@ -25,7 +25,6 @@
 #define LEFT_AFTER_MS 30000   /* consent lapsed this long: the person has left */
 #define NEVER_CAME_MS 60000   /* joined by signalling, no media this long: give up the peer */
 #define OFFER_MAX (64 * 1024) /* a browser offer is 5-10 KiB */
-#define CALL_MAX_PEOPLE 3     /* patient, clinician, one more (media/README.md) */
 
 typedef struct member {
     struct member *next;
@@ -120,7 +119,7 @@ static void speaker_push(pl_server_t *srv, pl_call_t *c, const member_t *who)
     }
 }
 
-/* Who fills each member's slots A and B (consult.slots): an ephemeral push to each member's
+/* Who fills each member's slots (consult.slots: A and B, or up to 7 in a meeting): a push to each member's
  * connections whenever people come or go, so every picture is captioned with the right name.
  * Patients and guests get staff by name only, as everywhere. */
 static void slots_push(pl_server_t *srv, pl_call_t *c)
@@ -128,7 +127,8 @@ static void slots_push(pl_server_t *srv, pl_call_t *c)
     for (member_t *m = c->members; m; m = m->next) {
         if (m->dead || !m->media_set) continue;
         json_t *slots = json_array();
-        for (int k = 0; k < 2; k++) {
+        int n_slots = pl_media_peer_slot_count(m->peer);
+        for (int k = 0; k < n_slots; k++) {
             pl_call_t *cc = NULL;
             uint64_t key = pl_media_peer_slot_key(m->peer, k);
             const member_t *o = key ? member_by_key(srv, key, &cc) : NULL;
@@ -393,12 +393,14 @@ static int h_ice_servers(pl_conn_t *c, const char *id, json_t *req)
 static int room_for_join(pl_store_t *st, pl_req_t *r, const pl_consult_t *k)
 {
     r->i2 = k->id;
+    /* How many people the room takes: a case discussion's meeting, its members. */
+    r->i3 = k->case_id ? PL_CASE_MAX_MEMBERS : PL_CONSULT_CAPACITY;
     if (!k->room_id) return 0;
     pl_consult_t room;
     pl_resource_t res;
     int rc = pl_store_consult_get(st, k->room_id, &room);
     if (rc < 0 && rc != -PL_ENOTFOUND) return rc;
-    if (rc == 0 && (rc = pl_consult_resource(st, &room, r->now, &res)) < 0) return rc;
+    if (rc == 0 && (rc = pl_consult_resource(st, &r->actor, &room, r->now, &res)) < 0) return rc;
     if (rc == -PL_ENOTFOUND || strcmp(room.status, "in_call") != 0) {
         json_object_set_new(r->result, "error_message", json_string("this call has ended"));
         return -PL_ECONFLICT;
@@ -419,7 +421,7 @@ static int load_for_join(pl_store_t *st, pl_req_t *r)
         json_object_set_new(r->result, "error_message", json_string("no such consultation"));
         return rc;
     }
-    if (rc < 0 || (rc = pl_consult_resource(st, &k, r->now, &res)) < 0) return rc;
+    if (rc < 0 || (rc = pl_consult_resource(st, &r->actor, &k, r->now, &res)) < 0) return rc;
     if (pl_authz_check(&r->actor, &res, PL_ACT_JOIN) < 0) {
         json_object_set_new(r->result, "error_message",
                             json_string("you do not have access to this consultation"));
@@ -530,7 +532,9 @@ static void join_after(pl_req_t *r, int status)
     } else {
         if (!c) {
             c = calloc(1, sizeof *c);
-            if (!c || pl_media_room_create(srv->media, (uint64_t)kid, &c->room) < 0) {
+            if (!c || pl_media_room_create(srv->media, (uint64_t)kid, &c->room) < 0 ||
+                pl_media_room_set_capacity(c->room, (int)r->i3) < 0) {
+                if (c && c->room) pl_media_room_destroy(c->room);
                 free(c);
                 fail(r, -PL_ENOMEM, "out of memory");
                 pl_sdp_offer_destroy(offer);
@@ -545,9 +549,14 @@ static void join_after(pl_req_t *r, int status)
         if (m) member_free(c, m);
         int others = 0;
         for (member_t *x = c->members; x; x = x->next) others += !x->dead;
-        if (others >= CALL_MAX_PEOPLE) {
+        if (others >= r->i3) {
             if (!c->members) call_free(srv, c);
-            fail(r, -PL_ECONFLICT, "the call is full: it has room for three people");
+            char full[64];
+            if (r->i3 == PL_CONSULT_CAPACITY)
+                snprintf(full, sizeof full, "the call is full: it has room for three people");
+            else
+                snprintf(full, sizeof full, "the call is full: it has room for %d people", (int)r->i3);
+            fail(r, -PL_ECONFLICT, full);
             pl_sdp_offer_destroy(offer);
             return;
         }

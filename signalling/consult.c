@@ -66,10 +66,18 @@ static pl_resource_t resource_of(const pl_consult_t *k)
     return res;
 }
 
-int pl_consult_resource(pl_store_t *st, const pl_consult_t *k, int64_t now, pl_resource_t *res)
+int pl_consult_resource(pl_store_t *st, const pl_actor_t *actor, const pl_consult_t *k,
+                        int64_t now, pl_resource_t *res)
 {
     *res = resource_of(k);
     res->peer_org_id = k->peer_org_id;
+    res->case_id = k->case_id;
+    if (k->case_id) {
+        bool member = false;
+        int rc = pl_store_case_member(st, k->case_id, actor->user_id, now, &member);
+        res->case_member = member;
+        return rc;
+    }
     if (!k->peer_org_id) return 0;
     pl_agreement_t ag;
     int rc = pl_store_agreement_active(st, k->org_id, k->peer_org_id, now, &ag);
@@ -86,7 +94,7 @@ static int load(pl_store_t *st, pl_req_t *r, pl_action_t act, pl_consult_t *k)
     pl_resource_t res;
     int rc = pl_store_consult_get(st, pl_req_param_id(r, "consultation_id"), k);
     if (rc == -PL_ENOTFOUND) pl_req_fail_msg(r, "no such consultation");
-    if (rc < 0 || (rc = pl_consult_resource(st, k, r->now, &res)) < 0) return rc;
+    if (rc < 0 || (rc = pl_consult_resource(st, &r->actor, k, r->now, &res)) < 0) return rc;
     if (pl_authz_check(&r->actor, &res, PL_ACT_READ) < 0) {
         pl_req_fail_msg(r, "you do not have access to this consultation");
         return -PL_EPERM;
@@ -129,7 +137,7 @@ static int reply_consult(pl_store_t *st, pl_req_t *r, int64_t id, json_t **full)
     pl_consult_t k;
     pl_resource_t res;
     int rc = pl_store_consult_get(st, id, &k);
-    if (rc < 0 || (rc = pl_consult_resource(st, &k, r->now, &res)) < 0 ||
+    if (rc < 0 || (rc = pl_consult_resource(st, &r->actor, &k, r->now, &res)) < 0 ||
         (rc = pl_store_consult_json(st, id, &c)) < 0)
         return rc;
     if (full) *full = json_deep_copy(c);
@@ -163,8 +171,10 @@ static int consult_event(pl_store_t *st, pl_req_t *r, const pl_consult_t *k, con
     pl_conv_t conv = {.id = k->conversation_id,
                       .org_id = k->org_id,
                       .patient_id = k->patient_id,
-                      .peer_org_id = k->peer_org_id};
+                      .peer_org_id = k->peer_org_id,
+                      .case_id = k->case_id};
     json_object_set_new(payload, "consultation_id", json_integer(k->id));
+    if (k->case_id) json_object_set_new(payload, "case_id", json_integer(k->case_id));
     return pl_req_event(st, r, &conv, false, type, payload);
 }
 
@@ -619,13 +629,15 @@ static int end_one(pl_store_t *st, pl_req_t *r, const pl_consult_t *k)
      * call between professionals has no patient in it (a patient brought in has their own). */
     json_t *people = json_array(), *p;
     size_t i;
-    if (!k->peer_org_id)
+    bool professionals = k->peer_org_id || k->case_id;
+    if (!professionals)
         json_array_append_new(people, person(json_object_get(full, "patient"), "patient"));
     json_array_append_new(people, person(json_object_get(full, "clinician"), "staff"));
     json_array_foreach(json_object_get(full, "invited"), i, p)
         json_array_append_new(people, person(p, json_string_value(json_object_get(p, "role"))));
-    /* Between professionals nobody is booked or invited: whoever is in the call took part. */
-    if (k->peer_org_id) json_array_foreach(json_object_get(full, "present"), i, p)
+    /* Between professionals (an advice call, a case meeting) nobody is booked or invited:
+     * whoever is in the call took part. */
+    if (professionals) json_array_foreach(json_object_get(full, "present"), i, p)
         {
             json_t *id = json_object_get(p, "user_id"), *q;
             size_t j;

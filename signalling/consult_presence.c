@@ -40,18 +40,13 @@ static int presence_run(pl_store_t *st, pl_job_t *job)
     json_t *payload = json_pack("{sI s{sI ss ss}}", "consultation_id", (json_int_t)k.id,
                                 "participant", "user_id", (json_int_t)who.user_id, "role",
                                 pl_actor_role(&who), "display_name", who.display_name);
-    int64_t cursor = 0;
-    /* On an advice thread the event is the two teams', never the patient's (as pl_req_event). */
-    int64_t patient = k.peer_org_id ? 0 : k.patient_id;
-    rc = pl_store_event_append_peer(st, k.conversation_id, k.org_id, k.peer_org_id, patient, false,
-                                    type, payload, p->now, &cursor);
-    if (rc == 0)
-        json_array_append_new(
-            p->events, json_pack("{sI sI sI sI sI sb ss sO sI}", "cursor", (json_int_t)cursor,
-                                 "conversation_id", (json_int_t)k.conversation_id, "org_id",
-                                 (json_int_t)k.org_id, "peer_org_id", (json_int_t)k.peer_org_id,
-                                 "patient_id", (json_int_t)patient, "staff_only", 0, "type", type,
-                                 "payload", payload, "at", (json_int_t)p->now));
+    pl_conv_t conv = {.id = k.conversation_id,
+                      .org_id = k.org_id,
+                      .patient_id = k.patient_id,
+                      .peer_org_id = k.peer_org_id,
+                      .case_id = k.case_id};
+    if (k.case_id) json_object_set_new(payload, "case_id", json_integer(k.case_id));
+    rc = pl_event_append(st, &conv, false, type, payload, p->now, p->events);
     json_decref(payload);
     return rc;
 }

@@ -35,9 +35,9 @@ static int submit(pl_conn_t *c, const char *id, const char *type, json_t *req, p
 /* Loads the conversation and asks authz; on refusal the reply says so plainly. */
 static int load_conv(pl_store_t *st, pl_req_t *r, int64_t id, pl_action_t act, pl_conv_t *conv)
 {
+    pl_resource_t res;
     int rc = pl_store_conv_get(st, id, conv);
-    if (rc < 0) return rc;
-    pl_resource_t res = pl_conv_resource(conv);
+    if (rc < 0 || (rc = pl_conv_resource_for(st, &r->actor, conv, r->now, &res)) < 0) return rc;
     rc = pl_authz_check(&r->actor, &res, act);
     if (rc < 0) pl_req_fail_msg(r, "you do not have access to this conversation");
     return rc;
@@ -230,6 +230,11 @@ static int send_run(pl_store_t *st, pl_req_t *r)
         pl_req_fail_msg(r, "this request is closed: start a new one");
         return -PL_ECONFLICT;
     }
+    if (conv.case_id && strcmp(conv.status, "closed") == 0 &&
+        pl_store_msg_find_txn(st, r->actor.user_id, txn, &prior) != 0) {
+        pl_req_fail_msg(r, "this case discussion is closed");
+        return -PL_ECONFLICT;
+    }
     const char *body = json_string_value(json_object_get(p, "body"));
     pl_msg_t msg;
     bool dup = false;
@@ -370,7 +375,8 @@ static int history_run(pl_store_t *st, pl_req_t *r)
     int rc = load_conv(st, r, json_integer_value(json_object_get(r->params, "conversation_id")),
                        PL_ACT_READ, &conv);
     if (rc < 0) return rc;
-    pl_resource_t res = pl_conv_resource(&conv);
+    pl_resource_t res;
+    if ((rc = pl_conv_resource_for(st, &r->actor, &conv, r->now, &res)) < 0) return rc;
     bool notes = pl_authz_check(&r->actor, &res, PL_ACT_READ_NOTES) == 0;
     json_t *h = NULL;
     if ((rc = pl_store_msg_history(st, conv.id, r->i1, (int)r->i2, notes, &h)) < 0) return rc;

@@ -62,9 +62,22 @@ static int64_t consultation_of(json_t *ev)
     return json_integer_value(json_object_get(json_object_get(ev, "payload"), "consultation_id"));
 }
 
+/* Whether the actor is a member of the case discussion the event belongs to: named in the
+ * audience of a live event (computed when it was stored); a replayed event of a case comes from
+ * the store only to members with access (store_sqlite_msg.c). */
+static bool case_member(const pl_conn_t *c, json_t *ev)
+{
+    json_t *aud = json_object_get(ev, "audience"), *v;
+    if (!aud) return json_integer_value(json_object_get(ev, "case_id")) != 0;
+    size_t i;
+    json_array_foreach(aud, i, v) if (json_integer_value(v) == c->actor.user_id) return true;
+    return false;
+}
+
 static bool may_see(const pl_conn_t *c, json_t *ev)
 {
     pl_resource_t res = {
+        .case_id = json_integer_value(json_object_get(ev, "case_id")),
         .kind = PL_RES_EVENT,
         .org_id = json_integer_value(json_object_get(ev, "org_id")),
         .patient_id = json_integer_value(json_object_get(ev, "patient_id")),
@@ -73,6 +86,7 @@ static bool may_see(const pl_conn_t *c, json_t *ev)
         .consultation_id = consultation_of(ev),
         .peer_org_id = json_integer_value(json_object_get(ev, "peer_org_id")),
     };
+    if (res.case_id) res.case_member = case_member(c, ev);
     return pl_authz_check(&c->actor, &res, PL_ACT_READ) == 0;
 }
 
@@ -101,6 +115,21 @@ void pl_events_fanout(pl_server_t *srv, json_t *events)
     json_array_foreach(events, i, ev)
     {
         size_t n = 0;
+        /* A case discussion's: its members' connections, and nobody else's. */
+        json_t *aud = json_object_get(ev, "audience"), *who;
+        if (aud) {
+            char *frame = frame_text(ev, false);
+            size_t j;
+            json_array_foreach(aud, j, who)
+            {
+                void *const *conns = pl_imap_get(srv->by_user, json_integer_value(who), &n);
+                for (size_t k = 0; frame && k < n; k++)
+                    if (((pl_conn_t *)conns[k])->actor.kind == PL_USER_STAFF)
+                        deliver(conns[k], ev, frame);
+            }
+            free(frame);
+            continue;
+        }
         /* Staff of the owning organisation, then the patient: disjoint sets. */
         void *const *conns =
             pl_imap_get(srv->by_org, json_integer_value(json_object_get(ev, "org_id")), &n);
@@ -162,7 +191,9 @@ static char *typing_frame(const pl_conv_t *conv, const pl_actor_t *who, bool typ
 void pl_events_typing(pl_server_t *srv, const pl_conv_t *conv, const pl_actor_t *who,
                       bool typing)
 {
-    /* Ephemeral: not stored, no cursor. Patients see "the practice is typing", not who. */
+    /* Ephemeral: not stored, no cursor. Patients see "the practice is typing", not who. A case
+     * discussion has no typing indicators: its members are not an organisation's index. */
+    if (conv->case_id) return;
     pl_resource_t res = {.kind = PL_RES_EVENT,
                          .org_id = conv->org_id,
                          .peer_org_id = conv->peer_org_id,

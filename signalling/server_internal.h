@@ -115,7 +115,7 @@ struct pl_req {
     pl_req_run_fn run;
     pl_req_after_fn after; /* optional, on the loop before the reply is sent */
     bool no_reply;
-    int64_t i1, i2;  /* handler scratch */
+    int64_t i1, i2, i3; /* handler scratch */
 };
 
 /* ---- ws.c ---- */
@@ -149,7 +149,16 @@ int pl_req_start(pl_conn_t *c, const char *id, const char *type, json_t *params,
 int pl_req_reject(pl_conn_t *c, const char *id, int rc, const pl_perr_t *e);
 void pl_req_fail_msg(pl_req_t *r, const char *msg);
 int64_t pl_req_param_id(const pl_req_t *r, const char *name);
-/* Appends a new event inside a run function and records it for fan-out. */
+/* Appends a new event to conv (payload borrowed) and its fan-out record to events: the one
+ * place that decides who an event is for (the practice, an advice thread's service, a case
+ * discussion's members, the patient). */
+int pl_event_append(pl_store_t *st, const pl_conv_t *conv, bool staff_only, const char *type,
+                    json_t *payload, int64_t now, json_t *events);
+/* The conversation as authz needs it for this actor: on a case discussion's thread, whether
+ * they are a member with access now. */
+int pl_conv_resource_for(pl_store_t *st, const pl_actor_t *actor, const pl_conv_t *conv,
+                         int64_t now, pl_resource_t *res);
+/* Appends a new event inside a run function (payload stolen) and records it for fan-out. */
 int pl_req_event(pl_store_t *st, pl_req_t *r, const pl_conv_t *conv, bool staff_only,
                  const char *type, json_t *payload /* stolen */);
 
@@ -178,9 +187,11 @@ json_t *pl_event_frame(json_t *ev, bool for_patient);
 /* Turns a consultation object (store view) into what its patient may see: staff names without
  * their user ids. In place. */
 void pl_consult_patient_view(json_t *consultation);
-/* The facts authz needs about k as of now: on an advice thread, the service and whether an
- * agreement in force shares the patient's identity with it. */
-int pl_consult_resource(pl_store_t *st, const pl_consult_t *k, int64_t now, pl_resource_t *res);
+/* The facts authz needs about k as of now, for actor: on an advice thread, the service and
+ * whether an agreement in force shares the patient's identity with it; a case discussion's
+ * meeting, whether actor is a member with access. */
+int pl_consult_resource(pl_store_t *st, const pl_actor_t *actor, const pl_consult_t *k,
+                        int64_t now, pl_resource_t *res);
 /* Puts consultation id, as the caller may see it, into r's reply as "consultation". */
 int pl_consult_reply(pl_store_t *st, pl_req_t *r, int64_t id);
 /* advice_call.c, for consult.book with into_consultation_id: whether the caller may bring

@@ -454,23 +454,57 @@ void pl_req_submit(pl_req_t *r)
     }
 }
 
-int pl_req_event(pl_store_t *st, pl_req_t *r, const pl_conv_t *conv, bool staff_only,
-                 const char *type, json_t *payload)
+int pl_event_append(pl_store_t *st, const pl_conv_t *conv, bool staff_only, const char *type,
+                    json_t *payload, int64_t now, json_t *events)
 {
     int64_t id = 0;
     /* An advice thread is between professionals: its events go to the practice and the
-     * service (peer_org_id), and carry no patient, so they never reach the patient. */
-    int64_t patient = conv->peer_org_id ? 0 : conv->patient_id;
+     * service (peer_org_id), and carry no patient, so they never reach the patient. A case
+     * discussion's go to its members only (audience), and likewise carry no patient. */
+    int64_t patient = conv->peer_org_id || conv->case_id ? 0 : conv->patient_id;
     int rc = pl_store_event_append_peer(st, conv->id, conv->org_id, conv->peer_org_id, patient,
-                                        staff_only, type, payload, r->now, &id);
-    if (rc == 0)
-        json_array_append_new(
-            r->events, json_pack("{sI sI sI sI sI sb ss sO sI}", "cursor", (json_int_t)id,
-                                 "conversation_id", (json_int_t)conv->id, "org_id",
-                                 (json_int_t)conv->org_id, "peer_org_id",
-                                 (json_int_t)conv->peer_org_id, "patient_id", (json_int_t)patient,
-                                 "staff_only", staff_only, "type", type, "payload", payload, "at",
-                                 (json_int_t)r->now));
+                                        staff_only, type, payload, now, &id);
+    json_t *audience = NULL;
+    if (rc == 0 && conv->case_id) {
+        int64_t ids[PL_CASE_MAX_MEMBERS];
+        int n = 0;
+        if ((rc = pl_store_event_set_case(st, id, conv->case_id)) == 0)
+            rc = pl_store_case_audience(st, conv->case_id, now, ids, PL_CASE_MAX_MEMBERS, &n);
+        audience = json_array();
+        for (int i = 0; rc == 0 && i < n; i++) json_array_append_new(audience, json_integer(ids[i]));
+    }
+    if (rc == 0) {
+        json_t *ev = json_pack("{sI sI sI sI sI sb ss sO sI}", "cursor", (json_int_t)id,
+                               "conversation_id", (json_int_t)conv->id, "org_id",
+                               (json_int_t)conv->org_id, "peer_org_id",
+                               (json_int_t)conv->peer_org_id, "patient_id", (json_int_t)patient,
+                               "staff_only", staff_only, "type", type, "payload", payload, "at",
+                               (json_int_t)now);
+        if (ev && conv->case_id) {
+            json_object_set_new(ev, "case_id", json_integer(conv->case_id));
+            json_object_set(ev, "audience", audience);
+        }
+        json_array_append_new(events, ev);
+    }
+    json_decref(audience);
+    return rc;
+}
+
+int pl_req_event(pl_store_t *st, pl_req_t *r, const pl_conv_t *conv, bool staff_only,
+                 const char *type, json_t *payload)
+{
+    int rc = pl_event_append(st, conv, staff_only, type, payload, r->now, r->events);
     json_decref(payload);
+    return rc;
+}
+
+int pl_conv_resource_for(pl_store_t *st, const pl_actor_t *actor, const pl_conv_t *conv,
+                         int64_t now, pl_resource_t *res)
+{
+    *res = pl_conv_resource(conv);
+    if (!conv->case_id) return 0;
+    bool member = false;
+    int rc = pl_store_case_member(st, conv->case_id, actor->user_id, now, &member);
+    res->case_member = member;
     return rc;
 }

@@ -330,6 +330,59 @@ const char *const pl_schema_migrations[] = {
      * column a foreign key uses. */
     "ALTER TABLE consultations ADD COLUMN room_id INTEGER;"
     "CREATE INDEX consultations_room ON consultations(room_id) WHERE room_id IS NOT NULL;",
+
+    /* 8: case discussions (MDT). A clinician of a practice opens one about a patient of
+     * theirs and invites professionals of the practice and of services with an agreement in
+     * force that shares the patient's identity. Its thread is a conversation of kind 'case'
+     * (org_id the practice, so it is stored with the patient); access is membership, so its
+     * events carry case_id and no patient, and reach the members only. A member takes part
+     * for one organisation (org_id), which is how an ended agreement takes their access away.
+     * The conversations table is rebuilt for its CHECK, as in migration 6. */
+    "ALTER TABLE events ADD COLUMN case_id INTEGER;"
+    "CREATE INDEX events_case ON events(case_id, id) WHERE case_id IS NOT NULL;"
+    "PRAGMA defer_foreign_keys = ON;"
+    "CREATE TEMP TABLE conversations_copy AS SELECT * FROM conversations;"
+    "DROP TABLE conversations;"
+    "CREATE TABLE conversations ("
+    "  id INTEGER PRIMARY KEY,"
+    "  org_id INTEGER NOT NULL REFERENCES orgs(id),"
+    "  patient_id INTEGER NOT NULL REFERENCES users(id),"
+    "  kind TEXT NOT NULL CHECK (kind IN ('admin','clinical','video','advice','case')),"
+    "  subject BLOB NOT NULL,"
+    "  answers BLOB,"
+    "  status TEXT NOT NULL DEFAULT 'new'"
+    "    CHECK (status IN ('new','in_progress','awaiting_patient','closed')),"
+    "  assignee_user_id INTEGER REFERENCES users(id),"
+    "  assignee_role TEXT,"
+    "  last_seq INTEGER NOT NULL DEFAULT 0,"
+    "  create_txn TEXT NOT NULL,"
+    "  waiting_since INTEGER,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  UNIQUE (patient_id, create_txn));"
+    "INSERT INTO conversations SELECT * FROM temp.conversations_copy;"
+    "DROP TABLE temp.conversations_copy;"
+    "CREATE INDEX conversations_org ON conversations(org_id, id);"
+    "CREATE INDEX conversations_patient ON conversations(patient_id, id);"
+    "CREATE TABLE cases ("
+    "  id INTEGER PRIMARY KEY,"
+    "  conversation_id INTEGER NOT NULL UNIQUE REFERENCES conversations(id),"
+    "  org_id INTEGER NOT NULL REFERENCES orgs(id),"
+    "  patient_id INTEGER NOT NULL REFERENCES users(id),"
+    "  status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open','closed')),"
+    "  created_by INTEGER NOT NULL REFERENCES users(id),"
+    "  created_at INTEGER NOT NULL,"
+    "  closed_by INTEGER REFERENCES users(id),"
+    "  closed_at INTEGER);"
+    "CREATE INDEX cases_org ON cases(org_id, id);"
+    "CREATE TABLE case_members ("
+    "  case_id INTEGER NOT NULL REFERENCES cases(id),"
+    "  user_id INTEGER NOT NULL REFERENCES users(id),"
+    "  org_id INTEGER NOT NULL REFERENCES orgs(id),"
+    "  added_by INTEGER NOT NULL REFERENCES users(id),"
+    "  added_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (case_id, user_id));"
+    "CREATE INDEX case_members_user ON case_members(user_id);",
 };
 
 const int pl_schema_version = (int)(sizeof pl_schema_migrations / sizeof pl_schema_migrations[0]);

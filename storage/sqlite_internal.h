@@ -34,4 +34,18 @@ int pl__sq_open_col(pl_store_t *st, sqlite3_stmt *s, int col, const char *aad, c
 /* Opens a sealed JSON column; NULL on failure. Caller decrefs. */
 json_t *pl__sq_open_json(pl_store_t *st, sqlite3_stmt *s, int col, const char *aad);
 
+/* Case discussions (store_sqlite_case.c): the members m (of case k) with access at time NOW
+ * (an SQL expression): still a member of the organisation they take part for, which is the
+ * practice that opened the case or a service with an agreement in force with it that shares
+ * the patient's identity. One rule for every query, the event replay's included. */
+#define PL_CASE_ACCESS(NOW)                                                                        \
+    "m.org_id IN (SELECT org_id FROM memberships WHERE user_id = m.user_id) AND "                 \
+    "(m.org_id = k.org_id OR EXISTS (SELECT 1 FROM agreements a WHERE a.practice_id = k.org_id " \
+    "AND a.service_id = m.org_id AND a.shares = 'identified' AND a.accepted_at IS NOT NULL AND " \
+    "a.ended_at IS NULL AND a.starts_at <= " NOW " AND " NOW " < a.ends_at))"
+/* The cases USER (an SQL expression) has access to at NOW. */
+#define PL_CASES_OF_USER(USER, NOW)                                                                \
+    "SELECT m.case_id FROM case_members m JOIN cases k ON k.id = m.case_id WHERE m.user_id = "    \
+    USER " AND " PL_CASE_ACCESS(NOW)
+
 #endif

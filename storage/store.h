@@ -102,10 +102,13 @@ typedef struct {
     int64_t patient_id;
     int64_t last_seq;
     char status[24]; /* new | in_progress | awaiting_patient | closed */
-    char kind[16];   /* admin | clinical | video | advice */
+    char kind[16];   /* admin | clinical | video | advice | case */
     /* An advice request's thread: the specialist service whose staff share it (0 for every
      * other kind). Its events go to both organisations and never to the patient. */
     int64_t peer_org_id;
+    /* A case discussion's thread: the case (0 for every other kind). Its events go to the
+     * case's members only. */
+    int64_t case_id;
 } pl_conv_t;
 
 /* A message as written: */
@@ -216,9 +219,12 @@ int pl_store_event_append(pl_store_t *st, int64_t conv_id, int64_t org_id, int64
 int pl_store_event_append_peer(pl_store_t *st, int64_t conv_id, int64_t org_id,
                                int64_t peer_org_id, int64_t patient_id, bool staff_only,
                                const char *type, const json_t *payload, int64_t now, int64_t *id);
+/* Marks event id as a case discussion's (delivered to its members only). */
+int pl_store_event_set_case(pl_store_t *st, int64_t id, int64_t case_id);
 /* Events after `after` that could be visible to the actor (by org membership, as the owning
  * or the peer organisation, or patient), oldest first, at most limit. Each: {cursor, type,
- * conversation_id, org_id, peer_org_id, patient_id, staff_only, at, payload}. Callers still
+ * conversation_id, org_id, peer_org_id, case_id, patient_id, staff_only, at, payload}; a case
+ * discussion's only for its members with access now. Callers still
  * run each through authz. */
 int pl_store_events_since(pl_store_t *st, const pl_actor_t *actor, int64_t after, int limit,
                           json_t **out);
@@ -264,6 +270,8 @@ typedef struct {
     /* The consultation whose media room this one's call is in (a patient brought into an
      * advice call), else 0: its own. */
     int64_t room_id;
+    /* A case discussion's meeting: the case, else 0. Up to PL_CASE_MAX_MEMBERS in the call. */
+    int64_t case_id;
 } pl_consult_t;
 
 /* A join link as stored: never the token itself, only its hash. */
@@ -279,6 +287,7 @@ typedef struct {
 typedef enum { PL_CONSULT_JOINED = 1, PL_CONSULT_LEFT, PL_CONSULT_RECONNECTED } pl_presence_t;
 
 #define PL_CONSULT_MAX_INVITED 1 /* the call has three places: patient, clinician, one more */
+#define PL_CONSULT_CAPACITY 3
 
 /* A conversation the server starts itself for a consultation: kind "video", status in_progress
  * and no response clock running (nobody is waiting for the practice to answer yet). The
@@ -449,6 +458,49 @@ int pl_store_advice_json(pl_store_t *st, int64_t id, int64_t now, json_t **out);
 int pl_store_advice_list(pl_store_t *st, const char *side, const int64_t *org_ids, int n_orgs,
                          const char *filter, int64_t me, int64_t before_id, int limit, int64_t now,
                          json_t **out);
+
+/* ---- case discussions, MDT (store_sqlite_case.c) ----
+ * A practice's discussion of a patient with invited professionals: its thread is a
+ * conversation of kind case, its members take part each for one organisation. A member has
+ * access while they take part for the practice that opened it, or for a service with which
+ * that practice has an agreement in force that shares the patient's identity. */
+typedef struct {
+    int64_t id, conversation_id, org_id, patient_id, created_by, created_at, closed_at;
+    char status[8]; /* open | closed */
+} pl_case_t;
+
+#define PL_CASE_MAX_MEMBERS 8 /* the meeting's places */
+
+/* Opens a case: its conversation (subject = title, sealed), the case, and the creator as its
+ * first member (for org_id). A retry with the same txn returns the first (*created false). */
+int pl_store_case_create(pl_store_t *st, int64_t org_id, int64_t patient_id, const char *title,
+                         const char *txn, int64_t by, int64_t now, int64_t *id, bool *created);
+int pl_store_case_get(pl_store_t *st, int64_t id, pl_case_t *out);
+int pl_store_case_by_conv(pl_store_t *st, int64_t conversation_id, pl_case_t *out);
+/* Whether user_id has access to the case now (see above). */
+int pl_store_case_member(pl_store_t *st, int64_t case_id, int64_t user_id, int64_t now,
+                         bool *member);
+/* The members with access now, at most max, into ids. */
+int pl_store_case_audience(pl_store_t *st, int64_t case_id, int64_t now, int64_t *ids, int max,
+                           int *n);
+/* The organisation user_id may take part for in the case now: the practice that opened it, or
+ * a service with an identified agreement in force with it (the practice first). -PL_ENOTFOUND
+ * if none (or not staff). */
+int pl_store_case_eligible_org(pl_store_t *st, int64_t case_id, int64_t user_id, int64_t now,
+                               int64_t *org_id);
+/* Adds a member. *added false if already one; -PL_ECONFLICT when PL_CASE_MAX_MEMBERS are in. */
+int pl_store_case_add_member(pl_store_t *st, int64_t case_id, int64_t user_id, int64_t org_id,
+                             int64_t by, int64_t now, bool *added);
+/* -PL_ECONFLICT when closed already. */
+int pl_store_case_close(pl_store_t *st, int64_t id, int64_t by, int64_t now);
+/* The case as PROTOCOL section 12 shows it (call_id not included); caller decrefs. */
+int pl_store_case_json(pl_store_t *st, int64_t id, json_t **out);
+/* The cases user_id has access to now, newest first, at most 100: {"cases":[...]}.
+ * filter: "open", "closed" or NULL/"all". */
+int pl_store_case_list(pl_store_t *st, int64_t user_id, const char *filter, int64_t now,
+                       json_t **out);
+/* Who may be invited now and is not a member: {"people":[{user_id, display_name, org}]}. */
+int pl_store_case_candidates(pl_store_t *st, int64_t case_id, int64_t now, json_t **out);
 
 /* Audit: who did what to which patient data, when, from where. */
 int pl_store_audit(pl_store_t *st, int64_t actor_id, const char *action, const char *resource_type,

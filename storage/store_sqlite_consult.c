@@ -82,8 +82,10 @@ int pl_store_consult_create(pl_store_t *st, int64_t conversation_id, int64_t org
 #define CONSULT_ROW                                                                                \
     "SELECT c.id, c.conversation_id, c.org_id, c.patient_id, c.clinician_user_id, "               \
     "coalesce(c.scheduled_at, 0), c.created_at, coalesce(c.started_at, 0), "                       \
-    "coalesce(c.ended_at, 0), c.status, coalesce(ar.service_id, 0), coalesce(c.room_id, 0) "       \
-    "FROM consultations c LEFT JOIN advice_requests ar ON ar.conversation_id = c.conversation_id "
+    "coalesce(c.ended_at, 0), c.status, coalesce(ar.service_id, 0), coalesce(c.room_id, 0), "     \
+    "coalesce(ck.id, 0) FROM consultations c "                                                     \
+    "LEFT JOIN advice_requests ar ON ar.conversation_id = c.conversation_id "                      \
+    "LEFT JOIN cases ck ON ck.conversation_id = c.conversation_id "
 
 static int consult_row(pl_store_t *st, sqlite3_stmt *s, pl_consult_t *out, const char *what);
 
@@ -146,6 +148,7 @@ static int consult_row(pl_store_t *st, sqlite3_stmt *s, pl_consult_t *out, const
         snprintf(out->status, sizeof out->status, "%s", (const char *)sqlite3_column_text(s, 9));
         out->peer_org_id = sqlite3_column_int64(s, 10);
         out->room_id = sqlite3_column_int64(s, 11);
+        out->case_id = sqlite3_column_int64(s, 12);
     }
     sqlite3_reset(s);
     if (rc == SQLITE_ROW) return 0;
@@ -193,7 +196,8 @@ int pl_store_consult_set_status(pl_store_t *st, int64_t id, const char *from, co
     "'role', CASE WHEN cp.user_id = c.patient_id THEN 'patient' "                                  \
     "ELSE coalesce(u.guest_role, 'staff') END)) FROM consult_participants cp "                     \
     "JOIN users u ON u.id = cp.user_id WHERE cp.consultation_id = c.id AND cp.present = 1), "      \
-    "c.room_id, (SELECT ar.id FROM advice_requests ar WHERE ar.conversation_id = c.conversation_id) " \
+    "c.room_id, (SELECT ar.id FROM advice_requests ar WHERE ar.conversation_id = c.conversation_id), " \
+    "(SELECT ck.id FROM cases ck WHERE ck.conversation_id = c.conversation_id) "                   \
     "FROM consultations c JOIN users p ON p.id = c.patient_id "                                    \
     "JOIN users s ON s.id = c.clinician_user_id "
 
@@ -228,6 +232,12 @@ static json_t *consult_row_json(sqlite3_stmt *s)
         json_object_set_new(c, "advice_id", json_integer(sqlite3_column_int64(s, 15)));
     if (c && sqlite3_column_type(s, 14) != SQLITE_NULL)
         json_object_set_new(c, "room_id", json_integer(sqlite3_column_int64(s, 14)));
+    /* A case discussion's meeting has room for its members; a consultation for three. */
+    bool meeting = sqlite3_column_type(s, 16) != SQLITE_NULL;
+    if (c && meeting) json_object_set_new(c, "case_id", json_integer(sqlite3_column_int64(s, 16)));
+    if (c)
+        json_object_set_new(c, "capacity",
+                            json_integer(meeting ? PL_CASE_MAX_MEMBERS : PL_CONSULT_CAPACITY));
     if (c && sqlite3_column_type(s, 10) != SQLITE_NULL && sqlite3_column_type(s, 11) != SQLITE_NULL)
         json_object_set_new(
             c, "duration_seconds",
@@ -273,7 +283,8 @@ static void local_day(int64_t now, int64_t *start, int64_t *end)
     "AND coalesce(c.scheduled_at, c.created_at) < ?5 "                                             \
     "WHEN 'upcoming' THEN c.status IN ('booked','waiting','in_call') "                             \
     "ELSE 1 END) AND NOT EXISTS (SELECT 1 FROM advice_requests ar "                                \
-    "WHERE ar.conversation_id = c.conversation_id) ORDER BY c.id DESC LIMIT ?6"
+    "WHERE ar.conversation_id = c.conversation_id) AND NOT EXISTS (SELECT 1 FROM cases ck "        \
+    "WHERE ck.conversation_id = c.conversation_id) ORDER BY c.id DESC LIMIT ?6"
 
 static int consult_list(pl_store_t *st, sqlite3_stmt *s, const char *filter, int64_t before_id,
                         int limit, int64_t now, json_t **out)

@@ -89,8 +89,10 @@ int pl_store_conv_create(pl_store_t *st, int64_t org_id, int64_t patient_id, con
 int pl_store_conv_get(pl_store_t *st, int64_t id, pl_conv_t *out)
 {
     sqlite3_stmt *s = pl__sq_stmt(st, "SELECT c.id, c.org_id, c.patient_id, c.last_seq, c.status, "
-                                      "c.kind, coalesce(a.service_id, 0) FROM conversations c "
+                                      "c.kind, coalesce(a.service_id, 0), coalesce(k.id, 0) "
+                                      "FROM conversations c "
                                       "LEFT JOIN advice_requests a ON a.conversation_id = c.id "
+                                      "LEFT JOIN cases k ON k.conversation_id = c.id "
                                       "WHERE c.id = ?");
     if (!s) return -PL_EINTERNAL;
     sqlite3_bind_int64(s, 1, id);
@@ -104,6 +106,7 @@ int pl_store_conv_get(pl_store_t *st, int64_t id, pl_conv_t *out)
         snprintf(out->status, sizeof out->status, "%s", (const char *)sqlite3_column_text(s, 4));
         snprintf(out->kind, sizeof out->kind, "%s", (const char *)sqlite3_column_text(s, 5));
         out->peer_org_id = sqlite3_column_int64(s, 6);
+        out->case_id = sqlite3_column_int64(s, 7);
     }
     sqlite3_reset(s);
     if (rc == SQLITE_ROW) return 0;
@@ -245,7 +248,7 @@ int pl_store_conv_list_org(pl_store_t *st, const int64_t *org_ids, int n_orgs, i
                            json_t **out)
 {
     static const char sql[] =
-        CONV_SELECT "WHERE c.org_id IN (SELECT value FROM json_each(?1)) AND c.kind != 'advice' "
+        CONV_SELECT "WHERE c.org_id IN (SELECT value FROM json_each(?1)) AND c.kind NOT IN ('advice','case') "
                     "AND (?2 = 0 OR c.id < ?2) AND (CASE ?3 "
                     "WHEN 'new' THEN c.status = 'new' "
                     "WHEN 'assigned_to_me' THEN c.assignee_user_id = ?4 AND c.status != 'closed' "
@@ -276,7 +279,7 @@ int pl_store_conv_list_patient(pl_store_t *st, int64_t patient_id, int64_t befor
                                json_t **out)
 {
     /* Advice threads are between professionals: not in the inbox, not the patient's. */
-    static const char sql[] = CONV_SELECT "WHERE c.patient_id = ?1 AND c.kind != 'advice' "
+    static const char sql[] = CONV_SELECT "WHERE c.patient_id = ?1 AND c.kind NOT IN ('advice','case') "
                                           "AND (?2 = 0 OR c.id < ?2) ORDER BY c.id DESC LIMIT ?3";
     sqlite3_stmt *s = pl__sq_stmt(st, sql);
     if (!s) return -PL_EINTERNAL;
@@ -551,24 +554,37 @@ int pl_store_event_append_peer(pl_store_t *st, int64_t conv_id, int64_t org_id,
     return 0;
 }
 
+int pl_store_event_set_case(pl_store_t *st, int64_t id, int64_t case_id)
+{
+    sqlite3_stmt *s = pl__sq_stmt(st, "UPDATE events SET case_id = ? WHERE id = ?");
+    if (!s) return -PL_EINTERNAL;
+    sqlite3_bind_int64(s, 1, case_id);
+    sqlite3_bind_int64(s, 2, id);
+    return pl__sq_done(st, s, "event case");
+}
+
 int pl_store_events_since(pl_store_t *st, const pl_actor_t *actor, int64_t after, int limit,
                           json_t **out)
 {
     static const char patient_sql[] =
         "SELECT id, conversation_id, org_id, patient_id, staff_only, type, payload, created_at, "
-        "coalesce(peer_org_id, 0) "
-        "FROM events WHERE patient_id = ?1 AND staff_only = 0 AND id > ?2 ORDER BY id LIMIT ?3";
+        "coalesce(peer_org_id, 0), 0 "
+        "FROM events WHERE patient_id = ?1 AND staff_only = 0 AND case_id IS NULL AND id > ?2 "
+        "ORDER BY id LIMIT ?3";
+    /* A case discussion's events go to the members with access now (store_sqlite_case.c's
+     * rule, with the clock of the database: the replay has no request time). */
     static const char staff_sql[] =
         "SELECT id, conversation_id, org_id, patient_id, staff_only, type, payload, created_at, "
-        "coalesce(peer_org_id, 0) FROM events "
-        "WHERE (org_id IN (SELECT org_id FROM memberships WHERE user_id = ?1) "
-        "OR peer_org_id IN (SELECT org_id FROM memberships WHERE user_id = ?1)) "
-        "AND id > ?2 ORDER BY id LIMIT ?3";
+        "coalesce(peer_org_id, 0), coalesce(case_id, 0) FROM events "
+        "WHERE ((case_id IS NULL AND (org_id IN (SELECT org_id FROM memberships WHERE user_id = ?1) "
+        "OR peer_org_id IN (SELECT org_id FROM memberships WHERE user_id = ?1))) OR case_id IN "
+        "(" PL_CASES_OF_USER("?1", "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)")
+        ")) AND id > ?2 ORDER BY id LIMIT ?3";
     /* A guest sees only its consultation's consult.* events; authz sorts out which. */
     static const char guest_sql[] =
         "SELECT id, conversation_id, org_id, patient_id, staff_only, type, payload, created_at, "
-        "coalesce(peer_org_id, 0) FROM events WHERE conversation_id = ?1 AND staff_only = 0 "
-        "AND id > ?2 "
+        "coalesce(peer_org_id, 0), 0 FROM events WHERE conversation_id = ?1 AND staff_only = 0 "
+        "AND case_id IS NULL AND id > ?2 "
         "AND type LIKE 'consult.%' ORDER BY id LIMIT ?3";
     bool guest = actor->kind == PL_USER_GUEST;
     sqlite3_stmt *s = pl__sq_stmt(st, guest                              ? guest_sql
@@ -587,10 +603,11 @@ int pl_store_events_since(pl_store_t *st, const pl_actor_t *actor, int64_t after
         json_t *payload = pl__sq_open_json(st, s, 6, aad);
         if (!payload) payload = json_object(); /* logged by the opener; keep the cursor moving */
         json_array_append_new(
-            arr, json_pack("{sI sI sI sI sI sb ss so sI}", "cursor",
+            arr, json_pack("{sI sI sI sI sI sI sb ss so sI}", "cursor",
                            (json_int_t)sqlite3_column_int64(s, 0), "conversation_id",
                            (json_int_t)conv, "org_id", (json_int_t)sqlite3_column_int64(s, 2),
-                           "peer_org_id", (json_int_t)sqlite3_column_int64(s, 8),
+                           "peer_org_id", (json_int_t)sqlite3_column_int64(s, 8), "case_id",
+                           (json_int_t)sqlite3_column_int64(s, 9),
                            "patient_id", (json_int_t)sqlite3_column_int64(s, 3), "staff_only",
                            sqlite3_column_int(s, 4) != 0, "type",
                            (const char *)sqlite3_column_text(s, 5), "payload", payload, "at",

@@ -95,6 +95,7 @@ static bool replays(pl_pc_t *c, const char *type, json_int_t kid)
     json_t *e;
     json_array_foreach(evs, i, e)
     {
+        e = json_object_get(e, "event"); /* the frame's event */
         if (!strcmp(cfx_jstr(e, "type"), type) && cfx_jint(e, "consultation_id") == kid)
             found = true;
     }

@@ -231,6 +231,8 @@ static void test_version_1_database_migrates_to_templates_and_keeps_data(void **
                 "specialties; ALTER TABLE orgs DROP COLUMN routine_target_hours; "
                 "ALTER TABLE orgs DROP COLUMN urgent_target_hours; "
                 "DROP INDEX consultations_room; ALTER TABLE consultations DROP COLUMN room_id; "
+                "DROP TABLE case_members; DROP TABLE cases; DROP INDEX events_case; "
+                "ALTER TABLE events DROP COLUMN case_id; "
                 "DELETE FROM schema_version WHERE version > 1");
     assert_int_equal(raw_int(f, "SELECT max(version) FROM schema_version"), 1);
     reopen(f, f->key);

@@ -1,33 +1,55 @@
-// One browser's place in a video consultation (PROTOCOL 8.9): the RTCPeerConnection to
-// Parley's media server, its fixed five transceivers, ICE restarts after a network change, and
-// screen sharing. No DOM here: pages/call.js draws it.
+// One browser's place in a video consultation or meeting (PROTOCOL 8.9, 12): the
+// RTCPeerConnection to Parley's media server, its fixed transceivers, ICE restarts after a
+// network change, and screen sharing. No DOM here: pages/call.js draws it.
 //
-// The offer always has the same five sections, in this order, so nobody renegotiates when
-// people come and go:
-//   0 audio sendrecv  my microphone; the first other person's voice     (slot a)
-//   1 video sendrecv  my camera; the first other person's video         (slot a)
-//   2 audio recvonly  the second other person's voice                   (slot b)
-//   3 video recvonly  the second other person's video                   (slot b)
-//   4 video sendrecv  screen share: staff send it, everyone receives it (slot screen)
+// The offer always has the same sections, in this order, so nobody renegotiates when people
+// come and go. It has K "slots", one per other person it can show (K = the consultation's
+// capacity - 1: 2 for a consultation of three, up to 7 for a meeting of eight), 2K + 1
+// sections in all (media/README.md, "How a call is negotiated"):
+//   0      audio sendrecv  my microphone; slot 0's voice (the first other person)
+//   1      video sendrecv  my camera; slot 0's video
+//   2k     audio recvonly  slot k's voice, for k = 1 .. K-1
+//   2k+1   video recvonly  slot k's video
+//   2K     video sendrecv  screen share: staff send it, everyone receives it
+// With K = 2 (the default) that is the original five: slot a = 0,1; slot b = 2,3; screen = 4.
+// Slots are named by letter too, as the page's tiles are: slot 0 is a, slot 1 is b, ... g.
 // The server is ICE-lite and answers with its one host candidate, so the offer is sent at
 // once, without waiting for candidates (no trickle ICE).
 
-const SLOTS = { a: [0, 1], b: [2, 3], screen: [4] };
+export const MIN_SLOTS = 2;
+export const MAX_SLOTS = 7;
+export const SLOT_LETTERS = 'abcdefg';
+
+// The transceiver indexes of each slot, and of the screen, for K slots.
+function layout(k) {
+  const slots = [];
+  for (let i = 0; i < k; i++) slots.push([2 * i, 2 * i + 1]);
+  return { slots, screen: [2 * k] };
+}
+
+const idle = () => ({ audio: false, video: false });
+
 const RESTART_AFTER_MS = 3000;   // 'disconnected' this long: restart ICE
 const ACTIVE_FOR_MS = 3000;      // a slot counts as live while packets arrived this recently
 const STATS_EVERY_MS = 1000;
 
 export class Call extends EventTarget {
-  // media: a LocalMedia (media.js). canShare: staff may send their screen.
-  constructor(app, consultationId, media, { canShare = false } = {}) {
+  // media: a LocalMedia (media.js). canShare: staff may send their screen. slots: how many
+  // other people the offer has room for, K (2 to 7; the consultation's capacity - 1).
+  constructor(app, consultationId, media, { canShare = false, slots = MIN_SLOTS } = {}) {
     super();
+    const n = Math.trunc(Number(slots));
+    this.slots = Number.isFinite(n) ? Math.min(MAX_SLOTS, Math.max(MIN_SLOTS, n)) : MIN_SLOTS;
+    this.layout = layout(this.slots);
     this.app = app;
     this.consultationId = consultationId;
     this.media = media;
     this.canShare = canShare;
     this.pc = null;
     this.tx = [];
-    this.remote = null;       // {a, b, screen}: MediaStreams of what the server sends
+    // What the server sends, as MediaStreams: {slots: [one per slot], screen, a, b, ...}, where
+    // a is slots[0], b is slots[1], and so on by letter for each slot there is.
+    this.remote = null;
     this.state = 'idle';      // idle | connecting | connected | reconnecting | failed | closed
     this.iceServers = [];
     this.icePolicy = 'all'; // the server may require TURN only ("relay")
@@ -35,7 +57,8 @@ export class Call extends EventTarget {
     this.restarting = false;
     this.restartTimer = null;
     this.restarts = 0;
-    this.activity = { a: { audio: false, video: false }, b: { audio: false, video: false }, screen: { audio: false, video: false } };
+    // Which slots have media arriving, {audio, video} each: the same shape as remote.
+    this.activity = this.shaped(this.layout.slots.map(idle), idle());
     this.seen = new Map();    // mid -> {packets, frames, rose}
     this.onMedia = (e) => this.mediaChanged(e.detail);
     media.addEventListener('change', this.onMedia);
@@ -54,17 +77,29 @@ export class Call extends EventTarget {
     this.tx = [
       pc.addTransceiver(m.audio || 'audio', { direction: 'sendrecv' }),
       pc.addTransceiver(m.video || 'video', { direction: 'sendrecv' }),
-      pc.addTransceiver('audio', { direction: 'recvonly' }),
-      pc.addTransceiver('video', { direction: 'recvonly' }),
-      pc.addTransceiver(this.screenTrack || 'video', { direction: 'sendrecv' }),
     ];
-    const tracks = (idx) => idx.map((i) => this.tx[i].receiver.track);
-    this.remote = { a: new MediaStream(tracks(SLOTS.a)), b: new MediaStream(tracks(SLOTS.b)), screen: new MediaStream(tracks(SLOTS.screen)) };
+    for (let i = 1; i < this.slots; i++) {
+      this.tx.push(pc.addTransceiver('audio', { direction: 'recvonly' }));
+      this.tx.push(pc.addTransceiver('video', { direction: 'recvonly' }));
+    }
+    this.tx.push(pc.addTransceiver(this.screenTrack || 'video', { direction: 'sendrecv' }));
+    const stream = (idx) => new MediaStream(idx.map((i) => this.tx[i].receiver.track));
+    this.remote = this.shaped(this.layout.slots.map(stream), stream(this.layout.screen));
     pc.addEventListener('iceconnectionstatechange', () => this.iceChanged(pc));
     this.pc = pc;
     this.seen.clear();
     this.dispatchEvent(new CustomEvent('tracks', { detail: this.remote }));
   }
+
+  // {slots, screen, a, b, ...}: one value per slot, reachable by index and by letter.
+  shaped(perSlot, screen) {
+    const out = { slots: perSlot, screen };
+    perSlot.forEach((v, i) => { out[SLOT_LETTERS[i]] = v; });
+    return out;
+  }
+
+  // The screen share's transceiver: the last section.
+  get screenTx() { return this.tx[this.layout.screen[0]]; }
 
   // Joins the call: TURN servers first (for networks that block UDP), then the offer.
   async start() {
@@ -195,7 +230,7 @@ export class Call extends EventTarget {
     t.contentHint = 'detail';
     this.screenTrack = t;
     t.addEventListener('ended', () => this.stopSharing());
-    if (this.pc) await this.tx[4].sender.replaceTrack(t);
+    if (this.pc) await this.screenTx.sender.replaceTrack(t);
     this.dispatchEvent(new CustomEvent('share', { detail: { on: true, track: t } }));
   }
 
@@ -203,7 +238,7 @@ export class Call extends EventTarget {
     const t = this.screenTrack;
     if (!t) return;
     this.screenTrack = null;
-    if (this.pc && this.state !== 'closed') await this.tx[4].sender.replaceTrack(null).catch(() => {});
+    if (this.pc && this.state !== 'closed') await this.screenTx.sender.replaceTrack(null).catch(() => {});
     t.stop();
     this.dispatchEvent(new CustomEvent('share', { detail: { on: false } }));
   }
@@ -222,17 +257,19 @@ export class Call extends EventTarget {
       const moved = s.kind === 'video' ? (s.framesDecoded || 0) > (prev.frames || 0) : packets > prev.packets;
       this.seen.set(s.mid, { packets, frames: s.framesDecoded || 0, rose: moved ? now : prev.rose });
     });
-    const next = {};
     let changed = false;
-    for (const [slot, idx] of Object.entries(SLOTS)) {
-      next[slot] = { audio: false, video: false };
+    const active = (idx, was) => {
+      const got = idle();
       for (const i of idx) {
         const t = this.tx[i];
         const seen = t && t.mid !== null ? this.seen.get(t.mid) : null;
-        if (seen && now - seen.rose < ACTIVE_FOR_MS) next[slot][t.receiver.track.kind] = true;
+        if (seen && now - seen.rose < ACTIVE_FOR_MS) got[t.receiver.track.kind] = true;
       }
-      if (next[slot].audio !== this.activity[slot].audio || next[slot].video !== this.activity[slot].video) changed = true;
-    }
+      if (!was || got.audio !== was.audio || got.video !== was.video) changed = true;
+      return got;
+    };
+    const next = this.shaped(this.layout.slots.map((idx, i) => active(idx, (this.activity.slots || [])[i])),
+      active(this.layout.screen, this.activity.screen));
     this.activity = next;
     if (changed) this.dispatchEvent(new CustomEvent('activity', { detail: next }));
   }

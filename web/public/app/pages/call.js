@@ -1,8 +1,9 @@
 // The call page, for the practice and for the patient: the other people's video, your own
-// self view, the controls, who is in the call, and the consultation's messages. The call
+// self view, the controls, who is in the call, and the consultation's messages. Also a case
+// discussion's meeting (PROTOCOL 12): up to eight people, a tile for each, in a grid. The call
 // itself (WebRTC) is call.js; the camera and microphone are media.js.
 import { h, append, replace } from '../dom.js';
-import { Call } from '../call.js';
+import { Call, SLOT_LETTERS } from '../call.js';
 import { LocalMedia, MEDIA_ERRORS, deviceChooser } from '../media.js';
 import { heading, warning } from '../ui.js';
 import { duration } from '../format.js';
@@ -45,10 +46,15 @@ export function endedView(app, main, k, viewer, ev) {
   if (app.media) { app.media.stop(); app.media = null; }
   const cancelled = (ev ? ev.status : k.status) === 'cancelled';
   const secs = ev && typeof ev.duration_seconds === 'number' ? ev.duration_seconds : k.duration_seconds;
-  const title = cancelled ? 'The consultation was cancelled' : k.advice_id != null ? 'The call has ended' : 'The consultation has ended';
+  const meeting = k.case_id != null;
+  const title = cancelled ? (meeting ? 'The meeting was cancelled' : 'The consultation was cancelled')
+    : meeting ? 'The meeting has ended' : k.advice_id != null ? 'The call has ended' : 'The consultation has ended';
   app.setTitle(title);
   let next;
-  if (viewer === 'staff' && k.advice_id != null) {
+  if (meeting) {
+    next = h('ul', { class: 'nhsuk-list' },
+      h('li', null, h('a', { href: `/practice/cases/${k.case_id}` }, 'Back to the case discussion')));
+  } else if (viewer === 'staff' && k.advice_id != null) {
     next = h('ul', { class: 'nhsuk-list' },
       h('li', null, h('a', { href: `/practice/advice/${k.advice_id}` }, 'Back to the advice request and its messages')));
   } else if (viewer === 'staff') {
@@ -73,20 +79,26 @@ export function endedView(app, main, k, viewer, ev) {
 export async function callView(app, k, main, stale, viewer) {
   const staff = viewer === 'staff';
   const guest = viewer === 'guest';
+  // A case discussion's meeting (PROTOCOL 12): its members only, never the patient; room for
+  // up to eight (capacity), so a tile for each of the others, in a grid.
+  const meeting = k.case_id != null;
+  const capacity = k.capacity || 3;
+  const slotCount = Math.min(SLOT_LETTERS.length, Math.max(2, capacity - 1)); // K, as call.js
+  const grid = capacity > 3;
   // A call between a practice and a specialist service, on an advice thread (PROTOCOL 11.6):
   // no patient in it, unless the practice brings them in through a consultation of their own.
-  const advice = k.advice_id != null;
+  const advice = !meeting && k.advice_id != null;
   const gpSide = advice && app.orgsOf('practice').some((o) => o.id === k.org_id);
   const patientName = k.patient && !k.patient.hidden ? k.patient.display_name : 'the patient';
   const clinicianName = k.clinician ? k.clinician.display_name : 'your clinician';
-  const other = advice ? (gpSide ? 'the specialist' : 'the practice') : staff ? patientName : clinicianName;
+  const other = meeting ? 'the others' : advice ? (gpSide ? 'the specialist' : 'the practice') : staff ? patientName : clinicianName;
   const convId = k.conversation_id;
-  const title = advice ? `Advice call about ${patientName}` : staff ? `Video consultation with ${patientName}` : guest ? 'Video consultation' : 'Your video consultation';
+  const title = meeting ? 'Case discussion meeting' : advice ? `Advice call about ${patientName}` : staff ? `Video consultation with ${patientName}` : guest ? 'Video consultation' : 'Your video consultation';
   app.setTitle(title);
 
   const [older, team, mine] = await Promise.all([
     guest ? null : loadHistory(app, convId).catch(() => null),
-    staff && !advice ? app.conn.request('org.staff', { org_id: k.org_id }).then((r) => r.staff).catch(() => []) : [],
+    staff && !advice && !meeting ? app.conn.request('org.staff', { org_id: k.org_id }).then((r) => r.staff).catch(() => []) : [],
     // The patient's consultation held in this call, if the practice has brought them in.
     gpSide ? app.conn.request('consult.list', { filter: 'upcoming', org_id: k.org_id })
       .then((r) => r.consultations.find((x) => x.room_id === k.id) || null).catch(() => null) : null,
@@ -109,14 +121,16 @@ export async function callView(app, k, main, stale, viewer) {
   const mediaProblem = h('div', { id: 'media-problem' });
   const live = h('div', { class: 'nhsuk-u-visually-hidden', 'aria-live': 'polite', id: 'call-live' });
   const say = (t) => { live.textContent = ''; setTimeout(() => { live.textContent = t; }, 50); };
-  const a = tile('slot-a', other);
-  const b = tile('slot-b', 'Another person');
+  // A tile per slot (call.js): slot-a, slot-b, then for a meeting slot-c ... slot-g, each
+  // hidden until its slot has media; but a consultation's slot-a is always shown.
+  const tiles = [];
+  for (let i = 0; i < slotCount; i++) tiles.push(tile(`slot-${SLOT_LETTERS[i]}`, i === 0 && !grid ? other : 'Another person'));
   const screen = tile('slot-screen', 'Shared screen');
   const self = tile('slot-self', 'You', { self: true });
-  b.fig.hidden = true;
+  for (const t of tiles.slice(grid ? 0 : 1)) t.fig.hidden = true;
   screen.fig.hidden = true;
 
-  const call = new Call(app, k.id, media, { canShare: staff && !!(navigator.mediaDevices && navigator.mediaDevices.getDisplayMedia) });
+  const call = new Call(app, k.id, media, { canShare: staff && !!(navigator.mediaDevices && navigator.mediaDevices.getDisplayMedia), slots: slotCount });
 
   // ---- controls ----
   const ctl = (id, text, onclick, extra = {}) => {
@@ -125,7 +139,7 @@ export async function callView(app, k, main, stale, viewer) {
     return el;
   };
   const sound = ctl('call-sound', 'Turn on sound', () => {
-    for (const t of [a, b, screen]) t.video.play().catch(() => {});
+    for (const t of [...tiles, screen]) t.video.play().catch(() => {});
     sound.hidden = true;
   }, { cls: '' });
   sound.hidden = true;
@@ -158,7 +172,7 @@ export async function callView(app, k, main, stale, viewer) {
     await call.leave();
     showLeft();
   });
-  const endBtn = staff ? ctl('call-end', advice ? 'End call for everyone' : 'End consultation for everyone', () => showConfirm(true), { cls: 'nhsuk-button--warning' }) : null;
+  const endBtn = staff ? ctl('call-end', meeting ? 'End meeting for everyone' : advice ? 'End call for everyone' : 'End consultation for everyone', () => showConfirm(true), { cls: 'nhsuk-button--warning' }) : null;
   const controls = h('div', { class: 'nhsuk-button-group parley-call__controls', role: 'group', 'aria-label': 'Call controls' },
     muteBtn, camBtn, shareBtn, leaveBtn, endBtn);
 
@@ -167,21 +181,23 @@ export async function callView(app, k, main, stale, viewer) {
   const showConfirm = (on) => {
     confirmBox.hidden = !on;
     if (!on) { replace(confirmBox); endBtn.focus(); return; }
-    const yes = ctl('end-yes', 'Yes, end the consultation', async () => {
+    const yes = ctl('end-yes', meeting ? 'Yes, end the meeting' : 'Yes, end the consultation', async () => {
       yes.disabled = true;
       try {
         const r = await app.conn.request('consult.end', { consultation_id: k.id });
         finish(null, r.consultation);
       } catch (e) {
         yes.disabled = false;
-        replace(problem, warning('The consultation could not be ended', h('p', { class: 'nhsuk-body' }, e.message)));
+        replace(problem, warning(meeting ? 'The meeting could not be ended' : 'The consultation could not be ended', h('p', { class: 'nhsuk-body' }, e.message)));
       }
     }, { cls: 'nhsuk-button--warning' });
     const no = ctl('end-no', 'No, stay in the call', () => showConfirm(false));
     replace(confirmBox, h('div', { class: 'nhsuk-card nhsuk-card--warning', role: 'group', 'aria-labelledby': 'end-confirm-heading' },
       h('div', { class: 'nhsuk-card__content' },
-        h('h2', { class: 'nhsuk-card__heading nhsuk-heading-m', id: 'end-confirm-heading', tabindex: '-1' }, advice ? 'End the call for everyone?' : 'End the consultation for everyone?'),
-        h('p', { class: 'nhsuk-body' }, advice ? 'Everyone leaves the call, the patient too if they were brought in. The messages are kept.' : `Everyone leaves the call, and ${patientName}’s link stops working. The messages are kept.`),
+        h('h2', { class: 'nhsuk-card__heading nhsuk-heading-m', id: 'end-confirm-heading', tabindex: '-1' },
+          meeting ? 'End the meeting for everyone?' : advice ? 'End the call for everyone?' : 'End the consultation for everyone?'),
+        h('p', { class: 'nhsuk-body' }, meeting ? 'Everyone leaves the meeting. The case discussion and its messages are kept.'
+          : advice ? 'Everyone leaves the call, the patient too if they were brought in. The messages are kept.' : `Everyone leaves the call, and ${patientName}’s link stops working. The messages are kept.`),
         h('div', { class: 'nhsuk-button-group' }, yes, no))));
     confirmBox.querySelector('h2').focus();
   };
@@ -217,7 +233,7 @@ export async function callView(app, k, main, stale, viewer) {
     if (w) waitingNow.set(key, w); else waitingNow.delete(key);
     renderAdmit();
   };
-  const invite = staff && !advice ? invitePanel(app, k, team, { say }) : null;
+  const invite = staff && !advice && !meeting ? invitePanel(app, k, team, { say }) : null;
   const bring = gpSide ? bringPatientPanel(app, k, { say, onBooked: (pk) => { patientCall = pk.id; } }) : null;
   if (bring && patientCall) bring.booked();
 
@@ -229,7 +245,8 @@ export async function callView(app, k, main, stale, viewer) {
 
   // The consultation's messages: its conversation, kept in the transcript.
   const transcript = guest ? null : new Transcript(app, convId, staff ? 'staff' : 'patient');
-  const chatHint = advice ? 'The practice and the specialist service can read it. The patient cannot.'
+  const chatHint = meeting ? 'Only the members of this case discussion can read it. The patient cannot.'
+    : advice ? 'The practice and the specialist service can read it. The patient cannot.'
     : staff ? `${patientName} and the practice team can read it` : 'Your GP practice can read it, and keeps it with your records';
   const chat = guest ? null : composer(app, convId, { id: 'chat', label: 'Send a message', hint: chatHint, buttonText: 'Send message' });
   if (transcript) {
@@ -244,7 +261,7 @@ export async function callView(app, k, main, stale, viewer) {
       h('div', { class: 'nhsuk-grid-column-two-thirds' },
         h('section', { class: 'parley-call', 'aria-labelledby': 'video-heading' },
           h('h2', { class: 'nhsuk-u-visually-hidden', id: 'video-heading' }, 'Video'),
-          h('div', { class: 'parley-call__stage' }, a.fig, b.fig, screen.fig, self.fig)),
+          h('div', { class: `parley-call__stage${grid ? ' parley-call__stage--meeting' : ''}` }, ...tiles.map((t) => t.fig), screen.fig, self.fig)),
         controls, confirmBox, settings, invite ? invite.el : null, bring ? bring.el : null),
       guest ? null : h('div', { class: 'nhsuk-grid-column-one-third' },
         h('div', { class: 'parley-call__chat' }, transcript.el, chat.el)))]);
@@ -257,13 +274,14 @@ export async function callView(app, k, main, stale, viewer) {
   // changes come as consult.joined and consult.left.
   for (const p of k.present || []) if (!isMe(p)) present.set(keyOf(p), describe(p));
 
-  // Who is in slots A and B, as the server says (consult.slots); until it has, a guess.
+  // Who is in each slot (A, B, ...), as the server says (consult.slots); until it has, a
+  // guess: the others in the order they came.
   let slots = null;
   const slotName = (i) => {
     if (slots && slots[i]) return describe(slots[i]);
     const list = [...present.values()];
-    if (i === 1) return list.length > 1 ? list[1] : 'Another person';
-    return list.length ? list[0] : other;
+    if (i === 0 && !grid) return list.length ? list[0] : other;
+    return list.length > i ? list[i] : 'Another person';
   };
   const renderStatus = () => {
     let text;
@@ -288,14 +306,20 @@ export async function callView(app, k, main, stale, viewer) {
   };
   const renderTiles = () => {
     const act = call.activity;
-    const nameA = slotName(0);
-    a.caption(nameA);
-    if (act.a.video) a.placeholder(null);
-    else if (act.a.audio || present.size) a.placeholder(`${nameA}’s camera is off`);
-    else a.placeholder(`Waiting for ${other} to join`);
-    b.fig.hidden = !(act.b.audio || act.b.video);
-    b.caption(slotName(1));
-    b.placeholder(act.b.video ? null : `${slotName(1)}’s camera is off`);
+    tiles.forEach((t, i) => {
+      const s = act.slots[i];
+      const name = slotName(i);
+      t.caption(name);
+      if (i === 0 && !grid) {
+        // A consultation's first picture is always there, saying who is awaited.
+        if (s.video) t.placeholder(null);
+        else if (s.audio || present.size) t.placeholder(`${name}’s camera is off`);
+        else t.placeholder(`Waiting for ${other} to join`);
+        return;
+      }
+      t.fig.hidden = !(s.audio || s.video);
+      t.placeholder(s.video ? null : `${name}’s camera is off`);
+    });
     screen.fig.hidden = !act.screen.video;
     self.placeholder(media.video ? null : 'Your camera is off');
   };
@@ -307,11 +331,10 @@ export async function callView(app, k, main, stale, viewer) {
   };
 
   const attach = (remote) => {
-    a.video.srcObject = remote.a;
-    b.video.srcObject = remote.b;
+    tiles.forEach((t, i) => { t.video.srcObject = remote.slots[i]; });
     screen.video.srcObject = remote.screen;
     screen.video.muted = true;
-    for (const t of [a, b, screen]) play(t);
+    for (const t of [...tiles, screen]) play(t);
   };
   const showSelf = () => {
     self.video.srcObject = new MediaStream(media.video ? [media.video] : []);
@@ -327,9 +350,10 @@ export async function callView(app, k, main, stale, viewer) {
     const rejoin = ctl('call-rejoin', 'Rejoin the call', () => app.route(), { cls: '' });
     replace(main, h('div', { class: 'nhsuk-grid-row' }, h('div', { class: 'nhsuk-grid-column-two-thirds', id: 'call-left' },
       heading('You have left the call'),
-      h('p', { class: 'nhsuk-body' }, 'The consultation carries on for the others until it is ended.'),
+      h('p', { class: 'nhsuk-body' }, meeting ? 'The meeting carries on for the others until it is ended.' : 'The consultation carries on for the others until it is ended.'),
       rejoin,
-      advice ? h('p', { class: 'nhsuk-body' }, h('a', { href: `/practice/advice/${k.advice_id}` }, 'Back to the advice request'))
+      meeting ? h('p', { class: 'nhsuk-body' }, h('a', { href: `/practice/cases/${k.case_id}` }, 'Back to the case discussion'))
+        : advice ? h('p', { class: 'nhsuk-body' }, h('a', { href: `/practice/advice/${k.advice_id}` }, 'Back to the advice request'))
         : staff ? h('p', { class: 'nhsuk-body' }, h('a', { href: '/practice/consultations' }, 'Back to video consultations')) : null)));
     focusHeading(main);
   };
