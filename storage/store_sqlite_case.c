@@ -53,8 +53,9 @@ int pl_store_case_by_conv(pl_store_t *st, int64_t conversation_id, pl_case_t *ou
 int pl_store_case_create(pl_store_t *st, int64_t org_id, int64_t patient_id, const char *title,
                          const char *txn, int64_t by, int64_t now, int64_t *id, bool *created)
 {
-    char create_txn[80];
-    snprintf(create_txn, sizeof create_txn, "case:%s", txn);
+    /* The transaction is the caller's: another clinician's same txn_id is another case. */
+    char create_txn[100];
+    snprintf(create_txn, sizeof create_txn, "case:%lld:%s", (long long)by, txn);
     *created = false;
     /* A retry: the conversation of that transaction, and its case. */
     sqlite3_stmt *s = pl__sq_stmt(st, "SELECT k.id FROM conversations c JOIN cases k ON "
