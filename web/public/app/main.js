@@ -12,6 +12,8 @@ import { inboxPage, practiceRequest, templatesPage } from './pages/practice.js';
 import { totpPage } from './pages/totp.js';
 import { consultationsPage, staffCallPage } from './pages/consult.js';
 import { adviceListPage, adviceQueuePage, adviceNewPage, adviceRequestPage } from './pages/advice.js';
+import { casesListPage, caseNewPage, casePage } from './pages/cases.js';
+import { agreementsPage } from './pages/agreements.js';
 import { joinPage, guestPage, waitingRoomPage, patientCallPage } from './pages/join.js';
 import { errorPage, notFoundPage } from './pages/errors.js';
 
@@ -44,6 +46,10 @@ const routes = [
   [/^\/practice\/advice\/new$/, adviceNewPage, 'staff'],
   [/^\/practice\/advice\/(\d+)$/, adviceRequestPage, 'staff'],
   [/^\/practice\/queue$/, adviceQueuePage, 'staff'],
+  [/^\/practice\/cases$/, casesListPage, 'staff'],
+  [/^\/practice\/cases\/new$/, caseNewPage, 'staff'],
+  [/^\/practice\/cases\/(\d+)$/, casePage, 'staff'],
+  [/^\/practice\/agreements$/, agreementsPage, 'staff'],
   [/^\/join$/, joinPage, 'any'],
   [/^\/guest$/, guestPage, 'any'],
   // A patient's, or an interpreter's or carer's (a guest, PROTOCOL 8.3).
@@ -150,6 +156,10 @@ class App {
           ['/practice/advice', 'Advice']);
       }
       if (this.orgsOf('specialist_service').length) items.push(['/practice/queue', 'Advice queue']);
+      // Case discussions (PROTOCOL 12): the practice's staff open them; both may be members.
+      if (this.orgsOf('practice').length || this.orgsOf('specialist_service').length) items.push(['/practice/cases', 'Case discussions']);
+      // Information-sharing agreements (PROTOCOL 11.1): their admins keep them.
+      if ((this.info.organisations || []).some((o) => (o.roles || []).includes('practice_admin'))) items.push(['/practice/agreements', 'Agreements']);
     }
     replace(list, items.map(([href, text]) => h('li', { class: 'nhsuk-header__navigation-item' },
       h('a', { class: 'nhsuk-header__navigation-link', href }, text))));

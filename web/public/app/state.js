@@ -134,6 +134,11 @@ export class State extends EventTarget {
           this.dispatchEvent(new CustomEvent('change', {
             detail: { what: 'advice', conversationId: id, adviceId: ev.advice_id, event: ev },
           }));
+        } else if (typeof ev.type === 'string' && ev.type.startsWith('case.')) {
+          // A case discussion moved (PROTOCOL 12): pages read it again with case.get.
+          this.dispatchEvent(new CustomEvent('change', {
+            detail: { what: 'case', conversationId: id, caseId: ev.case_id, event: ev },
+          }));
         }
         break;
     }
