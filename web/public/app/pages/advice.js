@@ -65,14 +65,15 @@ async function listPage(app, main, stale, { side, filters, base, title, intro, e
   const orgs = app.orgsOf(side === 'sent' ? 'practice' : 'specialist_service');
   const tableEl = h('div', { id: 'advice-list' });
   const live = h('div', { 'aria-live': 'polite', id: 'advice-live', class: 'nhsuk-u-visually-hidden' });
-  main.append(
+  // Element.append prints null as text: leave out what is absent.
+  main.append(...[
     heading(title, orgs.map((o) => o.name).join(', ') || null),
     intro ? h('p', { class: 'nhsuk-body' }, intro) : null,
     extra || null,
     h('nav', { class: 'parley-filters', 'aria-label': 'Filter advice requests' },
       h('ul', { class: 'parley-filters__list' }, filters.map(([f, t]) => h('li', { class: 'parley-filters__item' },
         h('a', { class: 'parley-filters__link', href: `${base}?filter=${f}`, 'aria-current': f === filter ? 'page' : null }, t))))),
-    live, tableEl);
+    live, tableEl].filter(Boolean));
 
   let known = null;
   const render = (list) => {
@@ -286,6 +287,7 @@ export async function adviceRequestPage(app, [idText], main, stale) {
     id: 'advice-reply', label: 'Message',
     hint: specialist ? 'The practice sees this message. The patient does not.' : 'The specialist service sees this message. The patient does not.',
     buttonText: 'Send message',
+    files: true,
   });
   const replySection = h('section', { 'aria-labelledby': 'reply-heading' },
     h('h2', { class: 'nhsuk-heading-m', id: 'reply-heading' }, 'Write a message'), reply.el);

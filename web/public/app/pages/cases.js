@@ -212,7 +212,7 @@ export async function casePage(app, [idText], main, stale) {
   const reply = composer(app, convId, {
     id: 'case-reply', label: 'Message',
     hint: 'Only the members of this case discussion can read it. The patient cannot.',
-    buttonText: 'Send message',
+    buttonText: 'Send message', files: true,
   });
   const replySection = h('section', { 'aria-labelledby': 'reply-heading' },
     h('h2', { class: 'nhsuk-heading-m', id: 'reply-heading' }, 'Write a message'), reply.el);

@@ -356,7 +356,7 @@ export async function patientRequest(app, [idText], main, stale) {
       reply = null;
       replace(replyArea, inset(h('p', null, 'This request is closed. If you need more help, ', h('a', { href: '/patient/new' }, 'start a new request'), '.')));
     } else if (!reply) {
-      reply = composer(app, convId, { id: 'reply', label: 'Reply to your practice', buttonText: 'Send reply' });
+      reply = composer(app, convId, { id: 'reply', label: 'Reply to your practice', buttonText: 'Send reply', files: true });
       replace(replyArea, reply.el);
     }
     if (c.status === 'awaiting_patient' && !replyArea.querySelector('.parley-needed')) {

@@ -174,6 +174,7 @@ export async function practiceRequest(app, [idText], main, stale) {
   }) : null;
   const reply = composer(app, convId, {
     id: 'reply', label: `Reply to ${transcript.patientName}`, hint: 'The patient will see this message', buttonText: 'Send reply',
+    files: true,
   });
   if (tplSelect) {
     reply.el.prepend(tplSelect);

@@ -4,6 +4,7 @@ import { h, replace } from '../dom.js';
 import { txnId } from '../conn.js';
 import { dateTime } from '../format.js';
 import { button, textarea } from '../ui.js';
+import * as api from '../api.js';
 
 // Loads the conversation's history (newest page, then older pages on request) into state.
 export async function loadHistory(app, convId, before) {
@@ -75,6 +76,8 @@ export class Transcript {
           p.kind === 'note' ? h('strong', { class: 'nhsuk-tag nhsuk-tag--orange parley-note-tag' }, 'Internal note') : null,
           h('span', { class: 'parley-msg__sender' }, 'You')),
         h('p', { class: 'parley-msg__body nhsuk-body' }, p.body),
+        p.attachments && p.attachments.length ? h('ul', { class: 'nhsuk-list parley-attachments' },
+          p.attachments.map((a) => h('li', { class: 'nhsuk-body-s' }, `${a.filename} (${fileKind(a.content_type)}, ${fileSize(a.size)})`))) : null,
         p.failed
           ? h('p', { class: 'nhsuk-error-message parley-msg__status' }, h('span', { class: 'nhsuk-u-visually-hidden' }, 'Error: '), `Not sent: ${p.failed}`)
           : h('p', { class: 'parley-msg__status nhsuk-body-s' }, this.app.conn.state === 'ready' ? 'Sending…' : 'Waiting to send: you are offline')));
@@ -131,10 +134,13 @@ function fileSize(n) {
 
 // Sends a message or note: shown at once as "Sending…", kept until the server confirms it,
 // and resent with the same txn_id after a drop, so it is stored exactly once.
-export function sendMessage(app, convId, kind, body, txn = txnId()) {
-  app.state.addPending(convId, { txn_id: txn, body, kind });
+// attachments: uploads of this user's to this conversation (PROTOCOL 10.3), put on the message.
+export function sendMessage(app, convId, kind, body, txn = txnId(), attachments = null) {
+  app.state.addPending(convId, { txn_id: txn, body, kind, ...(attachments && attachments.length ? { attachments } : {}) });
   const type = kind === 'note' ? 'conversation.note' : 'conversation.send';
-  return app.conn.request(type, { conversation_id: convId, txn_id: txn, body }).then(
+  const fields = { conversation_id: convId, txn_id: txn, body };
+  if (attachments && attachments.length) fields.attachment_ids = attachments.map((a) => a.id);
+  return app.conn.request(type, fields).then(
     (r) => { app.state.putMessage(r.message); return r; },
     (e) => {
       if (e.code === 'unauthorised') return null;
@@ -143,11 +149,63 @@ export function sendMessage(app, convId, kind, body, txn = txnId()) {
     });
 }
 
-// The reply box: a labelled textarea and a button, with typing notifications.
-export function composer(app, convId, { id, label, hint, buttonText, kind = 'message', extra }) {
+
+// Photos and PDFs on a message (PROTOCOL 10.1): checked here first so a person is told at
+// once; the server checks again, by content.
+const FILE_TYPES = ['image/jpeg', 'image/png', 'image/heic', 'application/pdf'];
+const MAX_FILE = 10 * 1024 * 1024;
+const MAX_FILES = 5;
+
+// The type to upload a chosen file as: browsers name a few of these differently, and some
+// give a HEIC photo no type at all.
+function uploadType(f) {
+  const t = (f.type || '').toLowerCase();
+  if (t === 'image/jpg' || t === 'image/pjpeg') return 'image/jpeg';
+  if (t === 'image/heif' || (!t && /\.hei[cf]$/i.test(f.name))) return 'image/heic';
+  return t;
+}
+
+function checkFiles(files) {
+  if (files.length > MAX_FILES) return `Select up to ${MAX_FILES} files: a message can carry no more than ${MAX_FILES}`;
+  for (const f of files) {
+    if (!FILE_TYPES.includes(uploadType(f))) return `${f.name} must be a JPEG, PNG or HEIC photo, or a PDF`;
+    if (f.size === 0) return `${f.name} is empty`;
+    if (f.size > MAX_FILE) return `${f.name} must be smaller than 10 MB`;
+  }
+  return null;
+}
+
+// The message's text when only files were chosen: a message always has a body (PROTOCOL 10.3).
+function filesBody(files) {
+  const photos = files.every((f) => uploadType(f).startsWith('image/'));
+  if (files.length === 1) return photos ? 'Photo attached' : `${files[0].name} attached`;
+  return photos ? `${files.length} photos attached` : `${files.length} files attached`;
+}
+
+// The reply box: a labelled textarea and a button, with typing notifications. files: true adds
+// "Add a photo or PDF": each file is uploaded (PROTOCOL 10.2), then the message is sent with
+// their attachment_ids. Notes never carry files.
+export function composer(app, convId, { id, label, hint, buttonText, kind = 'message', extra, files = false }) {
   const area = textarea({ id, label, hint, rows: 4, labelClass: 'nhsuk-label--s' });
+  const withFiles = files && kind !== 'note';
+  let fileInput = null;
+  let fileGroup = null;
+  let statusEl = null;
+  if (withFiles) {
+    fileInput = h('input', {
+      class: 'nhsuk-file-upload__input parley-file', id: `${id}-files`, name: `${id}-files`, type: 'file', multiple: true,
+      accept: FILE_TYPES.join(','), 'aria-describedby': `${id}-files-hint`,
+    });
+    fileGroup = h('div', { class: 'nhsuk-form-group parley-composer__files' },
+      h('label', { class: 'nhsuk-label', for: `${id}-files` }, 'Add a photo or PDF (optional)'),
+      h('div', { class: 'nhsuk-hint', id: `${id}-files-hint` },
+        `Up to ${MAX_FILES} files: JPEG, PNG or HEIC photos, or PDFs, each smaller than 10 MB`),
+      fileInput);
+    statusEl = h('p', { class: 'nhsuk-body-s parley-composer__status', id: `${id}-status`, role: 'status' });
+  }
+  const sendButton = button(buttonText, { id: `${id}-send` });
   const form = h('form', { novalidate: true, class: 'parley-composer' },
-    area, extra || null, button(buttonText, { id: `${id}-send` }));
+    area, fileGroup, extra || null, statusEl, sendButton);
   const ta = area.querySelector('textarea');
   let typing = false;
   let lastSent = 0;
@@ -178,16 +236,95 @@ export function composer(app, convId, { id, label, hint, buttonText, kind = 'mes
       ta.removeAttribute('aria-describedby');
     }
   };
-  form.addEventListener('submit', (e) => {
-    e.preventDefault();
-    const body = ta.value.trim();
-    if (!body) { errorFor(kind === 'note' ? 'Enter a note' : 'Enter a message'); return; }
-    if (new TextEncoder().encode(body).length > 16384) { errorFor('Your message must be shorter'); return; }
-    errorFor(null);
+  const fileError = (text) => {
+    if (!fileGroup) return;
+    fileGroup.querySelector('.nhsuk-error-message')?.remove();
+    fileGroup.classList.toggle('nhsuk-form-group--error', !!text);
+    if (text) {
+      const m = h('span', { class: 'nhsuk-error-message', id: `${id}-files-error` }, h('span', { class: 'nhsuk-u-visually-hidden' }, 'Error: '), text);
+      fileGroup.querySelector('.nhsuk-hint').after(m);
+      fileInput.setAttribute('aria-describedby', `${id}-files-hint ${id}-files-error`);
+      fileInput.focus();
+    } else {
+      fileInput.setAttribute('aria-describedby', `${id}-files-hint`);
+    }
+  };
+  const say = (text) => { if (statusEl) statusEl.textContent = text; };
+  const send = (body, attachments) => {
     ta.value = '';
     clearTimeout(idle);
     setTyping(false);
-    sendMessage(app, convId, kind, body).catch(() => {});
+    sendMessage(app, convId, kind, body, txnId(), attachments).catch(() => {});
+  };
+
+  if (!withFiles) {
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      const body = ta.value.trim();
+      if (!body) { errorFor(kind === 'note' ? 'Enter a note' : 'Enter a message'); return; }
+      if (new TextEncoder().encode(body).length > 16384) { errorFor('Your message must be shorter'); return; }
+      errorFor(null);
+      send(body, null);
+    });
+    return { el: form, textarea: ta };
+  }
+
+  // Uploads that worked, by file, so a second try after one file was refused does not upload
+  // the others again. Emptied once they are on a message.
+  const uploaded = new Map();
+  const fileKey = (f) => `${f.name}\u0000${f.size}\u0000${f.lastModified}`;
+  let busy = false;
+  fileInput.addEventListener('change', () => { fileError(null); say(''); });
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (busy) return;
+    const typed = ta.value.trim();
+    const chosen = [...fileInput.files];
+    const fileProblem = checkFiles(chosen);
+    let textProblem = null;
+    if (!typed && !chosen.length) textProblem = 'Enter a message, or add a photo or PDF';
+    else if (new TextEncoder().encode(typed).length > 16384) textProblem = 'Your message must be shorter';
+    fileError(fileProblem);
+    errorFor(textProblem); // after the file's error, so the first field in error has focus
+    if (fileProblem || textProblem) return;
+    if (!chosen.length) { send(typed, null); return; }
+
+    busy = true;
+    sendButton.disabled = true;
+    fileInput.disabled = true;
+    ta.readOnly = true; // what is sent is what was there when Send was pressed
+    form.setAttribute('aria-busy', 'true');
+    const attachments = [];
+    let failed = null;
+    for (const [i, f] of chosen.entries()) {
+      let a = uploaded.get(fileKey(f));
+      if (!a) {
+        say(chosen.length === 1 ? `Uploading ${f.name}…` : `Uploading ${f.name} (${i + 1} of ${chosen.length})…`);
+        const type = uploadType(f);
+        try {
+          a = await api.upload(convId, type === f.type ? f : new File([f], f.name, { type, lastModified: f.lastModified }));
+        } catch (err) {
+          failed = `${f.name} could not be attached: ${err.message}`;
+          break;
+        }
+        uploaded.set(fileKey(f), a);
+      }
+      attachments.push(a);
+    }
+    busy = false;
+    sendButton.disabled = false;
+    fileInput.disabled = false;
+    ta.readOnly = false;
+    form.removeAttribute('aria-busy');
+    if (failed) {
+      say('');
+      fileError(failed); // the typed message stays, to send again
+      return;
+    }
+    say('');
+    fileInput.value = '';
+    uploaded.clear();
+    send(typed || filesBody(chosen), attachments);
   });
-  return { el: form, textarea: ta };
+  return { el: form, textarea: ta, fileInput };
 }
