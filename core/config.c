@@ -60,6 +60,10 @@ static const struct opt {
       "1: browsers send all media through TURN (for networks where only TURN gets through)"),
     I("attachment_url_ttl_s", attachment_url_ttl_s, 1, 3600, "60",
       "how long a signed attachment download link stays valid"),
+    I("attachment_unsent_ttl_s", attachment_unsent_ttl_s, 2, 86400 * 30, "86400",
+      "an uploaded file not sent on a message within this is deleted"),
+    I("attachment_pending_max", attachment_pending_max, 1, 1000, "20",
+      "uploaded files one user may have waiting to be sent on a message"),
 #undef I
 #undef S
 };

@@ -34,6 +34,8 @@ typedef struct {
     int turn_ttl_s;              /* lifetime of the TURN credentials handed out */
     int media_force_relay;       /* 1: browsers send all media through TURN */
     int attachment_url_ttl_s;    /* lifetime of a signed attachment download link */
+    int attachment_unsent_ttl_s; /* an upload no message carries is deleted after this */
+    int attachment_pending_max;  /* uploads one user may have waiting to be sent */
 } pl_config_t;
 
 void pl_config_defaults(pl_config_t *c);

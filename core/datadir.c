@@ -11,6 +11,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -93,6 +94,51 @@ out:
     return rc;
 }
 
+/* The audit checkpoint signing pair. A missing .pub is rewritten from the key; a missing key
+ * beside an existing .pub is not replaced, since a new key would make every checkpoint signed
+ * so far fail verification: that needs a person (restore the key, or retire the old .pub). */
+static int make_audit_key(const char *dir)
+{
+    char key_path[1024], pub_path[1024];
+    pl_datadir_path(dir, PL_DATADIR_AUDIT_KEY, key_path, sizeof key_path);
+    pl_datadir_path(dir, PL_DATADIR_AUDIT_PUB, pub_path, sizeof pub_path);
+    bool have_key = access(key_path, F_OK) == 0, have_pub = access(pub_path, F_OK) == 0;
+    if (have_key && have_pub) return 0;
+    if (!have_key && have_pub) {
+        pl_log_error("datadir", "%s is missing but %s exists: audit checkpoints cannot be "
+                     "signed until the key is restored or the old public key is moved away",
+                     PL_DATADIR_AUDIT_KEY, PL_DATADIR_AUDIT_PUB);
+        return 0;
+    }
+    int rc = -PL_ECRYPTO;
+    EVP_PKEY *pkey = NULL;
+    FILE *f = NULL;
+    if (have_key) {
+        if ((f = fopen(key_path, "r"))) pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+        if (f) fclose(f);
+        f = NULL;
+    } else {
+        pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+        if (pkey && (!(f = open_new_0600(key_path)) ||
+                     !PEM_write_PrivateKey(f, pkey, NULL, NULL, 0, NULL, NULL)))
+            goto out;
+        if (f && fclose(f) != 0) {
+            f = NULL;
+            goto out;
+        }
+        f = NULL;
+    }
+    if (!pkey || EVP_PKEY_get_id(pkey) != EVP_PKEY_ED25519) goto out;
+    if (!(f = open_new_0600(pub_path)) || !PEM_write_PUBKEY(f, pkey)) goto out;
+    rc = 0;
+    pl_log_info("datadir", "created the audit checkpoint signing key pair");
+out:
+    if (f && fclose(f) != 0) rc = -PL_EIO;
+    if (rc < 0) pl_log_error("datadir", "could not create the audit signing key pair");
+    EVP_PKEY_free(pkey);
+    return rc;
+}
+
 int pl_datadir_prepare(const char *dir)
 {
     if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
@@ -119,7 +165,7 @@ int pl_datadir_prepare(const char *dir)
         }
         pl_log_info("datadir", "created a self-signed development TLS certificate");
     }
-    return 0;
+    return make_audit_key(dir);
 }
 
 int pl_datadir_read_key(const char *dir, uint8_t key[32])

@@ -5,6 +5,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "signalling/admin.h"
+#include "signalling/audit_cli.h"
 #include "signalling/server.h"
 
 #include <jansson.h>
@@ -22,7 +23,8 @@ static void usage(void)
            "  serve   Run the server (HTTPS + WSS; see `parley serve --help`).\n"
            "  demo    Seed a demo practice and print its logins.\n"
            "  org     Manage organisations (practices, networks, specialist services).\n"
-           "  user    Manage patients and staff.\n\n"
+           "  user    Manage patients and staff.\n"
+           "  audit   Verify the tamper-evident audit trail, or sign a checkpoint now.\n\n"
            "Every command that touches data takes --data-dir DIR (default ./var).\n"
            "`parley COMMAND --help` explains each command.\n");
 }
@@ -130,6 +132,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "demo")) return pl_admin_demo_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "org")) return pl_admin_org_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "user")) return pl_admin_user_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "audit")) return pl_audit_cli_main(argc - 1, argv + 1);
     fprintf(stderr, "unknown command %s\n\n", cmd);
     usage();
     return 2;

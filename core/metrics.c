@@ -92,8 +92,13 @@ char *pl_metrics_render(const pl_metrics_t *m, size_t *len)
             "# HELP parley_attachment_links_refused_total Attachment links refused (bad "
             "signature, expired, another user's).\n"
             "# TYPE parley_attachment_links_refused_total counter\n"
-            "parley_attachment_links_refused_total %llu\n",
-            (unsigned long long)m->attach_downloads, (unsigned long long)m->attach_links_refused);
+            "parley_attachment_links_refused_total %llu\n"
+            "# HELP parley_attachments_swept_total Uploads never sent on a message, deleted after "
+            "attachment_unsent_ttl_s.\n"
+            "# TYPE parley_attachments_swept_total counter\n"
+            "parley_attachments_swept_total %llu\n",
+            (unsigned long long)m->attach_downloads, (unsigned long long)m->attach_links_refused,
+            (unsigned long long)m->attach_swept);
     if (used >= cap) used = cap - 1;
     *len = used;
     return b;

@@ -28,6 +28,7 @@ typedef struct {
     uint64_t attach_refused[PL_METRICS_ATTACH_REASONS];
     uint64_t attach_downloads;   /* attachments served through a signed link */
     uint64_t attach_links_refused; /* download links refused: bad signature, expired, other user */
+    uint64_t attach_swept;       /* uploads never sent on a message, deleted by the sweep */
     uint64_t commit_buckets[PL_METRICS_BUCKETS]; /* store commit latency histogram */
     uint64_t commit_count;
     double commit_sum_s;

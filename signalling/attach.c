@@ -16,6 +16,11 @@
  * claims, with nothing hidden in or after it), and one job on the storage thread checks the
  * session and the right again, then stores the bytes (sealed, once per SHA-256) and the row.
  *
+ * An upload no message carries within attachment_unsent_ttl_s is deleted by a sweep on the
+ * storage thread (the housekeeping timer asks for one at most hourly), and one person may have
+ * at most attachment_pending_max waiting: both jobs ask, so that no account can fill the disk
+ * with files it never sends.
+ *
  * A download link is signed for one user and a short time; the request must also carry that
  * user's session, and the right to read the conversation is asked again, so a right revoked
  * after the link was issued wins. The query string carries the signature: nothing here logs a
@@ -158,9 +163,62 @@ static int conv_allows(pl_store_t *st, const pl_actor_t *a, int64_t conv_id, pl_
     return pl_authz_check(a, &res, act);
 }
 
+/* ---- uploads waiting to be sent ---- */
+
+/* "a day", "3 hours", "2 seconds": how long attachment_unsent_ttl_s is, for people. */
+static void say_duration(int s, char *out, size_t cap)
+{
+    static const struct {
+        int len;
+        const char *one, *many;
+    } units[] = {{86400, "a day", "days"},
+                 {3600, "an hour", "hours"},
+                 {60, "a minute", "minutes"},
+                 {1, "a second", "seconds"}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (s % units[i].len) continue;
+        if (s == units[i].len)
+            snprintf(out, cap, "%s", units[i].one);
+        else
+            snprintf(out, cap, "%d %s", s / units[i].len, units[i].many);
+        return;
+    }
+}
+
+/* -PL_ERATE, with the refusal in msg, if user_id already has attachment_pending_max uploads
+ * no message carries; 0 if there is room; a store error. Storage thread. */
+static int pending_check(pl_store_t *st, const pl_config_t *cfg, int64_t user_id, char *msg,
+                         size_t cap)
+{
+    int64_t n = 0;
+    int rc = pl_store_attach_pending(st, user_id, &n);
+    if (rc < 0 || n < cfg->attachment_pending_max) return rc;
+    char wait[32];
+    say_duration(cfg->attachment_unsent_ttl_s, wait, sizeof wait);
+    snprintf(msg, cap,
+             "you have %d files waiting to be sent: send them on a message, or wait %s for them "
+             "to be cleared",
+             cfg->attachment_pending_max, wait);
+    return -PL_ERATE;
+}
+
+/* The answer to a refusal by the cap: counted, logged (never who), and told when waiting
+ * alone is sure to have cleared the oldest (one TTL and one sweep). Loop thread. */
+static void pending_refused(pl_server_t *srv, pl_http_req_t *hr, int64_t conv_id)
+{
+    srv->metrics.rate_limited++;
+    pl_log_info("attach", "upload to conversation=%lld refused: too many waiting to be sent",
+                (long long)conv_id);
+    uint64_t wait_ms =
+        (uint64_t)srv->cfg->attachment_unsent_ttl_s * 1000 + pl_attach_sweep_every_ms(srv->cfg);
+    pl_http_set_retry_after(hr, (int)(wait_ms / 1000));
+}
+
 /* ---- upload: the headers ---- */
 
 struct pl_attach_up {
+    struct precheck *pre; /* the early check, while it runs (each detaches from the other) */
+    bool refused_early;   /* it answered: the final job's answer will not be heard */
     pl_server_t *srv;
     pl_http_req_t *hr;
     int64_t conv_id;
@@ -170,9 +228,24 @@ struct pl_attach_up {
     char ip[64];
 };
 
+/* The early check: is the session live, may it send in the conversation, and has the person
+ * room for another upload waiting to be sent? Refuses at once if not, while the body is still
+ * arriving; otherwise says nothing (the final job asks again). */
+typedef struct precheck {
+    pl_job_t job;
+    pl_server_t *srv;
+    pl_http_req_t *hr;
+    pl_attach_up_t *up; /* NULL once the upload is freed */
+    int64_t conv_id, now;
+    char token_hash[65];
+    const char *msg;
+    char msgbuf[160];
+} precheck_t;
+
 void pl_attach_upload_free(pl_attach_up_t *up)
 {
     if (!up) return;
+    if (up->pre) up->pre->up = NULL;
     up->srv->attach_uploads--;
     pl_wipe(up, sizeof *up);
     free(up);
@@ -297,17 +370,6 @@ static bool upload_same_site(struct lws *wsi)
     return true;
 }
 
-/* The early check: is the session live, and may it send in the conversation? Refuses at once
- * if not, while the body is still arriving; otherwise says nothing (the final job asks again). */
-typedef struct {
-    pl_job_t job;
-    pl_server_t *srv;
-    pl_http_req_t *hr;
-    int64_t conv_id, now;
-    char token_hash[65];
-    const char *msg;
-} precheck_t;
-
 static int precheck_run(pl_store_t *st, pl_job_t *job)
 {
     precheck_t *p = (precheck_t *)job;
@@ -322,14 +384,22 @@ static int precheck_run(pl_store_t *st, pl_job_t *job)
     p->msg = rc == -PL_ENOTFOUND ? "no such conversation"
              : rc == -PL_EPERM   ? "you cannot send attachments in this conversation"
                                  : NULL;
+    if (rc == 0 &&
+        (rc = pending_check(st, p->srv->cfg, a.user_id, p->msgbuf, sizeof p->msgbuf)) == -PL_ERATE)
+        p->msg = p->msgbuf;
     return rc;
 }
 
 static void precheck_done(pl_job_t *job, int status)
 {
     precheck_t *p = (precheck_t *)job;
+    if (p->up) {
+        p->up->pre = NULL;
+        p->up->refused_early = p->msg != NULL;
+    }
     if (p->msg) {
         if (status == -PL_EAUTH) p->srv->metrics.auth_failures++;
+        if (status == -PL_ERATE) pending_refused(p->srv, p->hr, p->conv_id);
         pl_http_respond_err(p->hr, status, p->msg);
     } else {
         pl_http_release(p->hr); /* store trouble: the final job will say */
@@ -413,6 +483,9 @@ int pl_attach_upload_begin(pl_server_t *srv, pl_http_req_t *hr, struct lws *wsi,
             free(p);
             *msg = "shutting down";
             rc = -PL_EUNAVAIL;
+        } else {
+            p->up = up;
+            up->pre = p;
         }
     }
     if (rc < 0) {
@@ -439,6 +512,7 @@ typedef struct {
     const char *why;
     /* the result (storage thread) */
     const char *msg;
+    char msgbuf[160];
     int64_t id;
     char sha256[65];
 } upload_t;
@@ -472,6 +546,12 @@ static int upload_run(pl_store_t *st, pl_job_t *job)
     if (a.kind == PL_USER_PATIENT && strcmp(conv.status, "closed") == 0) {
         u->msg = "this request is closed: start a new one";
         return -PL_ECONFLICT;
+    }
+    /* Asked again here, in the job that stores: two uploads in flight at once cannot both take
+     * the last place. */
+    if ((rc = pending_check(st, up->srv->cfg, a.user_id, u->msgbuf, sizeof u->msgbuf)) < 0) {
+        if (rc == -PL_ERATE) u->msg = u->msgbuf;
+        return rc;
     }
     if (u->sniffed < 0) { /* the content was refused: only now, to someone allowed to send */
         u->msg = u->why;
@@ -508,6 +588,9 @@ static void upload_done(pl_job_t *job, int status)
                         pl_sniff_class_name(u->cls));
         }
         if (status == -PL_EAUTH) srv->metrics.auth_failures++;
+        /* A small file can be in before the early check answers, and then both refuse it:
+         * the refusal heard is the early one, already counted. */
+        if (status == -PL_ERATE && !up->refused_early) pending_refused(srv, up->hr, up->conv_id);
         if (status == -PL_EIO || status == -PL_EINTERNAL || status == -PL_ECRYPTO)
             pl_log_warn("attach", "upload to conversation=%lld failed: %s", (long long)up->conv_id,
                         pl_strerror(status));
@@ -688,6 +771,63 @@ void pl_attach_download(pl_server_t *srv, pl_http_req_t *hr, struct lws *wsi, in
         pl_http_respond_err(hr, rc, NULL);
         download_free(d);
     }
+}
+
+/* ---- the sweep of uploads never sent ---- */
+
+#define SWEEP_MAX_MS (3600 * 1000ULL)
+
+uint64_t pl_attach_sweep_every_ms(const pl_config_t *cfg)
+{
+    uint64_t half = (uint64_t)cfg->attachment_unsent_ttl_s * 500;
+    return half < SWEEP_MAX_MS ? half : SWEEP_MAX_MS;
+}
+
+typedef struct {
+    pl_job_t job;
+    pl_server_t *srv;
+    int64_t before; /* uploads created before this (ms) go */
+    int64_t removed;
+} sweep_t;
+
+static int sweep_run(pl_store_t *st, pl_job_t *job)
+{
+    sweep_t *w = (sweep_t *)job;
+    return pl_store_attach_sweep(st, w->before, &w->removed);
+}
+
+static void sweep_done(pl_job_t *job, int status)
+{
+    sweep_t *w = (sweep_t *)job;
+    pl_server_t *srv = w->srv;
+    srv->attach_sweeping = false;
+    if (status == 0) {
+        srv->metrics.attach_swept += (uint64_t)w->removed;
+        /* How many, never whose or what: names and uploaders are not for the log. */
+        if (w->removed)
+            pl_log_info("attach", "deleted %lld uploads never sent on a message",
+                        (long long)w->removed);
+        else
+            pl_log_debug("attach", "no uploads to delete");
+    } else {
+        pl_log_warn("attach", "could not delete uploads never sent: %s", pl_strerror(status));
+    }
+    free(w);
+}
+
+void pl_attach_sweep_tick(pl_server_t *srv, int64_t now)
+{
+    if (srv->attach_sweeping || now < srv->attach_sweep_at) return;
+    sweep_t *w = calloc(1, sizeof *w);
+    if (!w) return; /* the next tick tries again */
+    w->srv = srv;
+    w->before = now - (int64_t)srv->cfg->attachment_unsent_ttl_s * 1000;
+    if (pl_worker_submit(srv->worker, &w->job, sweep_run, sweep_done) < 0) {
+        free(w);
+        return;
+    }
+    srv->attach_sweeping = true;
+    srv->attach_sweep_at = now + (int64_t)pl_attach_sweep_every_ms(srv->cfg);
 }
 
 /* ---- attachment.url (WebSocket) ---- */

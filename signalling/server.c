@@ -106,6 +106,8 @@ static void housekeeping_cb(uv_timer_t *t)
     pl_server_t *srv = t->data;
     int64_t now = pl_now_ms();
     pl_throttle_expire(srv->throttle, now);
+    /* Uploads never sent: on the storage thread, at the first tick and then hourly at most. */
+    pl_attach_sweep_tick(srv, now);
     for (pl_conn_t *c = srv->conns; c; c = c->next) {
         if (!c->authed || c->close_code) continue;
         if (now >= c->session_expires_at || now >= c->session_idle_deadline) {
@@ -207,6 +209,8 @@ int pl_server_create(pl_server_t **out, uv_loop_t *loop, const pl_config_t *cfg)
     srv->housekeeping.data = srv;
     uint64_t every = (uint64_t)cfg->session_recheck_s * 1000;
     if (every > HOUSEKEEPING_MS) every = HOUSEKEEPING_MS;
+    /* A short attachment_unsent_ttl_s (tests) sweeps more often than the tick would allow. */
+    if (every > pl_attach_sweep_every_ms(cfg)) every = pl_attach_sweep_every_ms(cfg);
     uv_timer_start(&srv->housekeeping, housekeeping_cb, every, every);
     pl_log_info("server", "listening on https://%s:%d (store %s)", cfg->bind, cfg->port,
                 strncmp(url, "sqlite:", 7) == 0 ? "sqlite" : "other");

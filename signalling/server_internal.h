@@ -47,6 +47,8 @@ struct pl_server {
     uint8_t turn_secret[256];
     size_t turn_secret_len;
     int attach_uploads; /* attachment uploads in flight (attach.c; at most PL_ATTACH_MAX_UPLOADS) */
+    int64_t attach_sweep_at; /* ms: the next sweep of uploads never sent is due (0: at once) */
+    bool attach_sweeping;    /* a sweep job is on the storage thread */
 };
 
 typedef struct pl_frame {
@@ -225,6 +227,16 @@ int pl_advice_resource(pl_store_t *st, const pl_advice_t *a, int64_t now, pl_res
  * -PL_EUNAVAIL when it could not be queued. */
 int pl_consult_presence(pl_server_t *srv, int64_t consultation_id, int64_t user_id,
                         pl_presence_t what);
+
+/* ---- attach.c, for the housekeeping timer (server.c) ---- */
+/* How often uploads never sent are swept: an hour, or half attachment_unsent_ttl_s if that is
+ * shorter (so a short TTL, as tests use, is kept to within half its length). */
+uint64_t pl_attach_sweep_every_ms(const pl_config_t *cfg);
+/* If a sweep is due at now and none is running, queues one on the storage thread: it deletes
+ * the uploads older than attachment_unsent_ttl_s that no message carries, and the blobs left
+ * with no attachment. Fire and forget: the count is logged and added to the metrics; a failure
+ * is logged and the next sweep tries again. */
+void pl_attach_sweep_tick(pl_server_t *srv, int64_t now);
 
 /* ---- call.c ---- */
 typedef struct pl_call pl_call_t;

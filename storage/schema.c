@@ -383,6 +383,37 @@ const char *const pl_schema_migrations[] = {
     "  added_at INTEGER NOT NULL,"
     "  PRIMARY KEY (case_id, user_id));"
     "CREATE INDEX case_members_user ON case_members(user_id);",
+
+    /* 9: the tamper-evident audit trail (storage/store_sqlite_audit.c, docs/SECURITY.md
+     * "Accountability"). Each audit row gains who-as-what (role, org_id), the outcome and the
+     * user agent, and its link in a hash chain: hash = SHA-256(prev_hash || canonical(row)),
+     * both lowercase hex. SQLite has no SHA-256, so rows already present are chained in C by
+     * the store, in the same transaction as this migration (pl__sq_audit_chain_existing).
+     * audit_checkpoints holds Ed25519 signatures over (checkpoint id, audit id, hash,
+     * signed_at). The triggers make both tables append-only for the application: a row may
+     * be given its hash once and never changed or deleted after. They stop bugs, not an
+     * attacker who can write the file; the chain and the signatures are what catch that. */
+    "ALTER TABLE audit ADD COLUMN role TEXT;"
+    "ALTER TABLE audit ADD COLUMN org_id INTEGER;"
+    "ALTER TABLE audit ADD COLUMN outcome TEXT NOT NULL DEFAULT 'ok'"
+    "  CHECK (outcome IN ('ok','denied','failed'));"
+    "ALTER TABLE audit ADD COLUMN user_agent TEXT;"
+    "ALTER TABLE audit ADD COLUMN prev_hash TEXT;"
+    "ALTER TABLE audit ADD COLUMN hash TEXT;"
+    "CREATE TABLE audit_checkpoints ("
+    "  id INTEGER PRIMARY KEY,"
+    "  audit_id INTEGER NOT NULL,"
+    "  hash TEXT NOT NULL,"
+    "  signed_at INTEGER NOT NULL,"
+    "  signature TEXT NOT NULL);"
+    "CREATE TRIGGER audit_append_only_update BEFORE UPDATE ON audit WHEN OLD.hash IS NOT NULL"
+    "  BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
+    "CREATE TRIGGER audit_append_only_delete BEFORE DELETE ON audit"
+    "  BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
+    "CREATE TRIGGER audit_checkpoints_append_only_update BEFORE UPDATE ON audit_checkpoints"
+    "  BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;"
+    "CREATE TRIGGER audit_checkpoints_append_only_delete BEFORE DELETE ON audit_checkpoints"
+    "  BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;",
 };
 
 const int pl_schema_version = (int)(sizeof pl_schema_migrations / sizeof pl_schema_migrations[0]);

@@ -1,4 +1,5 @@
-/* Internals shared by the SQLite store's files (store_sqlite.c: identity, sessions, audit;
+/* Internals shared by the SQLite store's files (store_sqlite.c: identity, sessions;
+ * store_sqlite_audit.c: the audit chain and its checkpoints;
  * store_sqlite_msg.c: conversations, messages, receipts, events). Not part of store.h. */
 #ifndef PL_SQLITE_INTERNAL_H
 #define PL_SQLITE_INTERNAL_H
@@ -16,7 +17,18 @@ struct pl_store {
     sqlite3_stmt *stmts[PL_SQ_MAX_STMTS];
     const char *stmt_sql[PL_SQ_MAX_STMTS];
     int n_stmts;
+    void *audit_key;      /* EVP_PKEY (Ed25519) signing checkpoints, or NULL */
+    int audit_ckpt_every; /* automatic checkpoint after this many rows; <= 0: never */
+    bool audit_warned;    /* "no signing key" said once */
 };
+
+/* The audit chain's hooks into open and close (store_sqlite_audit.c). */
+/* Chains the rows that have no hash yet, in id order, if no row has one: the rows a database
+ * held when the chain migration ran. Called inside the migration's transaction. */
+int pl__sq_audit_chain_existing(pl_store_t *st);
+/* Sets the defaults and loads DIR/audit_signing.key when present, DIR being db_path's folder. */
+int pl__sq_audit_open(pl_store_t *st, const char *db_path);
+void pl__sq_audit_close(pl_store_t *st);
 
 /* Maps an SQLite result code to a PL_E code, logging unexpected ones (never with row data). */
 int pl__sq_err(pl_store_t *st, int rc, const char *what);

@@ -502,11 +502,112 @@ int pl_store_case_list(pl_store_t *st, int64_t user_id, const char *filter, int6
 /* Who may be invited now and is not a member: {"people":[{user_id, display_name, org}]}. */
 int pl_store_case_candidates(pl_store_t *st, int64_t case_id, int64_t now, json_t **out);
 
-/* Audit: who did what to which patient data, when, from where. */
+/* ---- a patient's record, for export (store_sqlite_record.c) ----
+ * Everything held about the patient's care, opened, as one object for storage/fhir.c:
+ * {"patient":{id, display_name, nhs_number, date_of_birth, practice_id},
+ *  "organisations":[{id, code, name, kind}],
+ *  "people":[{id, display_name, kind: staff|patient|guest, guest_role?, roles:[{org_id, role}]}],
+ *  "conversations":[{id, org_id, kind, subject, status, created_at, updated_at, peer_org_id?,
+ *                    case_id?, messages:[{id, seq, sender_id, body, created_at,
+ *                    entered_in_error?:{by, at, reason}, attachments:[...]}]}],
+ *  "consultations":[{id, conversation_id, org_id, status, clinician_id, created_at, started_at?,
+ *                    ended_at?, participants:[user ids], advice_id?, case_id?}],
+ *  "advice":[{id, conversation_id, practice_id, service_id, specialty, urgency, status,
+ *             question, summary, created_by, created_at, due_at, closed_at?, outcome?,
+ *             specialist_id?, consent_by, consent_at}],
+ *  "cases":[{id, conversation_id, org_id, title, status, created_by, created_at, closed_at?,
+ *            members:[user ids]}],
+ *  "filings":[...]}
+ * Internal notes are not in it. -PL_ENOTFOUND if patient_id is not a patient. */
+int pl_store_patient_record(pl_store_t *st, int64_t patient_id, int64_t now, json_t **out);
+
+/* ---- audit (store_sqlite_audit.c) ----
+ * Who did what to which patient data, as what, with what outcome, when, from where. The trail is
+ * append-only and tamper-evident (docs/SECURITY.md "Accountability"): every row carries
+ * hash = SHA-256(previous row's hash || canonical(row)), and every N rows the store signs a
+ * checkpoint (Ed25519) naming a row and its hash. */
+
+/* One audit record. Strings are borrowed for the call; NULL or 0 means "none" (stored as SQL
+ * NULL, except ip and request_id, stored as "" as they always were). outcome: "ok" (NULL means
+ * "ok"), "denied" or "failed". Text that is not valid UTF-8 is stored with '?' for each bad
+ * byte; user_agent is cut to PL_AUDIT_UA_MAX bytes. */
+typedef struct {
+    int64_t at; /* ms since the epoch */
+    int64_t actor_id;
+    const char *role; /* the role acted as: "gp", "patient", ... */
+    int64_t org_id;   /* the organisation acted for */
+    const char *action;
+    const char *resource_type;
+    int64_t resource_id;
+    int64_t patient_id;
+    const char *outcome;
+    const char *ip;
+    const char *user_agent;
+    const char *request_id;
+} pl_audit_rec_t;
+#define PL_AUDIT_UA_MAX 512
+#define PL_AUDIT_CHECKPOINT_EVERY 1000
+
+/* Appends rec to the chain: inside the caller's transaction if one is open (the previous row is
+ * read in it: one writer at a time), else in its own. Writes a signed checkpoint when
+ * PL_AUDIT_CHECKPOINT_EVERY (or the set number of) rows have been appended since the last one
+ * and a signing key is loaded. 0, -PL_EINVAL (no action or resource_type, bad outcome), or a
+ * store error; on error nothing was appended. */
+int pl_store_audit_ex(pl_store_t *st, const pl_audit_rec_t *rec);
+/* pl_store_audit_ex with no role, organisation or user agent and outcome "ok". */
 int pl_store_audit(pl_store_t *st, int64_t actor_id, const char *action, const char *resource_type,
                    int64_t resource_id, int64_t patient_id, const char *ip, const char *request_id,
                    int64_t now);
+/* Up to limit rows with id > after_id, oldest first: [{id, at, actor_id, role, org_id, action,
+ * resource_type, resource_id, patient_id, outcome, ip, user_agent, request_id, hash}] with 0 or
+ * "" for what is absent. Caller decrefs. */
 int pl_store_audit_list(pl_store_t *st, int64_t after_id, int limit, json_t **out);
+
+/* The checkpoint signing key: an Ed25519 private key in PEM at pem_path (NULL: none, so no
+ * checkpoints are written). pl_store_open loads DIR/audit_signing.key by itself when the SQLite
+ * file is in DIR and that file exists. 0, -PL_EIO (unreadable), -PL_ECRYPTO (not Ed25519). */
+int pl_store_audit_set_signing_key(pl_store_t *st, const char *pem_path);
+/* Automatic checkpoints every n appended rows (n <= 0: only forced ones). */
+void pl_store_audit_set_checkpoint_every(pl_store_t *st, int n);
+/* Signs a checkpoint at the newest audit row now, unless one already names it. *audit_id (may be
+ * NULL) gets the row checkpointed. 0; -PL_ENOTFOUND if the trail is empty; -PL_EPERM if no
+ * signing key is loaded; a store error. */
+int pl_store_audit_checkpoint(pl_store_t *st, int64_t now, int64_t *audit_id);
+
+/* What pl_store_audit_verify found: the first broken link, in id order. */
+typedef enum {
+    PL_AUDIT_INTACT = 0,
+    PL_AUDIT_NO_HASH,            /* a row was never chained (inserted behind Parley's back) */
+    PL_AUDIT_HASH_MISMATCH,      /* the row's fields no longer give its hash: altered */
+    PL_AUDIT_PREV_MISMATCH,      /* the row does not link to the row before it */
+    PL_AUDIT_GAP,                /* an id is missing: a row was removed */
+    PL_AUDIT_REORDERED,          /* the row links to a row other than the one before it */
+    PL_AUDIT_TRUNCATED,          /* ids were issued past the last row: rows removed at the end */
+    PL_AUDIT_CKPT_BAD_SIGNATURE, /* a checkpoint's signature does not verify */
+    PL_AUDIT_CKPT_HASH_MISMATCH, /* a checkpoint names a hash the chain no longer gives */
+    PL_AUDIT_CKPT_MISSING_ROW,   /* a checkpoint names a row that is not there */
+    PL_AUDIT_CKPT_GAP,           /* a checkpoint was removed, or they are out of order */
+} pl_audit_break_t;
+
+typedef struct {
+    pl_audit_break_t broken;
+    int64_t audit_id;      /* the first broken link's audit id (0 if none) */
+    int64_t checkpoint_id; /* the checkpoint concerned, for the CKPT kinds */
+    int64_t rows;          /* rows read */
+    int64_t first_id, last_id;
+    int64_t checkpoints;       /* checkpoints whose signature and hash were checked */
+    int64_t last_checkpointed; /* audit id of the newest verified checkpoint (0 if none) */
+    char detail[256];          /* one line saying what is wrong */
+} pl_audit_verdict_t;
+
+/* Short name of a break kind ("hash mismatch", ...). Never NULL. */
+const char *pl_audit_break_name(pl_audit_break_t b);
+/* Recomputes the whole chain of the store at url, opened read-only (it may run beside a live
+ * server), and checks every checkpoint against the public key in pub_pem_path (NULL: only
+ * allowed when there are no checkpoints). Returns 0 when the check ran, whatever it found (see
+ * out->broken); -PL_EIO if the database or key cannot be read, -PL_EINVAL if the database
+ * predates the audit chain, -PL_EPERM if there are checkpoints and no public key. */
+int pl_store_audit_verify(const char *url, const char *pub_pem_path, pl_audit_verdict_t *out);
 
 /* ---- attachments (store_sqlite_attach.c) ----
  * An upload's bytes are a blob, stored once per content under its hex SHA-256 and sealed with
@@ -552,5 +653,12 @@ int pl_store_attach_of_msg(pl_store_t *st, int64_t msg_id, json_t **out);
 /* For a page of conv_id's messages (objects with "id", as pl_store_msg_history gives them):
  * sets "attachments" (as pl_store_attach_of_msg) on each message that has any. */
 int pl_store_attach_decorate(pl_store_t *st, int64_t conv_id, json_t *messages);
+/* The uploads user_id has made that no message carries yet (every conversation): *n. */
+int pl_store_attach_pending(pl_store_t *st, int64_t user_id, int64_t *n);
+/* Deletes the uploads never put on a message and created before older_than_ms (*removed says
+ * how many), then every blob no attachment refers to. A blob still referred to by any
+ * attachment, on a message or not, stays: blobs are shared by content. Two statements: if the
+ * second fails outside a transaction, the blobs left over go at the next sweep. */
+int pl_store_attach_sweep(pl_store_t *st, int64_t older_than_ms, int64_t *removed);
 
 #endif

@@ -178,6 +178,7 @@ static int migrate(pl_store_t *st)
         if ((rc = exec(st, sql)) < 0) break;
         pl_log_info("store", "migrated schema to version %d", v + 1);
     }
+    if (rc == 0) rc = pl__sq_audit_chain_existing(st);
     if (rc < 0) {
         exec(st, "ROLLBACK");
         return rc;
@@ -215,6 +216,7 @@ int pl_store_open(pl_store_t **out, const char *url, const uint8_t key[32])
                       "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; "
                       "PRAGMA cache_size=-65536; PRAGMA mmap_size=268435456;");
     if (rc == 0) rc = migrate(st);
+    if (rc == 0) rc = pl__sq_audit_open(st, path);
     if (rc < 0) {
         pl_store_close(st);
         return rc;
@@ -228,6 +230,7 @@ void pl_store_close(pl_store_t *st)
     if (!st) return;
     for (int i = 0; i < st->n_stmts; i++) sqlite3_finalize(st->stmts[i]);
     if (st->db) sqlite3_close(st->db);
+    pl__sq_audit_close(st);
     pl_wipe(st->key, sizeof st->key);
     free(st);
 }
@@ -680,59 +683,4 @@ int pl_store_sessions_delete_user(pl_store_t *st, int64_t user_id)
     if (!s) return -PL_EINTERNAL;
     sqlite3_bind_int64(s, 1, user_id);
     return pl__sq_done(st, s, "sessions delete user");
-}
-
-/* ---- audit ---- */
-
-int pl_store_audit(pl_store_t *st, int64_t actor_id, const char *action, const char *resource_type,
-                   int64_t resource_id, int64_t patient_id, const char *ip, const char *request_id,
-                   int64_t now)
-{
-    sqlite3_stmt *s = pl__sq_stmt(st, "INSERT INTO audit (at, actor_id, action, resource_type, "
-                                      "resource_id, patient_id, ip, request_id) "
-                                      "VALUES (?,?,?,?,?,?,?,?)");
-    if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, now);
-    sqlite3_bind_int64(s, 2, actor_id);
-    sqlite3_bind_text(s, 3, action, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 4, resource_type, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 5, resource_id);
-    if (patient_id > 0)
-        sqlite3_bind_int64(s, 6, patient_id);
-    else
-        sqlite3_bind_null(s, 6);
-    sqlite3_bind_text(s, 7, ip ? ip : "", -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 8, request_id ? request_id : "", -1, SQLITE_TRANSIENT);
-    return pl__sq_done(st, s, "audit");
-}
-
-int pl_store_audit_list(pl_store_t *st, int64_t after_id, int limit, json_t **out)
-{
-    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT id, at, actor_id, action, resource_type, "
-                                      "resource_id, coalesce(patient_id,0), ip, request_id "
-                                      "FROM audit WHERE id > ? ORDER BY id LIMIT ?");
-    if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, after_id);
-    sqlite3_bind_int(s, 2, limit);
-    json_t *arr = json_array();
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-        json_array_append_new(
-            arr, json_pack("{sI sI sI ss ss sI sI ss ss}", "id",
-                           (json_int_t)sqlite3_column_int64(s, 0), "at",
-                           (json_int_t)sqlite3_column_int64(s, 1), "actor_id",
-                           (json_int_t)sqlite3_column_int64(s, 2), "action",
-                           (const char *)sqlite3_column_text(s, 3), "resource_type",
-                           (const char *)sqlite3_column_text(s, 4), "resource_id",
-                           (json_int_t)sqlite3_column_int64(s, 5), "patient_id",
-                           (json_int_t)sqlite3_column_int64(s, 6), "ip",
-                           (const char *)sqlite3_column_text(s, 7), "request_id",
-                           (const char *)sqlite3_column_text(s, 8)));
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
-        json_decref(arr);
-        return pl__sq_err(st, rc, "audit list");
-    }
-    *out = arr;
-    return 0;
 }

@@ -304,3 +304,40 @@ int pl_store_attach_decorate(pl_store_t *st, int64_t conv_id, json_t *messages)
     sqlite3_bind_int64(s, 3, hi);
     return collect(st, s, pick_in_page, messages);
 }
+
+/* ---- uploads never sent ---- */
+
+int pl_store_attach_pending(pl_store_t *st, int64_t user_id, int64_t *n)
+{
+    *n = 0;
+    /* attachments_message finds the unbound rows; there are few (capped per user, swept). */
+    sqlite3_stmt *s = prep(st, "SELECT count(*) FROM attachments WHERE message_id IS NULL AND "
+                               "uploaded_by = ?");
+    if (!s) return -PL_EINTERNAL;
+    sqlite3_bind_int64(s, 1, user_id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) *n = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW ? 0 : pl__sq_err(st, rc, "attachments pending");
+}
+
+int pl_store_attach_sweep(pl_store_t *st, int64_t older_than_ms, int64_t *removed)
+{
+    *removed = 0;
+    sqlite3_stmt *s = prep(st, "DELETE FROM attachments WHERE message_id IS NULL AND "
+                               "created_at < ?");
+    if (!s) return -PL_EINTERNAL;
+    sqlite3_bind_int64(s, 1, older_than_ms);
+    int rc = run_done(st, s, "attachment sweep");
+    if (rc < 0) return rc;
+    int64_t n = sqlite3_changes(st->db);
+    /* Every unreferenced blob, not only those of the rows just deleted: one the last sweep left
+     * behind goes too. attachments.sha256 has no index, so NOT IN (which SQLite answers from one
+     * temporary index built per statement) and not a correlated NOT EXISTS per blob. sha256 is
+     * NOT NULL, so NOT IN cannot meet a NULL and keep everything. */
+    if (!(s = prep(st, "DELETE FROM blobs WHERE sha256 NOT IN (SELECT sha256 FROM attachments)")))
+        return -PL_EINTERNAL;
+    if ((rc = run_done(st, s, "blob sweep")) < 0) return rc;
+    *removed = n;
+    return 0;
+}

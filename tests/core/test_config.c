@@ -42,6 +42,8 @@ static const char *const env_vars[] = {
     "PARLEY_EVENT_PAGE_SIZE",
     "PARLEY_MAX_CONNECTIONS",
     "PARLEY_WEB_ROOT",
+    "PARLEY_ATTACHMENT_UNSENT_TTL_S",
+    "PARLEY_ATTACHMENT_PENDING_MAX",
 };
 
 static void clear_env(void)
@@ -107,6 +109,9 @@ static void test_defaults_match_the_documented_values(void **state)
     assert_int_equal(c.event_page_size, 200);
     assert_int_equal(c.max_connections, 20000);
     assert_string_equal(c.web_root, "./web/public");
+    assert_int_equal(c.attachment_url_ttl_s, 60);
+    assert_int_equal(c.attachment_unsent_ttl_s, 86400);
+    assert_int_equal(c.attachment_pending_max, 20);
     (void)f;
 }
 
@@ -210,18 +215,29 @@ static void test_file_out_of_range_values_are_rejected(void **state)
                          "http_timeout_s = 0\n",
                          "http_timeout_s = 601\n",
                          "max_frame_bytes = 1023\n",
-                         "event_page_size = 0\n"};
+                         "event_page_size = 0\n",
+                         "attachment_unsent_ttl_s = 1\n",
+                         "attachment_unsent_ttl_s = 2592001\n",
+                         "attachment_pending_max = 0\n",
+                         "attachment_pending_max = 1001\n"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         pl_config_defaults(&f->cfg);
         write_conf(f, bad[i]);
         assert_int_equal(pl_config_load_file(&f->cfg, f->path), -PL_EINVAL);
     }
     /* The bounds themselves are allowed. */
-    write_conf(f, "port = 65535\nhttp_timeout_s = 600\nmax_frame_bytes = 1024\n");
+    write_conf(f, "port = 65535\nhttp_timeout_s = 600\nmax_frame_bytes = 1024\n"
+                  "attachment_unsent_ttl_s = 2592000\nattachment_pending_max = 1000\n");
     assert_int_equal(pl_config_load_file(&f->cfg, f->path), 0);
     assert_int_equal(f->cfg.port, 65535);
     assert_int_equal(f->cfg.http_timeout_s, 600);
     assert_int_equal(f->cfg.max_frame_bytes, 1024);
+    assert_int_equal(f->cfg.attachment_unsent_ttl_s, 2592000);
+    assert_int_equal(f->cfg.attachment_pending_max, 1000);
+    write_conf(f, "attachment_unsent_ttl_s = 2\nattachment_pending_max = 1\n");
+    assert_int_equal(pl_config_load_file(&f->cfg, f->path), 0);
+    assert_int_equal(f->cfg.attachment_unsent_ttl_s, 2);
+    assert_int_equal(f->cfg.attachment_pending_max, 1);
 }
 
 static void test_too_long_string_is_rejected_not_truncated(void **state)
@@ -265,6 +281,27 @@ static void test_env_bad_value_is_rejected(void **state)
     assert_int_equal(setenv("PARLEY_PORT", "eighty", 1), 0);
     assert_int_equal(pl_config_load_env(&f->cfg), -PL_EINVAL);
     assert_int_equal(f->cfg.port, 8443);
+}
+
+static void test_attachment_limits_come_from_file_env_and_flags(void **state)
+{
+    fixture_t *f = *state;
+    write_conf(f, "attachment_unsent_ttl_s = 3600\nattachment-pending-max = 5\n");
+    assert_int_equal(pl_config_load_file(&f->cfg, f->path), 0);
+    assert_int_equal(f->cfg.attachment_unsent_ttl_s, 3600);
+    assert_int_equal(f->cfg.attachment_pending_max, 5);
+    assert_int_equal(setenv("PARLEY_ATTACHMENT_PENDING_MAX", "7", 1), 0);
+    assert_int_equal(pl_config_load_env(&f->cfg), 0);
+    assert_int_equal(f->cfg.attachment_pending_max, 7);
+    assert_int_equal(f->cfg.attachment_unsent_ttl_s, 3600); /* no variable: the file's value */
+    /* a flag, as `--attachment-unsent-ttl-s 2` sets it */
+    assert_int_equal(pl_config_set(&f->cfg, "attachment-unsent-ttl-s", "2"), 0);
+    assert_int_equal(f->cfg.attachment_unsent_ttl_s, 2);
+    assert_int_equal(pl_config_set(&f->cfg, "attachment-pending-max", "many"), -PL_EINVAL);
+    assert_int_equal(f->cfg.attachment_pending_max, 7);
+    assert_int_equal(setenv("PARLEY_ATTACHMENT_UNSENT_TTL_S", "0", 1), 0);
+    assert_int_equal(pl_config_load_env(&f->cfg), -PL_EINVAL);
+    assert_int_equal(f->cfg.attachment_unsent_ttl_s, 2);
 }
 
 static void test_set_accepts_dashes_underscores_and_any_case(void **state)
@@ -334,6 +371,7 @@ int main(void)
         T(test_env_port_overrides_file),
         T(test_env_multiword_option_is_read),
         T(test_env_bad_value_is_rejected),
+        T(test_attachment_limits_come_from_file_env_and_flags),
         T(test_set_accepts_dashes_underscores_and_any_case),
         T(test_set_unknown_key_is_not_found_and_bad_value_invalid),
         T(test_store_url_defaults_from_data_dir),

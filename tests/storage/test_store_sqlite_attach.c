@@ -1,7 +1,8 @@
 /* Unit tests for storage/store_sqlite_attach.c through storage/store.h: blobs stored once per
  * content and sealed at rest (and bound to their hash), attachment rows with sealed names,
  * binding to a message (all or none, only the uploader's own unbound ones of the same
- * conversation, at most five) and the attachments of a page of history. */
+ * conversation, at most five), the attachments of a page of history, and uploads never sent:
+ * counted per uploader, and swept with the blobs no attachment refers to any more. */
 #include "tests/storage/store_fixture.h"
 
 #include "storage/aead.h"
@@ -295,6 +296,161 @@ static void test_history_page_carries_each_messages_attachments(void **state)
     json_decref(empty);
 }
 
+/* ---- uploads never sent ---- */
+
+/* An unbound attachment of data[0..len) created at `at`; its id. */
+static int64_t upload_at(fx_t *f, int64_t conv, int64_t by, const char *data, int64_t at,
+                         char sha[65])
+{
+    bool added;
+    int64_t id = 0;
+    assert_int_equal(pl_store_blob_put(f->st, (const uint8_t *)data, strlen(data), at, sha, &added),
+                     0);
+    assert_int_equal(pl_store_attach_create(f->st, conv, sha, "image/png", (int64_t)strlen(data),
+                                            "p.png", by, at, &id),
+                     0);
+    return id;
+}
+
+static bool blob_exists(fx_t *f, const char *sha)
+{
+    uint8_t *out = NULL;
+    size_t n = 0;
+    int rc = pl_store_blob_read(f->st, sha, &out, &n);
+    free(out);
+    assert_true(rc == 0 || rc == -PL_ENOTFOUND);
+    return rc == 0;
+}
+
+static bool attachment_exists(fx_t *f, int64_t id)
+{
+    pl_attachment_t a;
+    int rc = pl_store_attach_get(f->st, id, &a);
+    assert_true(rc == 0 || rc == -PL_ENOTFOUND);
+    return rc == 0;
+}
+
+static void test_sweep_deletes_an_old_unsent_upload_and_its_blob_and_keeps_a_newer_one(void **state)
+{
+    fx_t *f = *state;
+    int64_t conv = new_conv(f, f->org_a, f->pat1, "c1");
+    char old_sha[65], new_sha[65], stray[65];
+    int64_t old = upload_at(f, conv, f->pat1, "old upload", f->now - 2 * HOUR_MS, old_sha);
+    int64_t fresh = upload_at(f, conv, f->pat1, "new upload", f->now - HOUR_MS + 1, new_sha);
+    put_blob(f, "a blob no attachment refers to", 30, true, stray);
+    int64_t removed = -1;
+    assert_int_equal(pl_store_attach_sweep(f->st, f->now - HOUR_MS, &removed), 0);
+    assert_int_equal(removed, 1);
+    assert_false(attachment_exists(f, old));
+    assert_false(blob_exists(f, old_sha));
+    assert_false(blob_exists(f, stray)); /* every unreferenced blob goes, not only the old one's */
+    assert_true(attachment_exists(f, fresh));
+    assert_true(blob_exists(f, new_sha));
+    assert_int_equal(raw_int(f, "SELECT count(*) FROM attachments"), 1);
+    assert_int_equal(raw_int(f, "SELECT count(*) FROM blobs"), 1);
+    /* created exactly at the cutoff is not older than it */
+    assert_int_equal(pl_store_attach_sweep(f->st, f->now - HOUR_MS + 1, &removed), 0);
+    assert_int_equal(removed, 0);
+    assert_true(attachment_exists(f, fresh));
+}
+
+static void test_sweep_keeps_a_sent_attachment_whatever_its_age(void **state)
+{
+    fx_t *f = *state;
+    int64_t conv = new_conv(f, f->org_a, f->pat1, "c1");
+    char sha[65];
+    int64_t sent = upload_at(f, conv, f->pat1, "sent long ago", f->now - 1000 * HOUR_MS, sha), bad;
+    pl_msg_t m = send_msg(f, conv, f->pat1, false, "m1", "the photo");
+    assert_int_equal(pl_store_attach_bind(f->st, conv, f->pat1, m.id, &sent, 1, &bad), 0);
+    int64_t removed = -1;
+    assert_int_equal(pl_store_attach_sweep(f->st, f->now + HOUR_MS, &removed), 0);
+    assert_int_equal(removed, 0);
+    assert_int_equal(bound_to(f, sent), m.id);
+    assert_true(blob_exists(f, sha));
+}
+
+static void test_sweep_keeps_a_blob_an_old_upload_shares_with_others(void **state)
+{
+    fx_t *f = *state;
+    int64_t conv = new_conv(f, f->org_a, f->pat1, "c1");
+    char a[65], b[65], c[65], d[65];
+    /* the same bytes: unsent and old, and sent */
+    int64_t orphan = upload_at(f, conv, f->pat1, "shared with a sent one", f->now - 5 * HOUR_MS, a);
+    int64_t sent = upload_at(f, conv, f->gp, "shared with a sent one", f->now - 5 * HOUR_MS, b);
+    int64_t bad;
+    assert_string_equal(a, b);
+    pl_msg_t m = send_msg(f, conv, f->gp, false, "m1", "from the practice");
+    assert_int_equal(pl_store_attach_bind(f->st, conv, f->gp, m.id, &sent, 1, &bad), 0);
+    /* the same bytes: unsent and old, and unsent and new */
+    int64_t old = upload_at(f, conv, f->pat2, "shared with a new one", f->now - 5 * HOUR_MS, c);
+    int64_t fresh = upload_at(f, conv, f->pat1, "shared with a new one", f->now, d);
+    assert_string_equal(c, d);
+    int64_t removed = -1;
+    assert_int_equal(pl_store_attach_sweep(f->st, f->now - HOUR_MS, &removed), 0);
+    assert_int_equal(removed, 2);
+    assert_false(attachment_exists(f, orphan));
+    assert_false(attachment_exists(f, old));
+    assert_true(attachment_exists(f, sent));
+    assert_true(attachment_exists(f, fresh));
+    assert_true(blob_exists(f, a));
+    assert_true(blob_exists(f, c));
+    assert_int_equal(raw_int(f, "SELECT count(*) FROM blobs"), 2);
+    /* and the sent one still opens, bytes and all */
+    uint8_t *out = NULL;
+    size_t n = 0;
+    assert_int_equal(pl_store_blob_read(f->st, a, &out, &n), 0);
+    assert_memory_equal(out, "shared with a sent one", n);
+    free(out);
+}
+
+static void test_sweep_counts_what_it_deleted_and_then_finds_nothing(void **state)
+{
+    fx_t *f = *state;
+    int64_t conv = new_conv(f, f->org_a, f->pat1, "c1");
+    int64_t other = new_conv(f, f->org_a, f->pat2, "c2");
+    char sha[65];
+    upload_at(f, conv, f->pat1, "one", f->now - 3 * HOUR_MS, sha);
+    upload_at(f, conv, f->pat1, "two", f->now - 3 * HOUR_MS, sha);
+    upload_at(f, conv, f->gp, "three", f->now - 2 * HOUR_MS, sha);
+    upload_at(f, other, f->pat2, "four", f->now - 2 * HOUR_MS, sha);
+    upload_at(f, other, f->pat2, "five", f->now, sha);
+    int64_t before = raw_int(f, "SELECT count(*) FROM attachments"), removed = -1;
+    assert_int_equal(pl_store_attach_sweep(f->st, f->now - HOUR_MS, &removed), 0);
+    assert_int_equal(removed, 4);
+    assert_int_equal(raw_int(f, "SELECT count(*) FROM attachments"), before - 4);
+    assert_int_equal(raw_int(f, "SELECT count(*) FROM blobs"), 1);
+    assert_int_equal(pl_store_attach_sweep(f->st, f->now - HOUR_MS, &removed), 0);
+    assert_int_equal(removed, 0);
+    assert_int_equal(raw_int(f, "SELECT count(*) FROM attachments"), 1);
+}
+
+static void test_pending_counts_each_users_unsent_uploads(void **state)
+{
+    fx_t *f = *state;
+    int64_t conv = new_conv(f, f->org_a, f->pat1, "c1");
+    int64_t other = new_conv(f, f->org_a, f->pat1, "c2");
+    int64_t n = -1;
+    assert_int_equal(pl_store_attach_pending(f->st, f->pat1, &n), 0);
+    assert_int_equal(n, 0);
+    int64_t first = new_attachment(f, conv, f->pat1, "1.jpg"), bad;
+    new_attachment(f, conv, f->pat1, "2.jpg");
+    new_attachment(f, other, f->pat1, "3.jpg"); /* every conversation counts */
+    new_attachment(f, conv, f->gp, "gp.jpg");
+    assert_int_equal(pl_store_attach_pending(f->st, f->pat1, &n), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(pl_store_attach_pending(f->st, f->gp, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(pl_store_attach_pending(f->st, f->pat2, &n), 0);
+    assert_int_equal(n, 0);
+    /* one sent on a message no longer waits */
+    pl_msg_t m = send_msg(f, conv, f->pat1, false, "m1", "a photo");
+    assert_int_equal(pl_store_attach_bind(f->st, conv, f->pat1, m.id, &first, 1, &bad), 0);
+    assert_int_equal(pl_store_attach_pending(f->st, f->pat1, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(pl_store_attach_pending(f->st, f->gp, &n), 0);
+    assert_int_equal(n, 1);
+}
+
 int main(void)
 {
     pl_log_set_level(PL_LOG_ERROR + 1); /* the failures provoked here log errors by design */
@@ -318,6 +474,17 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bind_is_all_or_nothing_and_says_which_one_is_wrong,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_history_page_carries_each_messages_attachments, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_sweep_deletes_an_old_unsent_upload_and_its_blob_and_keeps_a_newer_one, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(test_sweep_keeps_a_sent_attachment_whatever_its_age, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_sweep_keeps_a_blob_an_old_upload_shares_with_others,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sweep_counts_what_it_deleted_and_then_finds_nothing,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pending_counts_each_users_unsent_uploads, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

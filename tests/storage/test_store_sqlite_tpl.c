@@ -233,6 +233,13 @@ static void test_version_1_database_migrates_to_templates_and_keeps_data(void **
                 "DROP INDEX consultations_room; ALTER TABLE consultations DROP COLUMN room_id; "
                 "DROP TABLE case_members; DROP TABLE cases; DROP INDEX events_case; "
                 "ALTER TABLE events DROP COLUMN case_id; "
+                "DROP TRIGGER audit_append_only_update; DROP TRIGGER audit_append_only_delete; "
+                "DROP TRIGGER audit_checkpoints_append_only_update; "
+                "DROP TRIGGER audit_checkpoints_append_only_delete; "
+                "DROP TABLE audit_checkpoints; ALTER TABLE audit DROP COLUMN role; "
+                "ALTER TABLE audit DROP COLUMN org_id; ALTER TABLE audit DROP COLUMN outcome; "
+                "ALTER TABLE audit DROP COLUMN user_agent; "
+                "ALTER TABLE audit DROP COLUMN prev_hash; ALTER TABLE audit DROP COLUMN hash; "
                 "DELETE FROM schema_version WHERE version > 1");
     assert_int_equal(raw_int(f, "SELECT max(version) FROM schema_version"), 1);
     reopen(f, f->key);
