@@ -17,9 +17,9 @@
  * session and the right again, then stores the bytes (sealed, once per SHA-256) and the row.
  *
  * An upload no message carries within attachment_unsent_ttl_s is deleted by a sweep on the
- * storage thread (the housekeeping timer asks for one at most hourly), and one person may have
- * at most attachment_pending_max waiting: both jobs ask, so that no account can fill the disk
- * with files it never sends.
+ * storage thread (attach_sweep.c), and one person may have at most attachment_pending_max
+ * waiting: both jobs ask, so that no account can fill the disk with files it never sends.
+ * attachment.url, the WebSocket request for a signed link, is in attach_url.c.
  *
  * A download link is signed for one user and a short time; the request must also carry that
  * user's session, and the right to read the conversation is asked again, so a right revoked
@@ -45,7 +45,7 @@ _Static_assert(PL_STORE_ATTACH_MAX == PL_ATTACH_MAX_PER_MSG, "one limit per mess
 #define NAME_MAX_BYTES 255
 #define DEFAULT_NAME "attachment"
 
-static const char not_yours[] = "you do not have access to this attachment";
+const char pl_attach_not_yours[] = "you do not have access to this attachment";
 static const char link_bad[] = "this link is not valid: open the attachment again";
 static const char link_expired[] = "this link has expired: open the attachment again";
 
@@ -153,9 +153,8 @@ static const char *actor_refusal(int rc)
                              : NULL;
 }
 
-/* Loads conversation conv_id and asks authz for act: -PL_ENOTFOUND or -PL_EPERM. */
-static int conv_allows(pl_store_t *st, const pl_actor_t *a, int64_t conv_id, pl_action_t act,
-                       pl_conv_t *conv)
+int pl_attach_conv_allows(pl_store_t *st, const pl_actor_t *a, int64_t conv_id, pl_action_t act,
+                          pl_conv_t *conv)
 {
     pl_resource_t res;
     int rc = pl_store_conv_get(st, conv_id, conv);
@@ -380,7 +379,7 @@ static int precheck_run(pl_store_t *st, pl_job_t *job)
         p->msg = actor_refusal(rc);
         return rc;
     }
-    rc = conv_allows(st, &a, p->conv_id, PL_ACT_SEND, &conv);
+    rc = pl_attach_conv_allows(st, &a, p->conv_id, PL_ACT_SEND, &conv);
     p->msg = rc == -PL_ENOTFOUND ? "no such conversation"
              : rc == -PL_EPERM   ? "you cannot send attachments in this conversation"
                                  : NULL;
@@ -536,7 +535,7 @@ static int upload_run(pl_store_t *st, pl_job_t *job)
         u->msg = actor_refusal(rc);
         return rc;
     }
-    if ((rc = conv_allows(st, &a, up->conv_id, PL_ACT_SEND, &conv)) < 0) {
+    if ((rc = pl_attach_conv_allows(st, &a, up->conv_id, PL_ACT_SEND, &conv)) < 0) {
         u->msg = rc == -PL_ENOTFOUND ? "no such conversation"
                  : rc == -PL_EPERM   ? "you cannot send attachments in this conversation"
                                      : NULL;
@@ -693,9 +692,9 @@ static int download_run(pl_store_t *st, pl_job_t *job)
         return rc;
     }
     /* Asked again now: a right revoked since the link was issued wins over the link. */
-    if ((rc = conv_allows(st, &a, d->att.conversation_id, PL_ACT_READ, &conv)) < 0 ||
+    if ((rc = pl_attach_conv_allows(st, &a, d->att.conversation_id, PL_ACT_READ, &conv)) < 0 ||
         (!d->att.message_id && d->att.uploaded_by != a.user_id)) {
-        d->msg = not_yours;
+        d->msg = pl_attach_not_yours;
         return -PL_EPERM;
     }
     if ((rc = pl_store_blob_read(st, d->att.sha256, &d->bytes, &d->len)) < 0) return rc;
@@ -771,124 +770,4 @@ void pl_attach_download(pl_server_t *srv, pl_http_req_t *hr, struct lws *wsi, in
         pl_http_respond_err(hr, rc, NULL);
         download_free(d);
     }
-}
-
-/* ---- the sweep of uploads never sent ---- */
-
-#define SWEEP_MAX_MS (3600 * 1000ULL)
-
-uint64_t pl_attach_sweep_every_ms(const pl_config_t *cfg)
-{
-    uint64_t half = (uint64_t)cfg->attachment_unsent_ttl_s * 500;
-    return half < SWEEP_MAX_MS ? half : SWEEP_MAX_MS;
-}
-
-typedef struct {
-    pl_job_t job;
-    pl_server_t *srv;
-    int64_t before; /* uploads created before this (ms) go */
-    int64_t removed;
-} sweep_t;
-
-static int sweep_run(pl_store_t *st, pl_job_t *job)
-{
-    sweep_t *w = (sweep_t *)job;
-    return pl_store_attach_sweep(st, w->before, &w->removed);
-}
-
-static void sweep_done(pl_job_t *job, int status)
-{
-    sweep_t *w = (sweep_t *)job;
-    pl_server_t *srv = w->srv;
-    srv->attach_sweeping = false;
-    if (status == 0) {
-        srv->metrics.attach_swept += (uint64_t)w->removed;
-        /* How many, never whose or what: names and uploaders are not for the log. */
-        if (w->removed)
-            pl_log_info("attach", "deleted %lld uploads never sent on a message",
-                        (long long)w->removed);
-        else
-            pl_log_debug("attach", "no uploads to delete");
-    } else {
-        pl_log_warn("attach", "could not delete uploads never sent: %s", pl_strerror(status));
-    }
-    free(w);
-}
-
-void pl_attach_sweep_tick(pl_server_t *srv, int64_t now)
-{
-    if (srv->attach_sweeping || now < srv->attach_sweep_at) return;
-    sweep_t *w = calloc(1, sizeof *w);
-    if (!w) return; /* the next tick tries again */
-    w->srv = srv;
-    w->before = now - (int64_t)srv->cfg->attachment_unsent_ttl_s * 1000;
-    if (pl_worker_submit(srv->worker, &w->job, sweep_run, sweep_done) < 0) {
-        free(w);
-        return;
-    }
-    srv->attach_sweeping = true;
-    srv->attach_sweep_at = now + (int64_t)pl_attach_sweep_every_ms(srv->cfg);
-}
-
-/* ---- attachment.url (WebSocket) ---- */
-
-static int url_run(pl_store_t *st, pl_req_t *r)
-{
-    pl_attachment_t a;
-    pl_conv_t conv;
-    int rc = pl_store_attach_get(st, r->i1, &a);
-    pl_wipe(a.filename, sizeof a.filename);
-    if (rc == 0) rc = conv_allows(st, &r->actor, a.conversation_id, PL_ACT_READ, &conv);
-    /* Until a message carries it, an upload is its uploader's alone. */
-    if (rc == 0 && !a.message_id && a.uploaded_by != r->actor.user_id) rc = -PL_ENOTFOUND;
-    if (rc == -PL_ENOTFOUND || rc == -PL_EPERM)
-        json_object_set_new(r->result, "error_message",
-                            json_string(rc == -PL_EPERM ? not_yours : "no such attachment"));
-    return rc;
-}
-
-/* Signs on the loop, after the store said yes: the link's clock starts when it is handed out. */
-static void url_after(pl_req_t *r, int status)
-{
-    if (status < 0) return;
-    uint8_t key[32];
-    char sig[65], url[160];
-    int64_t expires = pl_now_ms() + (int64_t)r->srv->cfg->attachment_url_ttl_s * 1000;
-    if (pl_attach_link_key(r->srv->data_key, key) == 0 &&
-        pl_attach_link_sign(key, r->i1, r->actor.user_id, expires, sig) == 0) {
-        snprintf(url, sizeof url, "/api/v1/attachments/%lld?expires=%lld&sig=%s", (long long)r->i1,
-                 (long long)expires, sig);
-        json_object_set_new(r->result, "url", json_string(url));
-        json_object_set_new(r->result, "expires_at", json_integer(expires));
-    } else {
-        /* The store said yes but there is no link to give: answer that instead. */
-        r->no_reply = true;
-        if (r->conn && r->conn->wsi) pl_conn_reply_err(r->conn, r->id, -PL_ECRYPTO, NULL);
-    }
-    pl_wipe(key, sizeof key);
-}
-
-static int h_url(pl_conn_t *c, const char *id, json_t *req)
-{
-    pl_perr_t e;
-    int64_t att;
-    int rc = pl_param_int(req, "attachment_id", 1, INT64_MAX, false, 0, &att, &e);
-    if (rc < 0) {
-        c->srv->metrics.bad_input++;
-        pl_conn_reply_err(c, id, rc, e.msg);
-        return 0;
-    }
-    pl_req_t *r = pl_req_new(c, id, "attachment.url", req, url_run);
-    if (!r) return -PL_ENOMEM;
-    r->i1 = att;
-    r->after = url_after;
-    pl_req_submit(r);
-    return 0;
-}
-
-/* Exported to handlers.c's table. */
-pl_handler_fn pl__attach_handler(const char *type);
-pl_handler_fn pl__attach_handler(const char *type)
-{
-    return strcmp(type, "attachment.url") == 0 ? h_url : NULL;
 }

@@ -74,4 +74,11 @@ int pl_attach_link_sign(const uint8_t key[32], int64_t id, int64_t user_id, int6
 bool pl_attach_link_verify(const uint8_t key[32], int64_t id, int64_t user_id, int64_t expires_ms,
                            const char *hex);
 
+/* Loads conversation conv_id and asks authz for act (storage thread): 0, -PL_ENOTFOUND or
+ * -PL_EPERM. */
+int pl_attach_conv_allows(pl_store_t *st, const pl_actor_t *a, int64_t conv_id, pl_action_t act,
+                          pl_conv_t *conv);
+/* What an attachment refusal for lack of rights says. */
+extern const char pl_attach_not_yours[];
+
 #endif
