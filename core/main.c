@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "signalling/admin.h"
 #include "signalling/audit_cli.h"
+#include "signalling/export_cli.h"
 #include "signalling/server.h"
 
 #include <jansson.h>
@@ -24,7 +25,8 @@ static void usage(void)
            "  demo    Seed a demo practice and print its logins.\n"
            "  org     Manage organisations (practices, networks, specialist services).\n"
            "  user    Manage patients and staff.\n"
-           "  audit   Verify the tamper-evident audit trail, or sign a checkpoint now.\n\n"
+           "  audit   Verify the tamper-evident audit trail, or sign a checkpoint now.\n"
+           "  export  Export a patient's record as FHIR R4 (`parley export fhir --help`).\n\n"
            "Every command that touches data takes --data-dir DIR (default ./var).\n"
            "`parley COMMAND --help` explains each command.\n");
 }
@@ -133,6 +135,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "org")) return pl_admin_org_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "user")) return pl_admin_user_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "audit")) return pl_audit_cli_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "export")) return pl_export_cli_main(argc - 1, argv + 1);
     fprintf(stderr, "unknown command %s\n\n", cmd);
     usage();
     return 2;

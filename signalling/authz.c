@@ -170,6 +170,10 @@ static int staff_may(const pl_actor_t *a, const pl_resource_t *r, pl_action_t ac
         return (act == PL_ACT_READ || (act == PL_ACT_ADMIN && (roles & PL_ROLE_PRACTICE_ADMIN)))
                    ? 0
                    : -PL_EPERM;
+    /* The whole record leaves Parley with the practice's clinicians and its admins, who answer
+     * for it as data controller; not with the front desk. */
+    if (r->kind == PL_RES_PATIENT && act == PL_ACT_EXPORT)
+        return roles & (CLINICAL_ROLES | PL_ROLE_PRACTICE_ADMIN) ? 0 : -PL_EPERM;
     if (r->kind == PL_RES_EVENT || r->kind == PL_RES_PATIENT)
         return act == PL_ACT_READ ? 0 : -PL_EPERM;
     /* Consultations are run by the practice team, as its inbox is: any member may book one,

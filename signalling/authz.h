@@ -71,6 +71,7 @@ typedef enum {
     PL_ACT_RESPOND,      /* advice: ask the GP for more, give advice and close with an outcome */
     PL_ACT_IDENTITY,     /* advice and its calls: see who the patient is (name, NHS number,
                           * date of birth) */
+    PL_ACT_EXPORT,       /* a patient's whole record, as FHIR (PL_RES_PATIENT) */
 } pl_action_t;
 
 /* 0 if allowed, -PL_EPERM if not. NULL actor or resource is never allowed. An actor with a

@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "signalling/attach.h"
+#include "signalling/record.h"
 #include "signalling/server_internal.h"
 #include "storage/attach_sniff.h"
 
@@ -594,6 +595,12 @@ static int on_http(struct lws *wsi, http_pss_t *pss, const char *uri)
         hr->deadline_ns = pl_mono_ns() + secs * 1000000000ull;
         hr->body_max = PL_ATTACH_MAX_BYTES;
         lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int)secs);
+        return 0;
+    }
+    int64_t patient_id = get ? pl_record_fhir_path(uri) : 0;
+    if (patient_id > 0) {
+        hr->refs++; /* released by the answer */
+        pl_record_fhir_http(srv, hr, wsi, patient_id);
         return 0;
     }
     int64_t att_id = get ? pl_attach_download_path(uri) : 0;

@@ -421,7 +421,7 @@ static void test_negative_user_id_and_unknown_kind_are_denied(void **state)
 static void test_unknown_actions_are_denied_to_everyone(void **state)
 {
     (void)state;
-    const pl_action_t bogus[] = {(pl_action_t)0, (pl_action_t)(PL_ACT_IDENTITY + 1),
+    const pl_action_t bogus[] = {(pl_action_t)0, (pl_action_t)(PL_ACT_EXPORT + 1),
                                  (pl_action_t)-1};
     for (int a = 0; a < N_ACTORS; a++) {
         pl_actor_t actor = make_actor(a);
@@ -681,6 +681,35 @@ static void test_guest_with_a_broken_scope_gets_nothing(void **state)
     assert_int_equal(pl_authz_check(&next, &resources[R_EVENT_CONSULT], PL_ACT_READ), -PL_EPERM);
 }
 
+/* Exporting a patient's whole record (FHIR): the practice's clinicians and admins, not its
+ * front desk, not another practice, not the patient, not a guest. Written from the rule. */
+static void test_export_of_a_patients_record(void **state)
+{
+    (void)state;
+    pl_resource_t rec = RES(PL_RES_PATIENT, ORG_A, OWNER, false, 0, 0);
+    static const struct {
+        int actor;
+        bool may;
+    } rows[] = {
+        {PAT_OWNER, false},   {PAT_OTHER, false},  {PAT_B, false},     {PAT_SCOPED, false},
+        {ST_RECEPTIONIST, false}, {ST_GP, true},   {ST_NURSE, true},   {ST_PHARMACIST, true},
+        {ST_CLINICIAN, true}, {ST_SPECIALIST, false}, {ST_ADMIN, true}, {ST_GP_B, false},
+        {ST_NONE, false},     {ST_ZERO, false},    {GUEST, false},     {GUEST_UNSCOPED, false},
+    };
+    _Static_assert(sizeof rows / sizeof rows[0] == N_ACTORS, "one row per actor");
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        pl_actor_t a = make_actor(rows[i].actor);
+        int got = pl_authz_check(&a, &rec, PL_ACT_EXPORT);
+        if (got != (rows[i].may ? 0 : -PL_EPERM))
+            fail_msg("%s: export expected %s", actor_names[rows[i].actor],
+                     rows[i].may ? "allowed" : "denied");
+    }
+    /* Export means nothing on any other kind of resource. */
+    pl_actor_t gp = make_actor(ST_GP);
+    for (int r = 0; r < N_RES; r++)
+        assert_int_equal(pl_authz_check(&gp, &resources[r], PL_ACT_EXPORT), -PL_EPERM);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -705,6 +734,7 @@ int main(void)
         cmocka_unit_test(test_request_types_of_a_guest_session),
         cmocka_unit_test(test_guest_is_judged_as_a_guest_whatever_else_it_carries),
         cmocka_unit_test(test_guest_with_a_broken_scope_gets_nothing),
+        cmocka_unit_test(test_export_of_a_patients_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
