@@ -111,6 +111,8 @@ static int professional_may(const pl_actor_t *a, const pl_resource_t *r, pl_acti
         if (act == PL_ACT_READ || act == PL_ACT_SEND || act == PL_ACT_RECEIPT ||
             act == PL_ACT_TYPING)
             return 0;
+        /* The record is the practice's: its clinicians file the thread. */
+        if (act == PL_ACT_FILE) return gp_side & CLINICAL_ROLES ? 0 : -PL_EPERM;
         return (act == PL_ACT_NOTE || act == PL_ACT_READ_NOTES) && gp_side ? 0 : -PL_EPERM;
     case PL_RES_EVENT:
         return act == PL_ACT_READ && (gp_side || !r->staff_only) ? 0 : -PL_EPERM;
@@ -146,6 +148,7 @@ static int case_may(const pl_actor_t *a, const pl_resource_t *r, pl_action_t act
         if (act == PL_ACT_READ || act == PL_ACT_IDENTITY) return 0;
         return (act == PL_ACT_INVITE || act == PL_ACT_END) && practice ? 0 : -PL_EPERM;
     case PL_RES_CONVERSATION:
+        if (act == PL_ACT_FILE) return practice & CLINICAL_ROLES ? 0 : -PL_EPERM;
         return act == PL_ACT_READ || act == PL_ACT_SEND || act == PL_ACT_RECEIPT ? 0 : -PL_EPERM;
     case PL_RES_EVENT:
         return act == PL_ACT_READ && !r->staff_only ? 0 : -PL_EPERM;
@@ -174,6 +177,10 @@ static int staff_may(const pl_actor_t *a, const pl_resource_t *r, pl_action_t ac
      * for it as data controller; not with the front desk. */
     if (r->kind == PL_RES_PATIENT && act == PL_ACT_EXPORT)
         return roles & (CLINICAL_ROLES | PL_ROLE_PRACTICE_ADMIN) ? 0 : -PL_EPERM;
+    /* Who looked at a patient's data is the practice's to answer for, as data controller: its
+     * admins see the trail (a patient sees the organisations, through their own request). */
+    if (r->kind == PL_RES_PATIENT && act == PL_ACT_AUDIT)
+        return roles & PL_ROLE_PRACTICE_ADMIN ? 0 : -PL_EPERM;
     if (r->kind == PL_RES_EVENT || r->kind == PL_RES_PATIENT)
         return act == PL_ACT_READ ? 0 : -PL_EPERM;
     /* Consultations are run by the practice team, as its inbox is: any member may book one,
@@ -191,6 +198,8 @@ static int staff_may(const pl_actor_t *a, const pl_resource_t *r, pl_action_t ac
                 act == PL_ACT_DELETE)
                    ? 0
                    : -PL_EPERM;
+    /* What goes into the patient's record is the clinicians' to decide. */
+    if (act == PL_ACT_FILE) return roles & CLINICAL_ROLES ? 0 : -PL_EPERM;
     switch (act) {
     case PL_ACT_READ:
     case PL_ACT_SEND:

@@ -414,6 +414,46 @@ const char *const pl_schema_migrations[] = {
     "  BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;"
     "CREATE TRIGGER audit_checkpoints_append_only_delete BEFORE DELETE ON audit_checkpoints"
     "  BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;",
+
+    /* 10: transcripts filed to the record (storage/store_sqlite_transcript.c). A message is
+     * never deleted: a clinician marks it entered in error, with a reason (sealed, under the
+     * message's own AAD family "msgerr:<conversation>"), and it stays in the transcript,
+     * flagged. Filing a conversation keeps a version of its transcript (the parts chosen, an
+     * optional SNOMED CT summary, the HTML rendering sealed under "filing:<conversation>");
+     * filing again adds the next version, which replaces the last. The outbox holds what is
+     * still to be written back to the record system, in the filing's own transaction: the
+     * Bundle (sealed under "outbox:<filing>"), how often it has been tried, when to try next,
+     * and whether it was delivered or dead-lettered. */
+    "ALTER TABLE messages ADD COLUMN error_by INTEGER;"
+    "ALTER TABLE messages ADD COLUMN error_at INTEGER;"
+    "ALTER TABLE messages ADD COLUMN error_reason BLOB;"
+    "CREATE TABLE filings ("
+    "  id INTEGER PRIMARY KEY,"
+    "  conversation_id INTEGER NOT NULL REFERENCES conversations(id),"
+    "  patient_id INTEGER NOT NULL REFERENCES users(id),"
+    "  org_id INTEGER NOT NULL REFERENCES orgs(id),"
+    "  version INTEGER NOT NULL,"
+    "  replaces_id INTEGER REFERENCES filings(id),"
+    "  filed_by INTEGER NOT NULL REFERENCES users(id),"
+    "  filed_at INTEGER NOT NULL,"
+    "  parts TEXT NOT NULL,"
+    "  summary_code TEXT,"
+    "  summary_display TEXT,"
+    "  html BLOB NOT NULL,"
+    "  UNIQUE (conversation_id, version));"
+    "CREATE INDEX filings_patient ON filings(patient_id, id);"
+    "CREATE TABLE outbox ("
+    "  id INTEGER PRIMARY KEY,"
+    "  filing_id INTEGER NOT NULL UNIQUE REFERENCES filings(id),"
+    "  org_id INTEGER NOT NULL REFERENCES orgs(id),"
+    "  bundle BLOB NOT NULL,"
+    "  status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending','sent','dead')),"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_at INTEGER NOT NULL,"
+    "  last_error TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  sent_at INTEGER);"
+    "CREATE INDEX outbox_due ON outbox(status, next_at);",
 };
 
 const int pl_schema_version = (int)(sizeof pl_schema_migrations / sizeof pl_schema_migrations[0]);

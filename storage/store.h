@@ -502,6 +502,49 @@ int pl_store_case_list(pl_store_t *st, int64_t user_id, const char *filter, int6
 /* Who may be invited now and is not a member: {"people":[{user_id, display_name, org}]}. */
 int pl_store_case_candidates(pl_store_t *st, int64_t case_id, int64_t now, json_t **out);
 
+/* ---- transcripts filed to the record (store_sqlite_transcript.c) ---- */
+
+/* Marks message msg_id entered in error (it is never deleted): by whom, why, when. *out gets
+ * the message. With reason NULL, only loads *out. -PL_ENOTFOUND; -PL_ECONFLICT if marked
+ * already. */
+int pl_store_msg_mark_error(pl_store_t *st, int64_t msg_id, int64_t by, const char *reason,
+                            int64_t now, pl_msg_t *out);
+
+typedef struct {
+    int64_t conversation_id, patient_id, org_id, filed_by, now;
+    const char *parts;           /* JSON array of the message ids filed */
+    const char *summary_code;    /* SNOMED CT concept id, or NULL */
+    const char *summary_display; /* its display text, or NULL */
+    const char *html;            /* the rendering */
+} pl_filing_new_t;
+/* Files the next version of the conversation's transcript (replacing the last, if any):
+ * *id and *version. */
+int pl_store_filing_create(pl_store_t *st, const pl_filing_new_t *n, int64_t *id, int *version);
+/* The conversation's filings, oldest first: [{id, conversation_id, version, replaces_id?,
+ * filed_by, filed_at, parts, summary?:{code, display}, outbox?: pending|sent|dead, html?}]. */
+int pl_store_filings_of_conv(pl_store_t *st, int64_t conv_id, bool with_html, json_t **out);
+/* Every filing of the patient's, with its HTML (for the record). */
+int pl_store_filings_of_patient(pl_store_t *st, int64_t patient_id, json_t **out);
+
+/* The patient's NHS number (10 digits). -PL_ENOTFOUND. */
+int pl_store_patient_nhs(pl_store_t *st, int64_t user_id, char out[16]);
+/* A conversation's stored events, oldest first, opened: [{cursor, type, payload, at,
+ * staff_only}]; staff-only ones only when staff_only_too. */
+int pl_store_conv_events(pl_store_t *st, int64_t conv_id, bool staff_only_too, json_t **out);
+
+/* The outbox of write-back to the record system: the Bundle to deliver for a filing. */
+int pl_store_outbox_add(pl_store_t *st, int64_t filing_id, int64_t org_id, const json_t *bundle,
+                        int64_t now);
+/* Pending entries due by now, oldest first, at most limit: [{id, filing_id, org_id, attempts,
+ * bundle}]. */
+int pl_store_outbox_due(pl_store_t *st, int64_t now, int limit, json_t **out);
+/* Records an attempt's result: status "sent", "pending" (try again at next_at) or "dead";
+ * error a short text for people (never patient data). -PL_ECONFLICT if not pending. */
+int pl_store_outbox_result(pl_store_t *st, int64_t id, const char *status, int attempts,
+                           int64_t next_at, const char *error, int64_t now);
+/* {"pending", "dead", "sent"} counts of an organisation's outbox. */
+int pl_store_outbox_summary(pl_store_t *st, int64_t org_id, json_t **out);
+
 /* ---- a patient's record, for export (store_sqlite_record.c) ----
  * Everything held about the patient's care, opened, as one object for storage/fhir.c:
  * {"patient":{id, display_name, nhs_number, date_of_birth, practice_id},
@@ -562,6 +605,19 @@ int pl_store_audit(pl_store_t *st, int64_t actor_id, const char *action, const c
  * resource_type, resource_id, patient_id, outcome, ip, user_agent, request_id, hash}] with 0 or
  * "" for what is absent. Caller decrefs. */
 int pl_store_audit_list(pl_store_t *st, int64_t after_id, int limit, json_t **out);
+/* A patient's trail, for those who answer for it (the practice admin's access view, `parley
+ * audit export`): up to limit rows with patient_id = patient_id and id < before_id (0: from the
+ * newest), newest first: [{id, at, actor_id, actor_name, actor_kind (staff|patient|guest, or ""
+ * for no person: the command line), role, org_id, org_name, org_code, action, resource_type,
+ * resource_id, outcome, ip, user_agent, request_id}] with 0 or "" for what is absent. Names are
+ * read now, not as they were. Caller decrefs. */
+int pl_store_audit_of_patient(pl_store_t *st, int64_t patient_id, int64_t before_id, int limit,
+                              json_t **out);
+/* The organisations whose people touched patient_id's data (outcome ok; the patient's own
+ * actions left out), most recent first: [{org_id, name, kind, first_at, last_at, count}]. Access
+ * on behalf of no organisation (a guest in a consultation, the command line) is one entry with
+ * org_id 0 and name "". Caller decrefs. */
+int pl_store_audit_orgs_of_patient(pl_store_t *st, int64_t patient_id, json_t **out);
 
 /* The checkpoint signing key: an Ed25519 private key in PEM at pem_path (NULL: none, so no
  * checkpoints are written). pl_store_open loads DIR/audit_signing.key by itself when the SQLite

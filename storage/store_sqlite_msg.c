@@ -366,7 +366,9 @@ int pl_store_msg_append(pl_store_t *st, const pl_conv_t *conv, int64_t sender_id
 
 #define MSG_SELECT                                                                                 \
     "SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.internal, m.txn_id, m.body, "           \
-    "m.created_at, u.display_name, u.kind FROM messages m JOIN users u ON u.id = m.sender_id "
+    "m.created_at, u.display_name, u.kind, m.error_by, m.error_at, m.error_reason, "              \
+    "eu.display_name FROM messages m JOIN users u ON u.id = m.sender_id "                          \
+    "LEFT JOIN users eu ON eu.id = m.error_by "
 
 static json_t *msg_row_json(pl_store_t *st, sqlite3_stmt *s)
 {
@@ -385,6 +387,22 @@ static json_t *msg_row_json(pl_store_t *st, sqlite3_stmt *s)
                           (json_int_t)sqlite3_column_int64(s, 7));
     pl_wipe(body, strlen(body));
     free(body);
+    /* Marked entered in error: it stays, flagged, with who, when and why. */
+    if (m && sqlite3_column_type(s, 11) != SQLITE_NULL) {
+        char eaad[48], *reason = NULL;
+        size_t rn = 0;
+        snprintf(eaad, sizeof eaad, "msgerr:%lld", (long long)conv);
+        if (pl__sq_open_col(st, s, 12, eaad, &reason, &rn) < 0) {
+            json_decref(m);
+            return NULL;
+        }
+        json_object_set_new(m, "entered_in_error",
+                            json_pack("{sI ss sI ss}", "by", (json_int_t)sqlite3_column_int64(s, 10),
+                                      "by_name", (const char *)sqlite3_column_text(s, 13), "at",
+                                      (json_int_t)sqlite3_column_int64(s, 11), "reason", reason));
+        pl_wipe(reason, rn);
+        free(reason);
+    }
     return m;
 }
 

@@ -40,7 +40,8 @@ static void set_opt(json_t *o, const char *key, json_t *v)
 
 static int messages_of(pl_store_t *st, int64_t conv_id, json_t *people, json_t **out)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT id, seq, sender_id, body, created_at FROM messages "
+    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT id, seq, sender_id, body, created_at, error_by, "
+                                      "error_at, error_reason FROM messages "
                                       "WHERE conversation_id = ? AND internal = 0 ORDER BY seq, id");
     if (!s) return -PL_EINTERNAL;
     sqlite3_bind_int64(s, 1, conv_id);
@@ -64,6 +65,22 @@ static int messages_of(pl_store_t *st, int64_t conv_id, json_t *people, json_t *
                                              (json_int_t)sqlite3_column_int64(s, 4)));
         pl_wipe(body, n);
         free(body);
+        if (sqlite3_column_type(s, 6) != SQLITE_NULL) {
+            char eaad[48], *why = NULL;
+            size_t wn = 0;
+            snprintf(eaad, sizeof eaad, "msgerr:%lld", (long long)conv_id);
+            if (pl__sq_open_col(st, s, 7, eaad, &why, &wn) < 0) {
+                rc = SQLITE_ERROR;
+                break;
+            }
+            int64_t by = sqlite3_column_int64(s, 5);
+            name_person(people, by);
+            json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "entered_in_error",
+                                json_pack("{sI sI ss}", "by", (json_int_t)by, "at",
+                                          (json_int_t)sqlite3_column_int64(s, 6), "reason", why));
+            pl_wipe(why, wn);
+            free(why);
+        }
     }
     sqlite3_reset(s);
     if (rc != SQLITE_DONE) {
@@ -300,13 +317,21 @@ static int cases_of(pl_store_t *st, int64_t patient_id, json_t *rec, json_t *peo
     return 0;
 }
 
-/* Filed transcripts (conversation.file): none are kept yet, so the record lists none. */
+/* Filed transcripts (conversation.file), each version with its rendering. */
 static int filings_of(pl_store_t *st, int64_t patient_id, json_t *rec, json_t *people)
 {
-    (void)st;
-    (void)patient_id;
-    (void)people;
-    json_object_set_new(rec, "filings", json_array());
+    json_t *arr = NULL;
+    int rc = pl_store_filings_of_patient(st, patient_id, &arr);
+    if (rc < 0) return rc;
+    size_t i;
+    json_t *f;
+    json_array_foreach(arr, i, f)
+    {
+        name_person(people, json_integer_value(json_object_get(f, "filed_by")));
+        json_object_del(f, "outbox");
+        json_object_del(f, "parts");
+    }
+    json_object_set_new(rec, "filings", arr);
     return 0;
 }
 

@@ -1,7 +1,8 @@
 // The patient's record exported as FHIR R4 from a real server (PROTOCOL 13), judged by the
 // independent validator (lib/fhir-validate.mjs over the npm `fhir` package). Ann Taylor writes
-// to her practice; Dr Patel replies, books a video consultation, asks the dermatology service
-// for advice (a consent recorded) and opens a case discussion; then Dr Patel downloads Ann's
+// to her practice; Dr Patel replies (marking one reply entered in error), books a video consultation, asks the dermatology service
+// for advice (a consent recorded), opens a case discussion and files the conversation twice;
+// then Dr Patel downloads Ann's
 // record through GET /api/v1/patients/{id}/fhir, and the operator exports it with
 // `parley export fhir`: both Bundles are valid, hold what happened (and none of the practice's
 // internal notes), and name every resource the same way (a re-export is idempotent). A
@@ -57,6 +58,8 @@ test('a clinician and the operator export the record; both Bundles are valid, co
   });
   const convId = created.conversation.id;
   await call(gp, 'conversation.send', { conversation_id: convId, body: 'Please send a photo.', txn_id: 'rec-2' });
+  const wrong = await call(gp, 'conversation.send', { conversation_id: convId, body: 'Take two tablets.', txn_id: 'rec-2b' });
+  await call(gp, 'message.mark_error', { message_id: wrong.message.id, reason: 'Meant for another patient' });
   await call(gp, 'conversation.note', { conversation_id: convId, body: 'INTERNAL: check the allergy list', txn_id: 'rec-3' });
   const lookup = await call(gp, 'patient.lookup', { nhs_number: ann.nhs_number });
   const pid = lookup.patient.id;
@@ -68,6 +71,9 @@ test('a clinician and the operator export the record; both Bundles are valid, co
     summary: 'Itchy rash, three weeks.', nhs_number: ann.nhs_number, consent: true, txn_id: 'rec-4',
   });
   await call(gp, 'case.create', { patient_id: pid, title: 'Rash: treatment plan', txn_id: 'rec-5' });
+  // Filed twice: the second version replaces the first.
+  await call(gp, 'conversation.file', { conversation_id: convId, summary: { code: '271807003', display: 'Eruption of skin' } });
+  await call(gp, 'conversation.file', { conversation_id: convId });
 
   // ---- the clinician's export over REST ----
   const r1 = await fetchExport(gp, pid);
@@ -91,6 +97,16 @@ test('a clinician and the operator export the record; both Bundles are valid, co
   assert.equal(resources(b1, 'CommunicationRequest').length, 1);
   assert.equal(resources(b1, 'Consent').length, 1);
   assert.ok(resources(b1, 'Practitioner').some((p) => p.name[0].text === 'Dr Asha Patel'));
+  const wrongComm = resources(b1, 'Communication').find((c) => c.payload[0].contentString === 'Take two tablets.');
+  assert.equal(wrongComm.status, 'entered-in-error');
+  const docs = resources(b1, 'DocumentReference');
+  assert.equal(docs.length, 2);
+  const latest = docs.find((d) => d.relatesTo);
+  assert.equal(latest.relatesTo[0].code, 'replaces');
+  assert.equal(docs.find((d) => !d.relatesTo).status, 'superseded');
+  const html = Buffer.from(latest.content[0].attachment.data, 'base64').toString('utf8');
+  assert.match(html, /Entered in error/);
+  assert.match(html, /It has spread since Monday\./);
 
   // A second export names everything the same way.
   const b2 = JSON.parse((await fetchExport(gp, pid)).body);

@@ -421,7 +421,7 @@ static void test_negative_user_id_and_unknown_kind_are_denied(void **state)
 static void test_unknown_actions_are_denied_to_everyone(void **state)
 {
     (void)state;
-    const pl_action_t bogus[] = {(pl_action_t)0, (pl_action_t)(PL_ACT_EXPORT + 1),
+    const pl_action_t bogus[] = {(pl_action_t)0, (pl_action_t)PL_ACT_END_,
                                  (pl_action_t)-1};
     for (int a = 0; a < N_ACTORS; a++) {
         pl_actor_t actor = make_actor(a);
@@ -710,6 +710,69 @@ static void test_export_of_a_patients_record(void **state)
         assert_int_equal(pl_authz_check(&gp, &resources[r], PL_ACT_EXPORT), -PL_EPERM);
 }
 
+/* Filing to the record and marking entered in error: the practice's clinicians, on its own
+ * conversations; nobody else. Written from the rule. */
+static void test_filing_is_for_the_practices_clinicians(void **state)
+{
+    (void)state;
+    static const struct {
+        int actor;
+        bool may;
+    } rows[] = {
+        {PAT_OWNER, false},   {PAT_OTHER, false},  {PAT_B, false},     {PAT_SCOPED, false},
+        {ST_RECEPTIONIST, false}, {ST_GP, true},   {ST_NURSE, true},   {ST_PHARMACIST, true},
+        {ST_CLINICIAN, true}, {ST_SPECIALIST, false}, {ST_ADMIN, false}, {ST_GP_B, false},
+        {ST_NONE, false},     {ST_ZERO, false},    {GUEST, false},     {GUEST_UNSCOPED, false},
+    };
+    _Static_assert(sizeof rows / sizeof rows[0] == N_ACTORS, "one row per actor");
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        pl_actor_t a = make_actor(rows[i].actor);
+        int got = pl_authz_check(&a, &resources[R_CONV], PL_ACT_FILE);
+        if (got != (rows[i].may ? 0 : -PL_EPERM))
+            fail_msg("%s: file expected %s", actor_names[rows[i].actor],
+                     rows[i].may ? "allowed" : "denied");
+    }
+    /* Only conversations are filed. */
+    pl_actor_t gp = make_actor(ST_GP);
+    for (int r = 0; r < N_RES; r++)
+        if (resources[r].kind != PL_RES_CONVERSATION)
+            assert_int_equal(pl_authz_check(&gp, &resources[r], PL_ACT_FILE), -PL_EPERM);
+}
+
+/* A patient's audit trail (who accessed their data): the admins of the patient's practice and
+ * nobody else, not its clinicians, not another practice's admin, not the patient (they see the
+ * organisations through audit.mine), not a guest. Written from the rule. */
+static void test_audit_trail_of_a_patient_is_for_the_practices_admins(void **state)
+{
+    (void)state;
+    pl_resource_t rec = RES(PL_RES_PATIENT, ORG_A, OWNER, false, 0, 0);
+    static const struct {
+        int actor;
+        bool may;
+    } rows[] = {
+        {PAT_OWNER, false},   {PAT_OTHER, false},  {PAT_B, false},     {PAT_SCOPED, false},
+        {ST_RECEPTIONIST, false}, {ST_GP, false},  {ST_NURSE, false},  {ST_PHARMACIST, false},
+        {ST_CLINICIAN, false}, {ST_SPECIALIST, false}, {ST_ADMIN, true}, {ST_GP_B, false},
+        {ST_NONE, false},     {ST_ZERO, false},    {GUEST, false},     {GUEST_UNSCOPED, false},
+    };
+    _Static_assert(sizeof rows / sizeof rows[0] == N_ACTORS, "one row per actor");
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        pl_actor_t a = make_actor(rows[i].actor);
+        int got = pl_authz_check(&a, &rec, PL_ACT_AUDIT);
+        if (got != (rows[i].may ? 0 : -PL_EPERM))
+            fail_msg("%s: audit expected %s", actor_names[rows[i].actor],
+                     rows[i].may ? "allowed" : "denied");
+    }
+    /* The trail is asked of a patient only: not of a conversation, an organisation... */
+    pl_actor_t admin = make_actor(ST_ADMIN);
+    for (int r = 0; r < N_RES; r++)
+        if (resources[r].kind != PL_RES_PATIENT)
+            assert_int_equal(pl_authz_check(&admin, &resources[r], PL_ACT_AUDIT), -PL_EPERM);
+    /* ...and another practice's patient is not this admin's to look into. */
+    pl_resource_t other = RES(PL_RES_PATIENT, ORG_B, OWNER, false, 0, 0);
+    assert_int_equal(pl_authz_check(&admin, &other, PL_ACT_AUDIT), -PL_EPERM);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -735,6 +798,8 @@ int main(void)
         cmocka_unit_test(test_guest_is_judged_as_a_guest_whatever_else_it_carries),
         cmocka_unit_test(test_guest_with_a_broken_scope_gets_nothing),
         cmocka_unit_test(test_export_of_a_patients_record),
+        cmocka_unit_test(test_audit_trail_of_a_patient_is_for_the_practices_admins),
+        cmocka_unit_test(test_filing_is_for_the_practices_clinicians),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -288,7 +288,10 @@ static void test_rows_there_before_the_chain_are_chained_by_the_migration(void *
     pl_store_close(f->st);
     f->st = NULL;
     /* Rewind the file to the schema before the chain, with its rows unchained. */
-    tamper(f, "DROP TABLE audit_checkpoints; ALTER TABLE audit DROP COLUMN role; "
+    tamper(f, "DROP TABLE outbox; DROP TABLE filings; ALTER TABLE messages DROP COLUMN error_by; "
+              "ALTER TABLE messages DROP COLUMN error_at; "
+              "ALTER TABLE messages DROP COLUMN error_reason; "
+              "DROP TABLE audit_checkpoints; ALTER TABLE audit DROP COLUMN role; "
               "ALTER TABLE audit DROP COLUMN org_id; ALTER TABLE audit DROP COLUMN outcome; "
               "ALTER TABLE audit DROP COLUMN user_agent; ALTER TABLE audit DROP COLUMN prev_hash;"
               "ALTER TABLE audit DROP COLUMN hash; DELETE FROM schema_version WHERE version > 8");
