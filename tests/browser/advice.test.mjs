@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { startServer, launchBrowser, newPage, signIn, screenshot, axe } from './lib/harness.mjs';
+import { decoding } from './lib/video.mjs';
 
 let server;
 let browser;
@@ -28,36 +29,6 @@ before(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'parley-advice-'));
 });
 after(async () => { await browser?.close(); await server?.stop(); if (dir) rmSync(dir, { recursive: true, force: true }); });
-
-const sleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
-
-// Frames decoded so far on each inbound video stream, by mid, and the connection state.
-function videoIn(page) {
-  return page.evaluate(async () => {
-    const pc = window.parley.call && window.parley.call.pc;
-    if (!pc) return { state: 'none', frames: {} };
-    const frames = {};
-    (await pc.getStats()).forEach((s) => {
-      if (s.type === 'inbound-rtp' && s.kind === 'video') frames[s.mid] = s.framesDecoded || 0;
-    });
-    return { state: pc.connectionState, frames };
-  });
-}
-
-// Waits until the page decodes rising video on at least `n` streams.
-async function decoding(page, who, n) {
-  const deadline = Date.now() + 20000;
-  let last;
-  for (;;) {
-    const a = await videoIn(page);
-    await sleep(1000);
-    const b = await videoIn(page);
-    const rising = Object.keys(b.frames).filter((mid) => b.frames[mid] > (a.frames[mid] || 0) && b.frames[mid] > 5);
-    last = [a, b];
-    if (b.state === 'connected' && rising.length >= n) return;
-    if (Date.now() > deadline) throw new Error(`${who}: video from ${n} people was not decoded: ${JSON.stringify(last)}`);
-  }
-}
 
 async function check(page, name) {
   await page.locator('h1').first().waitFor();

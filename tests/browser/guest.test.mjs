@@ -9,6 +9,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser, newPage, signIn, screenshot, axe } from './lib/harness.mjs';
+import { decoding } from './lib/video.mjs';
 import { replayEvents } from './lib/flows.mjs';
 
 let server;
@@ -20,41 +21,11 @@ before(async () => {
 });
 after(async () => { await browser?.close(); await server?.stop(); });
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
 async function check(page, name) {
   await page.locator('h1').first().waitFor();
   const v = await axe(page);
   assert.deepEqual(v, [], `${name}: serious or critical accessibility violations`);
   await screenshot(page, name);
-}
-
-// Frames decoded so far on each inbound video stream, by mid, and the connection state.
-function videoIn(page) {
-  return page.evaluate(async () => {
-    const pc = window.parley.call && window.parley.call.pc;
-    if (!pc) return { state: 'none', frames: {} };
-    const frames = {};
-    (await pc.getStats()).forEach((s) => {
-      if (s.type === 'inbound-rtp' && s.kind === 'video') frames[s.mid] = s.framesDecoded || 0;
-    });
-    return { state: pc.connectionState, frames };
-  });
-}
-
-// Waits until the page decodes rising video on at least `n` streams; returns the mids.
-async function decoding(page, who, n) {
-  const deadline = Date.now() + 20000;
-  let last;
-  for (;;) {
-    const a = await videoIn(page);
-    await sleep(1000);
-    const b = await videoIn(page);
-    const rising = Object.keys(b.frames).filter((mid) => b.frames[mid] > (a.frames[mid] || 0) && b.frames[mid] > 5);
-    last = [a, b];
-    if (b.state === 'connected' && rising.length >= n) return rising.sort();
-    if (Date.now() > deadline) throw new Error(`${who}: video from ${n} people was not decoded: ${JSON.stringify(last)}`);
-  }
 }
 
 test('the GP adds an interpreter by their own link; three people see each other; the interpreter sees no records', async () => {
