@@ -5,12 +5,19 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 typedef enum { T_INT, T_STR } opt_type_t;
+
+/* A string option's own check (NULL: any string that fits). 0 or -PL_EINVAL. */
+typedef int (*check_fn)(const char *value);
+
+static int check_record_url(const char *value);
 
 static const struct opt {
     const char *name;
@@ -20,9 +27,13 @@ static const struct opt {
     int min, max;
     const char *def_text;
     const char *help;
+    check_fn check;
 } opts[] = {
-#define I(n, f, lo, hi, d, h) {n, T_INT, offsetof(pl_config_t, f), sizeof(int), lo, hi, d, h}
-#define S(n, f, d, h) {n, T_STR, offsetof(pl_config_t, f), sizeof(((pl_config_t *)0)->f), 0, 0, d, h}
+#define I(n, f, lo, hi, d, h) {n, T_INT, offsetof(pl_config_t, f), sizeof(int), lo, hi, d, h, NULL}
+#define S(n, f, d, h)                                                                              \
+    {n, T_STR, offsetof(pl_config_t, f), sizeof(((pl_config_t *)0)->f), 0, 0, d, h, NULL}
+#define SC(n, f, d, h, chk)                                                                        \
+    {n, T_STR, offsetof(pl_config_t, f), sizeof(((pl_config_t *)0)->f), 0, 0, d, h, chk}
     I("port", port, 0, 65535, "8443", "HTTPS and WSS listen port"),
     S("bind", bind, "127.0.0.1", "listen address (0.0.0.0 for all interfaces)"),
     S("data_dir", data_dir, "./var", "data directory: database, keys, TLS certificate"),
@@ -64,8 +75,25 @@ static const struct opt {
       "an uploaded file not sent on a message within this is deleted"),
     I("attachment_pending_max", attachment_pending_max, 1, 1000, "20",
       "uploaded files one user may have waiting to be sent on a message"),
+    SC("record_fhir_url", record_fhir_url, "",
+       "FHIR server base URL that filed transcripts are written back to (https://...; "
+       "http:// only to a loopback address); empty: write-back off",
+       check_record_url),
+    S("record_bearer_token_file", record_bearer_token_file, "",
+      "file (mode 0600) holding the bearer token sent to the record system"),
+    S("record_client_cert_file", record_client_cert_file, "",
+      "client certificate (PEM) for mutual TLS with the record system"),
+    S("record_client_key_file", record_client_key_file, "",
+      "private key (PEM, mode 0600) of record_client_cert_file"),
+    S("record_ca_file", record_ca_file, "",
+      "CA certificates (PEM) trusted for the record system; empty: the system store"),
+    I("record_max_attempts", record_max_attempts, 1, 1000, "10",
+      "a filed transcript is dead-lettered after this many failed deliveries"),
+    I("record_retry_base_s", record_retry_base_s, 1, 3600, "30",
+      "first retry delay of a failed delivery; doubles each time, at most an hour, with jitter"),
 #undef I
 #undef S
+#undef SC
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 
@@ -105,9 +133,72 @@ int pl_config_set(pl_config_t *c, const char *key, const char *value)
         *(int *)((char *)c + o->off) = (int)v;
     } else {
         if (strlen(value) >= o->size) return -PL_EINVAL;
+        if (o->check && value[0] && o->check(value) < 0) return -PL_EINVAL;
         snprintf((char *)c + o->off, o->size, "%s", value);
     }
     return 0;
+}
+
+/* Whether host (no port, no brackets) names this machine: where plain HTTP may go, since the
+ * Bundle then never crosses a network (a local TLS-terminating proxy, or a test endpoint). */
+static bool host_is_loopback(const char *host, size_t n)
+{
+    if (n == 9 && strncasecmp(host, "localhost", 9) == 0) return true;
+    if (n == 3 && strncmp(host, "::1", 3) == 0) return true;
+    return n >= 4 && strncmp(host, "127.", 4) == 0 && strspn(host, "0123456789.") == n;
+}
+
+int pl_config_parse_url(const char *url, pl_url_t *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *p;
+    if (strncasecmp(url, "https://", 8) == 0) {
+        out->tls = true;
+        out->port = 443;
+        p = url + 8;
+    } else if (strncasecmp(url, "http://", 7) == 0) {
+        out->port = 80;
+        p = url + 7;
+    } else {
+        return -PL_EINVAL;
+    }
+    for (const char *q = url; *q; q++) /* no spaces or controls: it ends up in a request line */
+        if ((unsigned char)*q <= 0x20 || *q == 0x7f || *q == '?' || *q == '#') return -PL_EINVAL;
+    const char *host = p, *host_end;
+    if (*p == '[') { /* [v6]:port */
+        host = ++p;
+        host_end = strchr(p, ']');
+        if (!host_end) return -PL_EINVAL;
+        p = host_end + 1;
+    } else {
+        host_end = p + strcspn(p, ":/");
+        p = host_end;
+    }
+    size_t hn = (size_t)(host_end - host);
+    if (hn == 0 || hn >= sizeof out->host || memchr(host, '@', hn)) return -PL_EINVAL;
+    memcpy(out->host, host, hn);
+    if (*p == ':') {
+        char *end;
+        errno = 0;
+        long port = strtol(p + 1, &end, 10);
+        if (errno || end == p + 1 || port < 1 || port > 65535 || (*end && *end != '/'))
+            return -PL_EINVAL;
+        out->port = (int)port;
+        p = end;
+    }
+    if (*p && *p != '/') return -PL_EINVAL;
+    size_t pn = strlen(p);
+    while (pn > 0 && p[pn - 1] == '/') pn--; /* "https://h/fhir/" is the base "/fhir" */
+    if (pn >= sizeof out->path) return -PL_EINVAL;
+    memcpy(out->path, p, pn);
+    if (!out->tls && !host_is_loopback(out->host, hn)) return -PL_EINVAL;
+    return 0;
+}
+
+static int check_record_url(const char *value)
+{
+    pl_url_t u;
+    return pl_config_parse_url(value, &u);
 }
 
 static char *trim(char *s)

@@ -5,6 +5,7 @@
 #ifndef PL_CONFIG_H
 #define PL_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,14 @@ typedef struct {
     int attachment_url_ttl_s;    /* lifetime of a signed attachment download link */
     int attachment_unsent_ttl_s; /* an upload no message carries is deleted after this */
     int attachment_pending_max;  /* uploads one user may have waiting to be sent */
+    /* write-back of filed transcripts to a record system (signalling/outbox.c) */
+    char record_fhir_url[512];   /* FHIR server base; empty: write-back off */
+    char record_bearer_token_file[512]; /* file (0600) holding a bearer token, or empty */
+    char record_client_cert_file[512];  /* mutual TLS: client certificate chain (PEM) ... */
+    char record_client_key_file[512];   /* ... and its private key (PEM, 0600) */
+    char record_ca_file[512];    /* CA bundle trusted for the endpoint; empty: system store */
+    int record_max_attempts;     /* an entry is dead-lettered after this many failed tries */
+    int record_retry_base_s;     /* back-off base: base * 2^(tries-1), at most an hour */
 } pl_config_t;
 
 void pl_config_defaults(pl_config_t *c);
@@ -47,6 +56,17 @@ int pl_config_load_env(pl_config_t *c);
 int pl_config_set(pl_config_t *c, const char *key, const char *value);
 /* The store URL with the default filled in; writes into out. */
 void pl_config_store_url(const pl_config_t *c, char *out, size_t cap);
+/* A URL as record_fhir_url takes it: http(s)://host[:port][/path], no query or fragment. */
+typedef struct {
+    bool tls;       /* https */
+    char host[256]; /* without brackets for an IPv6 literal */
+    int port;       /* 443 or 80 unless given */
+    char path[256]; /* the base path without a trailing '/', "" for the root */
+} pl_url_t;
+/* Parses url into *out. -PL_EINVAL if it is not http(s), has no host, a bad port, a query,
+ * credentials, spaces, or is plain http to anywhere but a loopback address. */
+int pl_config_parse_url(const char *url, pl_url_t *out);
+
 /* Prints every option with its default and description (for --help). */
 void pl_config_print_help(void);
 

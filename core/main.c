@@ -25,7 +25,8 @@ static void usage(void)
            "  demo    Seed a demo practice and print its logins.\n"
            "  org     Manage organisations (practices, networks, specialist services).\n"
            "  user    Manage patients and staff.\n"
-           "  audit   Verify the tamper-evident audit trail, or sign a checkpoint now.\n"
+           "  audit   Verify the tamper-evident audit trail, sign a checkpoint, or export a\n"
+           "          patient's trail as FHIR AuditEvents.\n"
            "  export  Export a patient's record as FHIR R4 (`parley export fhir --help`).\n\n"
            "Every command that touches data takes --data-dir DIR (default ./var).\n"
            "`parley COMMAND --help` explains each command.\n");

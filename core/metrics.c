@@ -17,7 +17,7 @@ void pl_metrics_observe_commit(pl_metrics_t *m, double seconds)
 
 char *pl_metrics_render(const pl_metrics_t *m, size_t *len)
 {
-    size_t cap = 8192;
+    size_t cap = 16384;
     char *b = malloc(cap);
     if (!b) return NULL;
     int n = snprintf(
@@ -99,6 +99,22 @@ char *pl_metrics_render(const pl_metrics_t *m, size_t *len)
             "parley_attachments_swept_total %llu\n",
             (unsigned long long)m->attach_downloads, (unsigned long long)m->attach_links_refused,
             (unsigned long long)m->attach_swept);
+    if (used < cap)
+        used += (size_t)snprintf(
+            b + used, cap - used,
+            "# HELP parley_outbox_sent_total Filed transcripts the record system accepted.\n"
+            "# TYPE parley_outbox_sent_total counter\nparley_outbox_sent_total %llu\n"
+            "# HELP parley_outbox_failed_attempts_total Deliveries to the record system that "
+            "failed (each try counts).\n"
+            "# TYPE parley_outbox_failed_attempts_total counter\n"
+            "parley_outbox_failed_attempts_total %llu\n"
+            "# HELP parley_outbox_dead_total Filed transcripts given up on (dead-lettered).\n"
+            "# TYPE parley_outbox_dead_total counter\nparley_outbox_dead_total %llu\n"
+            "# HELP parley_outbox_pending Filed transcripts waiting to be sent to the record "
+            "system.\n"
+            "# TYPE parley_outbox_pending gauge\nparley_outbox_pending %lld\n",
+            (unsigned long long)m->outbox_sent, (unsigned long long)m->outbox_failed_attempts,
+            (unsigned long long)m->outbox_dead, (long long)m->outbox_pending);
     if (used >= cap) used = cap - 1;
     *len = used;
     return b;

@@ -29,6 +29,11 @@ typedef struct {
     uint64_t attach_downloads;   /* attachments served through a signed link */
     uint64_t attach_links_refused; /* download links refused: bad signature, expired, other user */
     uint64_t attach_swept;       /* uploads never sent on a message, deleted by the sweep */
+    /* write-back of filed transcripts to the record system (signalling/outbox.c) */
+    uint64_t outbox_sent;            /* Bundles the record system accepted */
+    uint64_t outbox_failed_attempts; /* deliveries that failed (each try counts) */
+    uint64_t outbox_dead;            /* entries dead-lettered */
+    int64_t outbox_pending;          /* gauge: entries waiting, as of the sender's last pass */
     uint64_t commit_buckets[PL_METRICS_BUCKETS]; /* store commit latency histogram */
     uint64_t commit_count;
     double commit_sum_s;

@@ -113,8 +113,8 @@ static json_t *specialist_json(pl_store_t *st, int64_t id)
 /* Staff access to a patient's advice request is audited like any access to patient data. */
 static int audit(pl_store_t *st, pl_req_t *r, const char *action, const pl_advice_t *a)
 {
-    return pl_store_audit(st, r->actor.user_id, action, "advice", a->id, a->patient_id, r->ip,
-                          r->id, r->now);
+    return pl_req_audit(st, r, action, "advice", a->id, a->patient_id,
+                        pl_audit_org_for(&r->actor, a->practice_id, a->service_id));
 }
 
 /* ---- advice.create ---- */
@@ -302,7 +302,7 @@ static int list_run(pl_store_t *st, pl_req_t *r)
     }
     json_object_update(r->result, out);
     json_decref(out);
-    return pl_store_audit(st, r->actor.user_id, "advice.list", "org", 0, 0, r->ip, r->id, r->now);
+    return pl_req_audit(st, r, "advice.list", "org", 0, 0, 0);
 }
 
 static int h_list(pl_conn_t *c, const char *id, json_t *req)

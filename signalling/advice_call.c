@@ -90,8 +90,8 @@ static int call_run(pl_store_t *st, pl_req_t *r)
                                 (json_int_t)r->now, "by", (json_int_t)r->actor.user_id,
                                 "display_name", r->actor.display_name));
     if (rc < 0) return rc;
-    return pl_store_audit(st, r->actor.user_id, "consult.start", "consultation", kid, a.patient_id,
-                          r->ip, r->id, r->now);
+    return pl_req_audit(st, r, "consult.start", "consultation", kid, a.patient_id,
+                        pl_audit_org_for(&r->actor, a.practice_id, a.service_id));
 }
 
 static int h_call(pl_conn_t *c, const char *id, json_t *req)

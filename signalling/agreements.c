@@ -26,9 +26,10 @@ static pl_resource_t agreement_res(int64_t practice_id, int64_t service_id)
     return res;
 }
 
-static int audit(pl_store_t *st, pl_req_t *r, const char *action, int64_t id)
+static int audit(pl_store_t *st, pl_req_t *r, const char *action, const pl_agreement_t *a)
 {
-    return pl_store_audit(st, r->actor.user_id, action, "agreement", id, 0, r->ip, r->id, r->now);
+    return pl_req_audit(st, r, action, "agreement", a->id, 0,
+                        pl_audit_org_for(&r->actor, a->practice_id, a->service_id));
 }
 
 /* ---- service.list: the services a practice may ask, each with its agreement ---- */
@@ -111,7 +112,7 @@ static int propose_run(pl_store_t *st, pl_req_t *r)
     }
     if ((rc = pl_store_agreement_create(st, &a, &a.id)) < 0) return rc;
     json_object_set_new(r->result, "agreement", pl_agreement_json(&a, r->now));
-    return audit(st, r, "agreement.propose", a.id);
+    return audit(st, r, "agreement.propose", &a);
 }
 
 static int h_propose(pl_conn_t *c, const char *id, json_t *req)
@@ -163,7 +164,7 @@ static int accept_run(pl_store_t *st, pl_req_t *r)
         pl_req_fail_msg(r, a.ended_at ? "this agreement has been ended" : "this agreement is accepted");
     if (rc < 0 || (rc = pl_store_agreement_get(st, a.id, &a)) < 0) return rc;
     json_object_set_new(r->result, "agreement", pl_agreement_json(&a, r->now));
-    return audit(st, r, "agreement.accept", a.id);
+    return audit(st, r, "agreement.accept", &a);
 }
 
 static int end_run(pl_store_t *st, pl_req_t *r)
@@ -175,7 +176,7 @@ static int end_run(pl_store_t *st, pl_req_t *r)
         pl_req_fail_msg(r, "this agreement has been ended");
     if (rc < 0 || (rc = pl_store_agreement_get(st, a.id, &a)) < 0) return rc;
     json_object_set_new(r->result, "agreement", pl_agreement_json(&a, r->now));
-    return audit(st, r, "agreement.end", a.id);
+    return audit(st, r, "agreement.end", &a);
 }
 
 static int by_id(pl_conn_t *c, const char *id, json_t *req, const char *type, pl_req_run_fn run)

@@ -225,6 +225,7 @@ struct pl_attach_up {
     char claimed[24];
     char filename[NAME_MAX_BYTES + 1];
     char ip[64];
+    char user_agent[PL_UA_MAX];
 };
 
 /* The early check: is the session live, may it send in the conversation, and has the person
@@ -434,6 +435,7 @@ int pl_attach_upload_begin(pl_server_t *srv, pl_http_req_t *hr, struct lws *wsi,
     pl_token_hash(token, up->token_hash);
     pl_wipe(token, sizeof token);
     snprintf(up->ip, sizeof up->ip, "%s", pl_http_ip(hr));
+    snprintf(up->user_agent, sizeof up->user_agent, "%s", pl_http_user_agent(hr));
     int rc = 0;
     pl_sniff_class_t cls = PL_SNIFF_OK;
     char *end = NULL;
@@ -561,9 +563,10 @@ static int upload_run(pl_store_t *st, pl_job_t *job)
         (rc = pl_store_attach_create(st, conv.id, u->sha256, up->claimed, (int64_t)u->len,
                                      up->filename, a.user_id, u->now, &u->id)) < 0)
         return rc;
-    if (a.kind != PL_USER_STAFF) return 0;
-    return pl_store_audit(st, a.user_id, "attachment.create", "attachment", u->id, conv.patient_id,
-                          up->ip, NULL, u->now);
+    /* Anyone's upload is audited: it adds to the patient's record, whoever sends it. */
+    return pl_audit_actor(st, &a, pl_audit_org_for(&a, conv.org_id, conv.peer_org_id),
+                          "attachment.create", "attachment", u->id, conv.patient_id, NULL, up->ip,
+                          up->user_agent, NULL, u->now);
 }
 
 static void upload_done(pl_job_t *job, int status)
@@ -653,6 +656,7 @@ typedef struct {
     char token_hash[65];
     char sig[72];
     char ip[64];
+    char user_agent[PL_UA_MAX];
     uint8_t key[32];
     /* the result */
     const char *msg;
@@ -699,8 +703,9 @@ static int download_run(pl_store_t *st, pl_job_t *job)
     }
     if ((rc = pl_store_blob_read(st, d->att.sha256, &d->bytes, &d->len)) < 0) return rc;
     if (a.kind != PL_USER_STAFF) return 0;
-    return pl_store_audit(st, a.user_id, "attachment.read", "attachment", d->id, conv.patient_id,
-                          d->ip, NULL, d->now);
+    return pl_audit_actor(st, &a, pl_audit_org_for(&a, conv.org_id, conv.peer_org_id),
+                          "attachment.read", "attachment", d->id, conv.patient_id, NULL, d->ip,
+                          d->user_agent, NULL, d->now);
 }
 
 static void download_done(pl_job_t *job, int status)
@@ -747,6 +752,7 @@ void pl_attach_download(pl_server_t *srv, pl_http_req_t *hr, struct lws *wsi, in
     d->id = id;
     d->now = pl_now_ms();
     snprintf(d->ip, sizeof d->ip, "%s", pl_http_ip(hr));
+    snprintf(d->user_agent, sizeof d->user_agent, "%s", pl_http_user_agent(hr));
     const char *end = NULL;
     int rc = 0;
     if (pl_http_token(wsi, token, sizeof token) < 0) {

@@ -1,13 +1,17 @@
-/* `parley audit verify` and `parley audit checkpoint` (audit_cli.h). verify reads the database
- * file read-only and touches nothing in the data dir, so it may run beside a live server, or on
- * a copy of the data dir somewhere safer; checkpoint opens the store like the other admin
- * commands (SQLite's locking makes that safe while a server runs). */
+/* `parley audit verify`, `parley audit checkpoint` and `parley audit export` (audit_cli.h).
+ * verify reads the database file read-only and touches nothing in the data dir, so it may run
+ * beside a live server, or on a copy of the data dir somewhere safer; checkpoint and export open
+ * the store like the other admin commands (SQLite's locking makes that safe while a server
+ * runs). export writes one patient's trail as FHIR AuditEvents (storage/fhir_audit.h) and is
+ * itself audited (audit.export, by nobody signed in, from "cli"). */
 #include "signalling/audit_cli.h"
 #include "core/config.h"
 #include "core/datadir.h"
 #include "core/err.h"
 #include "core/util.h"
 #include "signalling/admin_util.h"
+#include "signalling/nhs.h"
+#include "storage/fhir_audit.h"
 #include "storage/store.h"
 
 #include <inttypes.h>
@@ -17,14 +21,18 @@
 static void usage(void)
 {
     printf("usage: parley audit verify [--data-dir DIR] [--public-key FILE]\n"
-           "       parley audit checkpoint [--data-dir DIR]\n\n"
+           "       parley audit checkpoint [--data-dir DIR]\n"
+           "       parley audit export --patient NHS_NUMBER [--data-dir DIR]\n\n"
            "verify      Recomputes the whole audit hash chain from the database (opened\n"
            "            read-only) and checks every signed checkpoint with the public key\n"
            "            (default DIR/audit_signing.pub). Prints one verdict line. Exit status:\n"
            "            0 intact, 1 altered, removed or reordered (the first broken link is\n"
            "            named), 2 usage or I/O error.\n"
            "checkpoint  Signs a checkpoint at the newest audit record now (the server also\n"
-           "            signs one every 1000 records).\n\n"
+           "            signs one every 1000 records).\n"
+           "export      Writes the patient's audit records, oldest first, to standard output\n"
+           "            as a FHIR R4 Bundle of AuditEvent resources (IHE Basic Audit Log\n"
+           "            Patterns). The export is itself recorded in the trail.\n\n"
            "See docs/SECURITY.md, \"Accountability\", for what this does and does not prove.\n");
 }
 
@@ -102,6 +110,79 @@ static int checkpoint_main(const pl_args_t *a)
     return 0;
 }
 
+#define EXPORT_PAGE 500
+
+/* Every row about patient pid, oldest first (the store pages newest first). */
+static int rows_of(pl_store_t *st, int64_t pid, json_t **out)
+{
+    json_t *all = json_array();
+    int64_t before = 0;
+    for (;;) {
+        json_t *page = NULL;
+        int rc = pl_store_audit_of_patient(st, pid, before, EXPORT_PAGE, &page);
+        if (rc < 0) {
+            json_decref(all);
+            return rc;
+        }
+        size_t n = json_array_size(page);
+        for (size_t i = 0; i < n; i++) json_array_insert(all, 0, json_array_get(page, i));
+        if (n) before = json_integer_value(json_object_get(json_array_get(page, n - 1), "id"));
+        json_decref(page);
+        if (n < EXPORT_PAGE) break;
+    }
+    *out = all;
+    return 0;
+}
+
+static int export_main(const pl_args_t *a)
+{
+    const char *in = pl_args_get(a, "patient");
+    char nhs[PL_NHS_LEN + 1];
+    if (!in || pl_nhs_normalise(in, nhs) < 0) {
+        fprintf(stderr, "audit export: --patient must be a valid NHS number\n");
+        return 2;
+    }
+    pl_store_t *st = NULL;
+    if (pl_admin_open_store(a, &st) < 0) return 2;
+    int64_t pid = 0;
+    pl_actor_t p;
+    json_t *rows = NULL, *bundle = NULL;
+    int rc = pl_store_patient_by_nhs(st, nhs, &pid);
+    if (rc == 0) rc = pl_store_actor_load(st, pid, &p);
+    if (rc == 0) rc = rows_of(st, pid, &rows);
+    if (rc == 0) {
+        json_t *who = json_pack("{ss ss}", "display_name", p.display_name, "nhs_number", nhs);
+        rc = who ? pl_fhir_audit_bundle(who, rows, pl_now_ms(), &bundle) : -PL_ENOMEM;
+        json_decref(who);
+    }
+    /* The export is an access to the patient's data too. Written after the rows are read, so
+     * that it is not in this export, and before the output, so that no export goes unrecorded. */
+    if (rc == 0) {
+        pl_audit_rec_t rec = {.at = pl_now_ms(),
+                              .action = "audit.export",
+                              .resource_type = "patient",
+                              .resource_id = pid,
+                              .patient_id = pid,
+                              .ip = "cli"};
+        rc = pl_store_audit_ex(st, &rec);
+    }
+    pl_store_close(st);
+    json_decref(rows);
+    if (rc == -PL_ENOTFOUND) {
+        fprintf(stderr, "audit export: no patient with that NHS number\n");
+        return 1;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "audit export: %s\n", pl_strerror(rc));
+        json_decref(bundle);
+        return 1;
+    }
+    int w = json_dumpf(bundle, stdout, JSON_INDENT(2));
+    json_decref(bundle);
+    printf("\n");
+    return w == 0 && fflush(stdout) == 0 ? 0 : 1;
+}
+
 int pl_audit_cli_main(int argc, char **argv)
 {
     pl_args_t a;
@@ -113,6 +194,7 @@ int pl_audit_cli_main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "verify")) return verify_main(&a);
     if (!strcmp(argv[1], "checkpoint")) return checkpoint_main(&a);
+    if (!strcmp(argv[1], "export")) return export_main(&a);
     fprintf(stderr, "audit: unknown command %s\n\n", argv[1]);
     usage();
     return 2;

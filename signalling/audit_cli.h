@@ -1,4 +1,4 @@
-/* `parley audit ...`: the audit trail's admin commands (verify, checkpoint). See
+/* `parley audit ...`: the audit trail's admin commands (verify, checkpoint, export). See
  * docs/SECURITY.md "Accountability". */
 #ifndef PL_AUDIT_CLI_H
 #define PL_AUDIT_CLI_H

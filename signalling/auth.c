@@ -5,7 +5,12 @@
  * row is read on the storage thread, the scrypt verify runs on libuv's thread pool, and the
  * session is written back on the storage thread. Unknown accounts get a dummy verify of the same
  * cost and the same answer as a wrong password, so neither the reply nor its timing says whether
- * an account exists. Only the SHA-256 of a session token is ever stored. */
+ * an account exists. Only the SHA-256 of a session token is ever stored.
+ *
+ * Every sign-in, refused or not, and every sign-out is an audit row (session.login with outcome
+ * ok or failed, session.logout). A refused one names the account when it exists and nobody (actor
+ * 0) when it does not: what was typed for an unknown account is never stored, as it is often a
+ * mistyped password or someone else's name. Throttled attempts are not: nothing was checked. */
 #include "core/err.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -41,6 +46,7 @@ typedef struct {
     int64_t now, expires_at;
     json_t *user_json;
     char key_ip[80], key_user[80];
+    char ip[64], user_agent[PL_UA_MAX];
 } login_t;
 
 static void login_free(login_t *l)
@@ -96,6 +102,18 @@ static void verify_work(uv_work_t *w)
     }
 }
 
+/* The sign-in's audit row: as the account's actor (its roles) when it exists, else nobody. */
+static int login_audit(pl_store_t *st, const login_t *l, const char *outcome)
+{
+    pl_actor_t a = {0};
+    if (l->user.id > 0 && pl_store_actor_load(st, l->user.id, &a) < 0) {
+        memset(&a, 0, sizeof a);
+        a.user_id = l->user.id;
+    }
+    return pl_audit_actor(st, &a, pl_audit_org_for(&a, 0, 0), "session.login", "user", l->user.id,
+                          0, outcome, l->ip, l->user_agent, NULL, l->now);
+}
+
 static int stage_b_run(pl_store_t *st, pl_job_t *job)
 {
     login_t *l = (login_t *)job;
@@ -104,9 +122,7 @@ static int stage_b_run(pl_store_t *st, pl_job_t *job)
         rc = pl_store_user_set_totp(st, l->user.id, l->user.totp_secret, l->user.totp_secret_len,
                                     true, l->totp_step);
     if (rc == 0) rc = pl_store_user_json(st, l->user.id, &l->user_json);
-    if (rc == 0)
-        rc = pl_store_audit(st, l->user.id, "session.login", "user", l->user.id, 0,
-                            pl_http_ip(l->hr), NULL, l->now);
+    if (rc == 0) rc = login_audit(st, l, NULL);
     return rc;
 }
 
@@ -136,6 +152,28 @@ static void stage_b_done(pl_job_t *job, int status)
     login_free(l);
 }
 
+/* A refused sign-in: its audit row is written before the answer goes (the same for known and
+ * unknown accounts, so the answer's timing still says nothing). A failure to write it is logged,
+ * and the answer is the refusal all the same. */
+static int refused_run(pl_store_t *st, pl_job_t *job)
+{
+    return login_audit(st, (login_t *)job, "failed");
+}
+
+static void refused_done(pl_job_t *job, int status)
+{
+    login_t *l = (login_t *)job;
+    if (status < 0)
+        pl_log_warn("auth", "could not audit a refused sign-in: %s", pl_strerror(status));
+    if (l->verdict == -PL_ETOTP)
+        pl_http_respond_err(l->hr, -PL_ETOTP,
+                            l->totp[0] ? "that code is not right" : "enter the 6-digit code "
+                                                                    "from your authenticator");
+    else
+        pl_http_respond_err(l->hr, -PL_EAUTH, "unknown username or wrong password");
+    login_free(l);
+}
+
 static void verify_after(uv_work_t *w, int status)
 {
     login_t *l = w->data;
@@ -147,13 +185,9 @@ static void verify_after(uv_work_t *w, int status)
         pl_throttle_failure(srv->throttle, l->key_user, l->now);
         pl_throttle_failure(srv->throttle, l->key_ip, l->now);
         pl_log_info("auth", "login refused%s", totp ? " (second factor)" : "");
-        if (totp)
-            pl_http_respond_err(l->hr, -PL_ETOTP,
-                                l->totp[0] ? "that code is not right" : "enter the 6-digit code "
-                                                                        "from your authenticator");
-        else
-            pl_http_respond_err(l->hr, -PL_EAUTH, "unknown username or wrong password");
-        login_free(l);
+        l->verdict = totp ? -PL_ETOTP : -PL_EAUTH;
+        if (pl_worker_submit(srv->worker, &l->job, refused_run, refused_done) < 0)
+            refused_done(&l->job, -PL_EUNAVAIL);
         return;
     }
     if (pl_token_new(l->token, sizeof l->token) < 0) {
@@ -211,6 +245,8 @@ void pl_auth_login(pl_server_t *srv, pl_http_req_t *hr, json_t *body)
     snprintf(l->password, sizeof l->password, "%s", pw);
     if (totp) snprintf(l->totp, sizeof l->totp, "%s", totp);
     snprintf(l->key_ip, sizeof l->key_ip, "ip:%s", pl_http_ip(hr));
+    snprintf(l->ip, sizeof l->ip, "%s", pl_http_ip(hr));
+    snprintf(l->user_agent, sizeof l->user_agent, "%s", pl_http_user_agent(hr));
     int n = snprintf(l->key_user, sizeof l->key_user, "user:");
     for (const char *p = user; *p && n < (int)sizeof l->key_user - 1; p++)
         l->key_user[n++] = (char)tolower((unsigned char)*p);
@@ -244,6 +280,7 @@ typedef struct {
     pl_server_t *srv;
     pl_http_req_t *hr;
     char token_hash[65];
+    char ip[64], user_agent[PL_UA_MAX];
 } logout_t;
 
 static int logout_run(pl_store_t *st, pl_job_t *job)
@@ -253,9 +290,14 @@ static int logout_run(pl_store_t *st, pl_job_t *job)
     int rc = pl_store_session_get(st, l->token_hash, &row);
     if (rc < 0) return rc == -PL_ENOTFOUND ? -PL_EAUTH : rc;
     rc = pl_store_session_delete(st, l->token_hash);
+    pl_actor_t a = {0};
+    if (rc == 0 && pl_store_actor_load(st, row.user_id, &a) < 0) {
+        memset(&a, 0, sizeof a);
+        a.user_id = row.user_id;
+    }
     if (rc == 0)
-        rc = pl_store_audit(st, row.user_id, "session.logout", "user", row.user_id, 0,
-                            pl_http_ip(l->hr), NULL, pl_now_ms());
+        rc = pl_audit_actor(st, &a, pl_audit_org_for(&a, 0, 0), "session.logout", "user",
+                            row.user_id, 0, NULL, l->ip, l->user_agent, NULL, pl_now_ms());
     return rc;
 }
 
@@ -281,6 +323,8 @@ void pl_auth_logout(pl_server_t *srv, pl_http_req_t *hr, const char *token)
     }
     l->srv = srv;
     l->hr = hr;
+    snprintf(l->ip, sizeof l->ip, "%s", pl_http_ip(hr));
+    snprintf(l->user_agent, sizeof l->user_agent, "%s", pl_http_user_agent(hr));
     pl_token_hash(token, l->token_hash);
     int rc = pl_worker_submit(srv->worker, &l->job, logout_run, logout_done);
     if (rc < 0) {

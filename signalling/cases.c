@@ -96,8 +96,7 @@ static int case_event(pl_store_t *st, pl_req_t *r, const pl_case_t *k, const cha
 
 static int audit(pl_store_t *st, pl_req_t *r, const char *action, const pl_case_t *k)
 {
-    return pl_store_audit(st, r->actor.user_id, action, "case", k->id, k->patient_id, r->ip, r->id,
-                          r->now);
+    return pl_req_audit(st, r, action, "case", k->id, k->patient_id, k->org_id);
 }
 
 /* ---- case.create ---- */
@@ -181,7 +180,7 @@ static int list_run(pl_store_t *st, pl_req_t *r)
     if (rc < 0) return rc;
     json_object_update(r->result, out);
     json_decref(out);
-    return pl_store_audit(st, r->actor.user_id, "case.list", "case", 0, 0, r->ip, r->id, r->now);
+    return pl_req_audit(st, r, "case.list", "case", 0, 0, 0);
 }
 
 static int h_list(pl_conn_t *c, const char *id, json_t *req)
@@ -293,8 +292,7 @@ static int call_run(pl_store_t *st, pl_req_t *r)
                               "in_call", "started_at", (json_int_t)r->now, "display_name",
                               r->actor.display_name));
     if (rc < 0) return rc;
-    return pl_store_audit(st, r->actor.user_id, "consult.start", "consultation", kid, k.patient_id,
-                          r->ip, r->id, r->now);
+    return pl_req_audit(st, r, "consult.start", "consultation", kid, k.patient_id, k.org_id);
 }
 
 /* The requests that take case_id, and user_id for an invitation. */

@@ -125,8 +125,8 @@ static int closed(pl_req_t *r, const pl_consult_t *k)
 static int audit(pl_store_t *st, pl_req_t *r, const char *action, const pl_consult_t *k)
 {
     if (r->actor.kind != PL_USER_STAFF) return 0;
-    return pl_store_audit(st, r->actor.user_id, action, "consultation", k->id, k->patient_id, r->ip,
-                          r->id, r->now);
+    return pl_req_audit(st, r, action, "consultation", k->id, k->patient_id,
+                        pl_audit_org_for(&r->actor, k->org_id, k->peer_org_id));
 }
 
 /* Puts the consultation, as the caller may see it, into the reply. If full is given, *full gets
@@ -376,8 +376,7 @@ static int list_run(pl_store_t *st, pl_req_t *r)
         }
         rc = pl_store_consult_list_org(st, ids, n, filter, r->i1, (int)r->i2, r->now, &out);
         if (rc == 0)
-            rc = pl_store_audit(st, r->actor.user_id, "consult.list", "org", org, 0, r->ip, r->id,
-                                r->now);
+            rc = pl_req_audit(st, r, "consult.list", "org", org, 0, org);
     }
     if (rc < 0) {
         json_decref(out);

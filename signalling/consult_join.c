@@ -59,6 +59,7 @@ typedef struct {
     pl_server_t *srv;
     pl_http_req_t *hr;
     char ip[64];
+    char user_agent[PL_UA_MAX];
     char key_ip[80];
     char token_hash[65];
     char dob[DOB_LEN + 1]; /* "" when the request had none (a guest's link) */
@@ -121,8 +122,8 @@ static int join_open(pl_store_t *st, join_t *j, const pl_consult_link_t *link,
     json_t *c = NULL;
     if ((rc = pl_store_session_create_scoped(st, j->session_hash, who->user_id, k->id, j->now,
                                              j->expires_at)) < 0 ||
-        (rc = pl_store_audit(st, who->user_id, "consult.join", "consultation", k->id,
-                             k->patient_id, j->ip, NULL, j->now)) < 0 ||
+        (rc = pl_audit_actor(st, who, k->org_id, "consult.join", "consultation", k->id,
+                             k->patient_id, NULL, j->ip, j->user_agent, NULL, j->now)) < 0 ||
         (rc = pl_store_consult_json(st, k->id, &c)) < 0)
         return rc;
     pl_consult_patient_view(c);
@@ -286,6 +287,7 @@ void pl_consult_join(pl_server_t *srv, pl_http_req_t *hr, json_t *body)
     j->expires_at = j->now + (int64_t)srv->cfg->session_absolute_timeout_s * 1000;
     snprintf(j->ip, sizeof j->ip, "%s", pl_http_ip(hr));
     snprintf(j->key_ip, sizeof j->key_ip, "ip:%s", j->ip);
+    snprintf(j->user_agent, sizeof j->user_agent, "%s", pl_http_user_agent(hr));
     int64_t wait = pl_throttle_wait(srv->throttle, j->key_ip, j->now);
     if (wait > 0) {
         char msg[96];

@@ -52,13 +52,22 @@ static void patient_view(const pl_actor_t *a, json_t *conv)
     json_object_del(conv, "updated_at"); /* moves with assignment: would betray it */
 }
 
-/* Staff access to patient data is audited; a patient's access to their own is not. */
+/* What anyone writes into a patient's record is audited (audit_write); so is staff access to
+ * it (audit). A patient reading their own is not: it would bury the accesses the trail is for
+ * under the patient's own, and the patient's view of the trail leaves them out anyway. org and
+ * peer: the conversation's organisations (peer 0 unless an advice thread). */
+static int audit_write(pl_store_t *st, pl_req_t *r, const char *action, const char *type,
+                       int64_t id, int64_t patient_id, int64_t org, int64_t peer)
+{
+    return pl_req_audit(st, r, action, type, id, patient_id,
+                        pl_audit_org_for(&r->actor, org, peer));
+}
+
 static int audit(pl_store_t *st, pl_req_t *r, const char *action, const char *type, int64_t id,
-                 int64_t patient_id)
+                 int64_t patient_id, int64_t org, int64_t peer)
 {
     if (r->actor.kind != PL_USER_STAFF) return 0;
-    return pl_store_audit(st, r->actor.user_id, action, type, id, patient_id, r->ip, r->id,
-                          r->now);
+    return audit_write(st, r, action, type, id, patient_id, org, peer);
 }
 
 static int conv_updated(pl_store_t *st, pl_req_t *r, const pl_conv_t *conv, bool staff_only,
@@ -126,6 +135,9 @@ static int create_run(pl_store_t *st, pl_req_t *r)
     json_object_set_new(r->result, "message", mj);
     json_object_set_new(r->result, "duplicate", json_boolean(dup));
     if (dup) return 0;
+    if ((rc = audit_write(st, r, "conversation.create", "conversation", conv.id, conv.patient_id,
+                          conv.org_id, 0)) < 0)
+        return rc;
     /* Stored events are replayed later: leave out what is computed at read time. */
     json_t *snap = json_deep_copy(cj);
     json_object_del(snap, "waited_seconds");
@@ -258,8 +270,8 @@ static int send_run(pl_store_t *st, pl_req_t *r)
     json_object_set_new(r->result, "message", mj);
     json_object_set_new(r->result, "duplicate", json_boolean(dup));
     if (dup) return 0;
-    if ((rc = audit(st, r, internal ? "note.create" : "message.create", "conversation", conv.id,
-                    conv.patient_id)) < 0)
+    if ((rc = audit_write(st, r, internal ? "note.create" : "message.create", "conversation",
+                          conv.id, conv.patient_id, conv.org_id, conv.peer_org_id)) < 0)
         return rc;
     rc = pl_req_event(st, r, &conv, internal, internal ? "note.created" : "message.created",
                       json_pack("{sO}", "message", mj));
@@ -366,7 +378,8 @@ static int get_run(pl_store_t *st, pl_req_t *r)
                                   (json_int_t)rs.patient_read, "staff", "delivered_seq",
                                   (json_int_t)rs.staff_delivered, "read_seq",
                                   (json_int_t)rs.staff_read));
-    return audit(st, r, "conversation.read", "conversation", conv.id, conv.patient_id);
+    return audit(st, r, "conversation.read", "conversation", conv.id, conv.patient_id,
+                 conv.org_id, conv.peer_org_id);
 }
 
 static int history_run(pl_store_t *st, pl_req_t *r)
@@ -386,7 +399,8 @@ static int history_run(pl_store_t *st, pl_req_t *r)
     }
     json_object_update(r->result, h);
     json_decref(h);
-    return audit(st, r, "conversation.history", "conversation", conv.id, conv.patient_id);
+    return audit(st, r, "conversation.history", "conversation", conv.id, conv.patient_id,
+                 conv.org_id, conv.peer_org_id);
 }
 
 static int h_get(pl_conn_t *c, const char *id, json_t *req)
@@ -439,7 +453,7 @@ static int list_run(pl_store_t *st, pl_req_t *r)
         }
         rc = pl_store_conv_list_org(st, ids, n, r->actor.user_id, filter, r->i1, (int)r->i2,
                                     r->now, &out);
-        if (rc == 0) rc = audit(st, r, "inbox.list", "org", org, 0);
+        if (rc == 0) rc = audit(st, r, "inbox.list", "org", org, 0, org, 0);
     }
     if (rc < 0) return rc;
     json_object_update(r->result, out);
@@ -480,7 +494,8 @@ static int assign_run(pl_store_t *st, pl_req_t *r)
         }
     }
     if ((rc = pl_store_conv_assign(st, conv.id, to, role, r->now)) < 0) return rc;
-    if ((rc = audit(st, r, "conversation.assign", "conversation", conv.id, conv.patient_id)) < 0)
+    if ((rc = audit(st, r, "conversation.assign", "conversation", conv.id, conv.patient_id,
+                    conv.org_id, conv.peer_org_id)) < 0)
         return rc;
     json_t *ch = json_pack("{so so}", "assignee_user_id", to ? json_integer(to) : json_null(),
                            "assignee_role", role ? json_string(role) : json_null());
@@ -522,7 +537,8 @@ static int status_run(pl_store_t *st, pl_req_t *r)
     const char *status = json_string_value(json_object_get(r->params, "status"));
     if (strcmp(status, conv.status) == 0) return 0;
     if ((rc = pl_store_conv_set_status(st, conv.id, status, r->now)) < 0) return rc;
-    if ((rc = audit(st, r, "conversation.status", "conversation", conv.id, conv.patient_id)) < 0)
+    if ((rc = audit(st, r, "conversation.status", "conversation", conv.id, conv.patient_id,
+                    conv.org_id, conv.peer_org_id)) < 0)
         return rc;
     return conv_updated(st, r, &conv, false, json_pack("{ss}", "status", status));
 }

@@ -234,8 +234,8 @@ static int replay_run(pl_store_t *st, pl_req_t *r)
     /* A replay hands patient data to staff: one audit row per page, naming where it started.
      * (Live events are covered by the subscription's row; auditing each would double writes.) */
     if (r->actor.kind == PL_USER_STAFF)
-        rc = pl_store_audit(st, r->actor.user_id, "events.replay", "event_stream",
-                            r->i1 < 0 ? head : r->i1, 0, r->ip, r->id, r->now);
+        rc = pl_req_audit(st, r, "events.replay", "event_stream", r->i1 < 0 ? head : r->i1, 0,
+                          0);
     return rc;
 }
 

@@ -21,6 +21,7 @@ pl_handler_fn pl__agreement_handler(const char *type);
 pl_handler_fn pl__advice_handler(const char *type);
 pl_handler_fn pl__advice_call_handler(const char *type);
 pl_handler_fn pl__case_handler(const char *type);
+pl_handler_fn pl__outbox_handler(const char *type);
 pl_handler_fn pl__transcript_handler(const char *type);
 
 static int h_ping(pl_conn_t *c, const char *id, json_t *req)
@@ -210,6 +211,7 @@ static pl_handler_fn find(const char *type)
     if (!fn) fn = pl__advice_handler(type);
     if (!fn) fn = pl__advice_call_handler(type);
     if (!fn) fn = pl__case_handler(type);
+    if (!fn) fn = pl__outbox_handler(type);
     if (!fn) fn = pl__transcript_handler(type);
     return fn ? fn : pl__tpl_handler(type);
 }

@@ -31,6 +31,7 @@ struct pl_http_req {
     pl_server_t *srv;
     int refs;
     char ip[64];
+    char user_agent[PL_UA_MAX]; /* cut; for the audit trail */
     char path[256];
     bool post;
     uint64_t deadline_ns; /* the whole request must have arrived by then */
@@ -68,6 +69,29 @@ size_t pl_http_pss_size(void)
 const char *pl_http_ip(const pl_http_req_t *hr)
 {
     return hr->ip;
+}
+
+const char *pl_http_user_agent(const pl_http_req_t *hr)
+{
+    return hr->user_agent;
+}
+
+void pl_http_copy_user_agent(struct lws *wsi, char *out, size_t cap)
+{
+    out[0] = 0;
+    int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_USER_AGENT);
+    char *buf = n > 0 ? malloc((size_t)n + 1) : NULL;
+    if (!buf) return;
+    if (lws_hdr_copy(wsi, buf, n + 1, WSI_TOKEN_HTTP_USER_AGENT) > 0) {
+        size_t len = strlen(buf);
+        if (len >= cap) {
+            len = cap - 1;
+            while (len > 0 && ((unsigned char)buf[len] & 0xC0) == 0x80) len--;
+        }
+        memcpy(out, buf, len);
+        out[len] = 0;
+    }
+    free(buf);
 }
 
 /* The request body is done with once an answer is decided: it may hold a password or a
@@ -529,6 +553,7 @@ static int on_http(struct lws *wsi, http_pss_t *pss, const char *uri)
     hr->srv = srv;
     hr->refs = 1;
     lws_get_peer_simple(wsi, hr->ip, sizeof hr->ip);
+    pl_http_copy_user_agent(wsi, hr->user_agent, sizeof hr->user_agent);
     snprintf(hr->path, sizeof hr->path, "%s", uri);
     hr->post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
     hr->deadline_ns = pl_mono_ns() + (uint64_t)srv->cfg->http_timeout_s * 1000000000ull;

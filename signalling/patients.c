@@ -25,8 +25,7 @@ static int lookup_run(pl_store_t *st, pl_req_t *r)
     }
     json_object_set_new(p, "nhs_number", json_string(nhs));
     json_object_set_new(r->result, "patient", p);
-    return pl_store_audit(st, r->actor.user_id, "patient.lookup", "patient", pid, pid, r->ip,
-                          r->id, r->now);
+    return pl_req_audit(st, r, "patient.lookup", "patient", pid, pid, res.org_id);
 }
 
 static int h_lookup(pl_conn_t *c, const char *id, json_t *req)
@@ -54,8 +53,10 @@ static int h_lookup(pl_conn_t *c, const char *id, json_t *req)
     return 0;
 }
 
+pl_handler_fn pl__audit_handler(const char *type); /* audit_view.c */
 pl_handler_fn pl__patient_handler(const char *type);
 pl_handler_fn pl__patient_handler(const char *type)
 {
-    return strcmp(type, "patient.lookup") == 0 ? h_lookup : NULL;
+    /* Who accessed a patient's data (audit.patient, audit.mine) is asked of the patient too. */
+    return strcmp(type, "patient.lookup") == 0 ? h_lookup : pl__audit_handler(type);
 }

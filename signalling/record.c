@@ -54,6 +54,7 @@ typedef struct {
     int64_t patient_id, now;
     char token_hash[65];
     char ip[64];
+    char ua[256];
     const char *msg;
     char *body;
     size_t len;
@@ -94,8 +95,8 @@ static int export_run(pl_store_t *st, pl_job_t *job)
     json_decref(bundle);
     if (!x->body) return -PL_ENOMEM;
     x->len = strlen(x->body);
-    return pl_store_audit(st, a.user_id, "record.export", "patient", x->patient_id,
-                          x->patient_id, x->ip, NULL, x->now);
+    return pl_audit_actor(st, &a, pat.practice_id, "record.export", "patient", x->patient_id,
+                          x->patient_id, NULL, x->ip, x->ua, NULL, x->now);
 }
 
 static void export_done(pl_job_t *job, int status)
@@ -130,6 +131,7 @@ void pl_record_fhir_http(pl_server_t *srv, pl_http_req_t *hr, struct lws *wsi, i
     x->patient_id = patient_id;
     x->now = pl_now_ms();
     snprintf(x->ip, sizeof x->ip, "%s", pl_http_ip(hr));
+    snprintf(x->ua, sizeof x->ua, "%s", pl_http_user_agent(hr));
     if (pl_http_token(wsi, token, sizeof token) < 0) {
         srv->metrics.auth_failures++;
         pl_http_respond_err(hr, -PL_EAUTH, "no session: sign in first");

@@ -205,6 +205,11 @@ int pl_server_create(pl_server_t **out, uv_loop_t *loop, const pl_config_t *cfg)
         pl_server_destroy(srv);
         return -PL_EIO;
     }
+    /* Write-back to the record system: a setting it cannot use stops the server here. */
+    if (pl_outbox_start(srv) < 0) {
+        pl_server_destroy(srv);
+        return -PL_EINVAL;
+    }
     uv_timer_init(loop, &srv->housekeeping);
     srv->housekeeping.data = srv;
     uint64_t every = (uint64_t)cfg->session_recheck_s * 1000;
@@ -230,6 +235,8 @@ void pl_server_shutdown(pl_server_t *srv)
     if (srv->shutting_down) return;
     srv->shutting_down = true;
     pl_log_info("server", "shutting down: finishing store work and closing connections");
+    /* Before the drain: the outbox's jobs come back during it and must start nothing new. */
+    pl_outbox_stop(srv);
     /* Everything queued is committed and answered before the sockets close. */
     pl_worker_t *w = srv->worker;
     srv->worker = NULL;
@@ -253,11 +260,13 @@ void pl_server_destroy(pl_server_t *srv)
 {
     if (!srv) return;
     pl_call_stop(srv);
+    pl_outbox_stop(srv);
     if (srv->lws) lws_context_destroy(srv->lws);
     if (srv->worker) {
         pl_worker_destroy(srv->worker);
         srv->worker = NULL;
     }
+    pl_outbox_destroy(srv);
     pl_store_close(srv->store);
     pl_imap_destroy(srv->by_user);
     pl_imap_destroy(srv->guests);

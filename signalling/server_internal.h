@@ -19,7 +19,13 @@
 #include <uv.h>
 
 typedef struct pl_conn pl_conn_t;
+
+/* A client's User-Agent as kept for the audit trail: cut to this many bytes (with the NUL), on
+ * the connection and on every request in flight. The store would keep up to PL_AUDIT_UA_MAX;
+ * the first 255 bytes name the browser, and every request carries a copy. */
+#define PL_UA_MAX 256
 typedef struct pl_throttle pl_throttle_t;
+typedef struct pl_outbox pl_outbox_t;
 
 struct pl_server {
     uv_loop_t *loop;
@@ -49,6 +55,7 @@ struct pl_server {
     int attach_uploads; /* attachment uploads in flight (attach.c; at most PL_ATTACH_MAX_UPLOADS) */
     int64_t attach_sweep_at; /* ms: the next sweep of uploads never sent is due (0: at once) */
     bool attach_sweeping;    /* a sweep job is on the storage thread */
+    pl_outbox_t *outbox;     /* write-back to the record system (outbox.c); NULL when off */
 };
 
 typedef struct pl_frame {
@@ -65,6 +72,7 @@ struct pl_conn {
     int refs;        /* 1 for the socket + 1 per request in flight */
     uint64_t id;
     char ip[64];
+    char user_agent[PL_UA_MAX]; /* from the upgrade request, for the audit trail */
     pl_conn_t *prev, *next;
 
     /* authentication */
@@ -110,6 +118,7 @@ struct pl_req {
     char type[40];   /* request type, for logs */
     pl_actor_t actor;
     char ip[64];
+    char user_agent[PL_UA_MAX];
     int64_t now;
     json_t *params;  /* owned */
     json_t *result;  /* owned; object merged into the ok reply */
@@ -163,6 +172,36 @@ int pl_conv_resource_for(pl_store_t *st, const pl_actor_t *actor, const pl_conv_
 /* Appends a new event inside a run function (payload stolen) and records it for fan-out. */
 int pl_req_event(pl_store_t *st, pl_req_t *r, const pl_conv_t *conv, bool staff_only,
                  const char *type, json_t *payload /* stolen */);
+
+/* ---- the audit trail, for every handler (ws.c) ----
+ * Each row says who acted (user, the role they acted in, the organisation they acted for), on
+ * what, with what outcome, when and from where. A request that fails with -PL_EPERM is rolled
+ * back with everything it wrote, so ws.c records the refusal afterwards in a job of its own
+ * (outcome "denied", the resource as far as the request's parameters name it). */
+
+/* The organisation actor acted for on something belonging to org (and peer, a second
+ * organisation such as an advice request's service; 0 if none): whichever of the two they are a
+ * member of, else the one organisation they belong to, else 0 (patients and guests act for
+ * none). */
+int64_t pl_audit_org_for(const pl_actor_t *a, int64_t org, int64_t peer);
+/* The role actor acted in at org_id, as text: "patient"; a guest's role ("interpreter");
+ * staff's roles there joined with ',' ("gp,practice_admin"), "" when none. */
+void pl_audit_role(const pl_actor_t *a, int64_t org_id, char *out, size_t cap);
+/* Appends one row for actor a through pl_store_audit_ex, role filled from a at org_id (which
+ * is kept only for staff: patients and guests act for no organisation). Strings borrowed;
+ * outcome NULL means "ok". 0 or a store error. */
+int pl_audit_actor(pl_store_t *st, const pl_actor_t *a, int64_t org_id, const char *action,
+                   const char *resource_type, int64_t resource_id, int64_t patient_id,
+                   const char *outcome, const char *ip, const char *user_agent,
+                   const char *request_id, int64_t now);
+/* pl_audit_actor for the request's actor, address, user agent, request id and time, outcome
+ * ok; org_id the organisation that holds the resource (narrowed by pl_audit_org_for). */
+int pl_req_audit(pl_store_t *st, const pl_req_t *r, const char *action, const char *resource_type,
+                 int64_t resource_id, int64_t patient_id, int64_t org_id);
+/* Records, in its own job, that c's actor was refused request type (params borrowed: only the
+ * ids in it are read). Nothing for a connection without an actor. */
+void pl_req_audit_denied(pl_conn_t *c, const pl_actor_t *a, const char *id, const char *type,
+                         json_t *params);
 
 /* ---- dispatch table (handlers.c) ---- */
 typedef int (*pl_handler_fn)(pl_conn_t *c, const char *id, json_t *req);
@@ -238,6 +277,21 @@ uint64_t pl_attach_sweep_every_ms(const pl_config_t *cfg);
  * is logged and the next sweep tries again. */
 void pl_attach_sweep_tick(pl_server_t *srv, int64_t now);
 
+/* ---- outbox.c: write-back of filed transcripts to the record system ---- */
+/* With record_fhir_url set: reads the bearer token and the TLS files, makes the client, and
+ * starts delivering what the outbox holds (what a previous run left pending first). 0 with
+ * write-back off; a negative code if a setting is unusable (the server must not start: filings
+ * would pile up unsent). Call once the lws context exists. */
+int pl_outbox_start(pl_server_t *srv);
+/* A filing has just put a Bundle in the outbox: look now rather than at the next pass (every
+ * 2 s). Call on the loop once the filing is committed. No-op with write-back off. */
+void pl_outbox_kick(pl_server_t *srv);
+/* Shutdown, before the worker drains: no new passes; a request in flight is dropped (its entry
+ * stays pending and is sent again on the next start). Closes the timers. */
+void pl_outbox_stop(pl_server_t *srv);
+/* Frees the sender once the loop has run its close callbacks and lws is destroyed. NULL ok. */
+void pl_outbox_destroy(pl_server_t *srv);
+
 /* ---- call.c ---- */
 typedef struct pl_call pl_call_t;
 /* Opens the media port and loads the TURN secret. 0, or a negative code (the server must not
@@ -255,6 +309,10 @@ void pl_call_close(pl_server_t *srv, int64_t consultation_id);
 int pl_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                      size_t len);
 size_t pl_http_pss_size(void);
+/* Copies wsi's User-Agent header into out (cap bytes with the NUL), cut at a UTF-8 character
+ * boundary to fit; "" if there is none. For the audit trail (HTTP requests and WebSocket
+ * upgrades alike). */
+void pl_http_copy_user_agent(struct lws *wsi, char *out, size_t cap);
 
 /* ---- auth.c ---- */
 /* Resolves the session for a new WebSocket connection (token hash already in c). */
@@ -287,6 +345,8 @@ void pl_http_respond_err(pl_http_req_t *hr, int err, const char *message);
 /* Retry-After for a 429 answer (seconds). */
 void pl_http_set_retry_after(pl_http_req_t *hr, int seconds);
 const char *pl_http_ip(const pl_http_req_t *hr);
+/* The request's User-Agent, cut to PL_UA_MAX - 1 bytes ("" if none), for the audit trail. */
+const char *pl_http_user_agent(const pl_http_req_t *hr);
 /* Copies the session token from "Authorization: Bearer" or the parley_session cookie.
  * 0 or -PL_EAUTH when absent/malformed. */
 int pl_http_token(struct lws *wsi, char *out, size_t cap);

@@ -32,10 +32,9 @@ static int authorise(pl_req_t *r, pl_resource_kind_t kind, int64_t org_id, pl_ac
     return rc;
 }
 
-static int audit(pl_store_t *st, pl_req_t *r, const char *action, int64_t tpl_id)
+static int audit(pl_store_t *st, pl_req_t *r, const char *action, int64_t tpl_id, int64_t org)
 {
-    return pl_store_audit(st, r->actor.user_id, action, "template", tpl_id, 0, r->ip, r->id,
-                          r->now);
+    return pl_req_audit(st, r, action, "template", tpl_id, 0, org);
 }
 
 /* ---- org.staff ---- */
@@ -108,7 +107,7 @@ static int save_run(pl_store_t *st, pl_req_t *r)
     json_t *t = NULL;
     if ((rc = pl_store_tpl_json(st, tid, &t)) < 0) return rc;
     json_object_set_new(r->result, "template", t);
-    return audit(st, r, update ? "template.update" : "template.create", tid);
+    return audit(st, r, update ? "template.update" : "template.create", tid, org);
 }
 
 static int h_save(pl_conn_t *c, const char *id, json_t *req)
@@ -138,7 +137,7 @@ static int delete_run(pl_store_t *st, pl_req_t *r)
     json_decref(t);
     if ((rc = authorise(r, PL_RES_TEMPLATE, org, PL_ACT_DELETE)) < 0) return rc;
     if ((rc = pl_store_tpl_delete(st, tid, org, r->actor.user_id, r->now)) < 0) return rc;
-    return audit(st, r, "template.delete", tid);
+    return audit(st, r, "template.delete", tid, org);
 }
 
 static int h_delete(pl_conn_t *c, const char *id, json_t *req)

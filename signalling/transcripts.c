@@ -1,4 +1,4 @@
-/* Transcripts and the record (docs/PROTOCOL.md section 13.4): transcript.get, message.mark_error,
+/* Transcripts and the record (docs/PROTOCOL.md section 13.5): transcript.get, message.mark_error,
  * conversation.file and filing.list.
  *
  * A transcript is one ordered, immutable list for every kind of conversation: its messages (and,
@@ -186,8 +186,8 @@ static int get_run(pl_store_t *st, pl_req_t *r)
     json_decref(cj);
     json_object_set_new(r->result, "transcript", t);
     if (r->actor.kind != PL_USER_STAFF) return 0;
-    return pl_store_audit(st, r->actor.user_id, "transcript.read", "conversation", conv.id,
-                          conv.patient_id, r->ip, r->id, r->now);
+    return pl_req_audit(st, r, "transcript.read", "conversation", conv.id, conv.patient_id,
+                        conv.org_id);
 }
 
 /* ---- message.mark_error ---- */
@@ -211,8 +211,8 @@ static int mark_run(pl_store_t *st, pl_req_t *r)
                                 (json_int_t)msg.seq, "at", (json_int_t)r->now, "by",
                                 (json_int_t)r->actor.user_id));
     if (rc < 0) return rc;
-    return pl_store_audit(st, r->actor.user_id, "message.entered_in_error", "message", msg.id,
-                          conv.patient_id, r->ip, r->id, r->now);
+    return pl_req_audit(st, r, "message.entered_in_error", "message", msg.id, conv.patient_id,
+                        conv.org_id);
 }
 
 /* ---- conversation.file ---- */
@@ -358,8 +358,8 @@ static int file_run(pl_store_t *st, pl_req_t *r)
                       json_pack("{sI si sI}", "filing_id", (json_int_t)fid, "version", version,
                                 "by", (json_int_t)r->actor.user_id));
     if (rc < 0) return rc;
-    return pl_store_audit(st, r->actor.user_id, "conversation.file", "conversation", conv.id,
-                          conv.patient_id, r->ip, r->id, r->now);
+    return pl_req_audit(st, r, "conversation.file", "conversation", conv.id, conv.patient_id,
+                        conv.org_id);
 }
 
 /* ---- filing.list ---- */
@@ -422,6 +422,12 @@ static int h_mark(pl_conn_t *c, const char *id, json_t *req)
     return pl_req_start(c, id, "message.mark_error", req, mark_run);
 }
 
+/* Committed: the record system need not wait for the sender's next pass. */
+static void file_after(pl_req_t *r, int status)
+{
+    if (status == 0) pl_outbox_kick(r->srv);
+}
+
 /* A SNOMED CT concept id: 6 to 18 digits, no leading zero. */
 static bool sctid_ok(const char *s)
 {
@@ -471,7 +477,11 @@ static int h_file(pl_conn_t *c, const char *id, json_t *req)
             return pl_req_reject(c, id, -PL_EINVAL, &e);
         }
     }
-    return pl_req_start(c, id, "conversation.file", req, file_run);
+    pl_req_t *r = pl_req_new(c, id, "conversation.file", req, file_run);
+    if (!r) return -PL_ENOMEM;
+    r->after = file_after;
+    pl_req_submit(r);
+    return 0;
 }
 
 /* Exported to handlers.c's table. */

@@ -27,6 +27,7 @@ pl_conn_t *pl_conn_create(pl_server_t *srv, struct lws *wsi)
     c->tokens = srv->cfg->rate_limit_burst;
     c->tokens_at_ns = pl_mono_ns();
     lws_get_peer_simple(wsi, c->ip, sizeof c->ip);
+    pl_http_copy_user_agent(wsi, c->user_agent, sizeof c->user_agent);
     c->next = srv->conns;
     if (srv->conns) srv->conns->prev = c;
     srv->conns = c;
@@ -294,6 +295,7 @@ static void dispatch(pl_conn_t *c, const char *buf, size_t len)
     if (rc < 0) {
         if (rc == -PL_EINVAL) srv->metrics.bad_input++;
         pl_conn_reply_err(c, id, rc, NULL);
+        if (rc == -PL_EPERM) pl_req_audit_denied(c, &c->actor, id, type, req);
     }
     json_decref(req);
 }
@@ -387,6 +389,7 @@ pl_req_t *pl_req_new(pl_conn_t *c, const char *id, const char *type, json_t *par
     snprintf(r->type, sizeof r->type, "%s", type);
     r->actor = c->actor;
     snprintf(r->ip, sizeof r->ip, "%s", c->ip);
+    memcpy(r->user_agent, c->user_agent, sizeof r->user_agent);
     r->now = pl_now_ms();
     r->params = params ? json_incref(params) : NULL;
     r->run = run;
@@ -422,6 +425,9 @@ static void req_done(pl_job_t *job, int status)
     pl_req_t *r = (pl_req_t *)job;
     if (status < 0) json_array_clear(r->events);
     if (r->after) r->after(r, status);
+    /* The refused request's own writes were rolled back: the refusal is written on its own. */
+    if (status == -PL_EPERM && !r->no_reply && r->conn)
+        pl_req_audit_denied(r->conn, &r->actor, r->id, r->type, r->params);
     if (!r->no_reply && r->conn && r->conn->wsi) {
         if (status < 0) {
             const char *msg = json_string_value(json_object_get(r->result, "error_message"));
@@ -507,4 +513,134 @@ int pl_conv_resource_for(pl_store_t *st, const pl_actor_t *actor, const pl_conv_
     int rc = pl_store_case_member(st, conv->case_id, actor->user_id, now, &member);
     res->case_member = member;
     return rc;
+}
+
+/* ---- the audit trail ---- */
+
+int64_t pl_audit_org_for(const pl_actor_t *a, int64_t org, int64_t peer)
+{
+    if (a->kind != PL_USER_STAFF) return 0;
+    if (org && pl_authz_roles_at(a, org)) return org;
+    if (peer && pl_authz_roles_at(a, peer)) return peer;
+    return a->n_orgs == 1 ? a->orgs[0].org_id : 0;
+}
+
+void pl_audit_role(const pl_actor_t *a, int64_t org_id, char *out, size_t cap)
+{
+    out[0] = 0;
+    if (a->kind == PL_USER_PATIENT) {
+        snprintf(out, cap, "patient");
+        return;
+    }
+    if (a->kind == PL_USER_GUEST) {
+        snprintf(out, cap, "%s", a->guest_role);
+        return;
+    }
+    unsigned roles = org_id ? pl_authz_roles_at(a, org_id) : 0;
+    size_t n = 0;
+    for (int i = 0; i < PL_ROLE_COUNT; i++) {
+        const char *name = (roles & (1u << i)) ? pl_role_name(1u << i) : NULL;
+        if (!name) continue;
+        int w = snprintf(out + n, cap - n, "%s%s", n ? "," : "", name);
+        if (w < 0 || (size_t)w >= cap - n) break;
+        n += (size_t)w;
+    }
+}
+
+int pl_audit_actor(pl_store_t *st, const pl_actor_t *a, int64_t org_id, const char *action,
+                   const char *resource_type, int64_t resource_id, int64_t patient_id,
+                   const char *outcome, const char *ip, const char *user_agent,
+                   const char *request_id, int64_t now)
+{
+    char role[128];
+    int64_t org = a->kind == PL_USER_STAFF ? org_id : 0;
+    pl_audit_role(a, org, role, sizeof role);
+    pl_audit_rec_t rec = {.at = now,
+                          .actor_id = a->user_id,
+                          .role = role[0] ? role : NULL,
+                          .org_id = org,
+                          .action = action,
+                          .resource_type = resource_type,
+                          .resource_id = resource_id,
+                          .patient_id = patient_id,
+                          .outcome = outcome,
+                          .ip = ip,
+                          .user_agent = user_agent && user_agent[0] ? user_agent : NULL,
+                          .request_id = request_id};
+    return pl_store_audit_ex(st, &rec);
+}
+
+int pl_req_audit(pl_store_t *st, const pl_req_t *r, const char *action, const char *resource_type,
+                 int64_t resource_id, int64_t patient_id, int64_t org_id)
+{
+    return pl_audit_actor(st, &r->actor, pl_audit_org_for(&r->actor, org_id, 0), action,
+                          resource_type, resource_id, patient_id, NULL, r->ip, r->user_agent,
+                          r->id, r->now);
+}
+
+/* What a refused request was about, from the first of these ids its parameters carry. */
+static const struct {
+    const char *param, *type;
+} denied_ids[] = {
+    {"conversation_id", "conversation"}, {"consultation_id", "consultation"},
+    {"advice_id", "advice"},             {"case_id", "case"},
+    {"attachment_id", "attachment"},     {"template_id", "template"},
+    {"agreement_id", "agreement"},       {"patient_id", "patient"},
+    {"org_id", "org"},
+};
+
+/* Finds the patient and organisation of what the refused request named, so the refusal shows
+ * in that patient's trail; what cannot be found stays 0. */
+static void denied_facts(pl_store_t *st, const char *type, int64_t id, int64_t *patient,
+                         int64_t *org, int64_t *peer)
+{
+    if (!strcmp(type, "conversation")) {
+        pl_conv_t c;
+        if (pl_store_conv_get(st, id, &c) == 0)
+            *patient = c.patient_id, *org = c.org_id, *peer = c.peer_org_id;
+    } else if (!strcmp(type, "consultation")) {
+        pl_consult_t k;
+        if (pl_store_consult_get(st, id, &k) == 0)
+            *patient = k.patient_id, *org = k.org_id, *peer = k.peer_org_id;
+    } else if (!strcmp(type, "advice")) {
+        pl_advice_t a;
+        if (pl_store_advice_get(st, id, &a) == 0)
+            *patient = a.patient_id, *org = a.practice_id, *peer = a.service_id;
+    } else if (!strcmp(type, "case")) {
+        pl_case_t k;
+        if (pl_store_case_get(st, id, &k) == 0) *patient = k.patient_id, *org = k.org_id;
+    } else if (!strcmp(type, "patient")) {
+        pl_actor_t p;
+        if (pl_store_actor_load(st, id, &p) == 0 && p.kind == PL_USER_PATIENT)
+            *patient = id, *org = p.practice_id;
+    } else if (!strcmp(type, "org")) {
+        *org = id;
+    }
+}
+
+static int denied_run(pl_store_t *st, pl_req_t *r)
+{
+    const char *rtype = "request";
+    int64_t rid = 0, patient = 0, org = 0, peer = 0;
+    for (size_t i = 0; r->params && i < sizeof denied_ids / sizeof denied_ids[0]; i++) {
+        json_t *v = json_object_get(r->params, denied_ids[i].param);
+        if (!json_is_integer(v) || json_integer_value(v) <= 0) continue;
+        rtype = denied_ids[i].type;
+        rid = json_integer_value(v);
+        denied_facts(st, rtype, rid, &patient, &org, &peer);
+        break;
+    }
+    return pl_audit_actor(st, &r->actor, pl_audit_org_for(&r->actor, org, peer), r->type, rtype,
+                          rid, patient, "denied", r->ip, r->user_agent, r->id, r->now);
+}
+
+void pl_req_audit_denied(pl_conn_t *c, const pl_actor_t *a, const char *id, const char *type,
+                         json_t *params)
+{
+    if (!a || a->user_id <= 0 || !type) return;
+    pl_req_t *r = pl_req_new(c, id, type, params, denied_run);
+    if (!r) return;
+    r->actor = *a;
+    r->no_reply = true;
+    pl_req_submit(r);
 }

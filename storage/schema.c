@@ -454,6 +454,10 @@ const char *const pl_schema_migrations[] = {
     "  created_at INTEGER NOT NULL,"
     "  sent_at INTEGER);"
     "CREATE INDEX outbox_due ON outbox(status, next_at);",
+
+    /* 11: who accessed a patient's data (audit.patient, audit.mine, `parley audit export`) is
+     * read by patient: an index, so those reads do not scan the whole trail. */
+    "CREATE INDEX audit_patient ON audit(patient_id, id) WHERE patient_id IS NOT NULL;",
 };
 
 const int pl_schema_version = (int)(sizeof pl_schema_migrations / sizeof pl_schema_migrations[0]);

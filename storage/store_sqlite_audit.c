@@ -832,3 +832,86 @@ int pl_store_audit_verify(const char *url, const char *pub_pem_path, pl_audit_ve
     }
     return rc;
 }
+
+/* ---- a patient's trail ----
+ * Rare reads (an admin's access page, an export), so the statements are prepared each time
+ * rather than held in the store's statement cache. */
+
+int pl_store_audit_of_patient(pl_store_t *st, int64_t patient_id, int64_t before_id, int limit,
+                              json_t **out)
+{
+    static const char sql[] =
+        "SELECT a.id, a.at, a.actor_id, u.display_name, u.kind, a.role, a.org_id, o.name, o.code, "
+        "a.action, a.resource_type, a.resource_id, a.outcome, a.ip, a.user_agent, a.request_id "
+        "FROM audit a LEFT JOIN users u ON u.id = a.actor_id LEFT JOIN orgs o ON o.id = a.org_id "
+        "WHERE a.patient_id = ? AND a.id < ? ORDER BY a.id DESC LIMIT ?";
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+    if (rc != SQLITE_OK) return pl__sq_err(st, rc, "audit of patient");
+    sqlite3_bind_int64(s, 1, patient_id);
+    sqlite3_bind_int64(s, 2, before_id > 0 ? before_id : INT64_MAX);
+    sqlite3_bind_int(s, 3, limit);
+    json_t *arr = json_array();
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int kind = sqlite3_column_type(s, 4) == SQLITE_NULL ? 0 : sqlite3_column_int(s, 4);
+        json_t *o = json_pack(
+            "{sI sI sI ss ss ss sI ss ss ss ss sI ss ss ss ss}", "id",
+            (json_int_t)sqlite3_column_int64(s, 0), "at", (json_int_t)sqlite3_column_int64(s, 1),
+            "actor_id", (json_int_t)sqlite3_column_int64(s, 2), "actor_name", text_or_empty(s, 3),
+            "actor_kind",
+            kind == PL_USER_STAFF     ? "staff"
+            : kind == PL_USER_PATIENT ? "patient"
+            : kind == PL_USER_GUEST   ? "guest"
+                                      : "",
+            "role", text_or_empty(s, 5), "org_id", (json_int_t)sqlite3_column_int64(s, 6),
+            "org_name", text_or_empty(s, 7), "org_code", text_or_empty(s, 8), "action",
+            text_or_empty(s, 9), "resource_type", text_or_empty(s, 10), "resource_id",
+            (json_int_t)sqlite3_column_int64(s, 11), "outcome", text_or_empty(s, 12), "ip",
+            text_or_empty(s, 13), "user_agent", text_or_empty(s, 14), "request_id",
+            text_or_empty(s, 15));
+        if (!o || json_array_append_new(arr, o) < 0) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        json_decref(arr);
+        return rc == SQLITE_NOMEM ? -PL_ENOMEM : pl__sq_err(st, rc, "audit of patient");
+    }
+    *out = arr;
+    return 0;
+}
+
+int pl_store_audit_orgs_of_patient(pl_store_t *st, int64_t patient_id, json_t **out)
+{
+    static const char sql[] =
+        "SELECT coalesce(a.org_id, 0), o.name, o.kind, min(a.at), max(a.at), count(*) "
+        "FROM audit a LEFT JOIN orgs o ON o.id = a.org_id "
+        "WHERE a.patient_id = ?1 AND a.outcome = 'ok' AND a.actor_id <> ?1 "
+        "GROUP BY coalesce(a.org_id, 0) ORDER BY max(a.at) DESC, 1";
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+    if (rc != SQLITE_OK) return pl__sq_err(st, rc, "audit orgs of patient");
+    sqlite3_bind_int64(s, 1, patient_id);
+    json_t *arr = json_array();
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        json_t *o = json_pack("{sI ss ss sI sI sI}", "org_id",
+                              (json_int_t)sqlite3_column_int64(s, 0), "name", text_or_empty(s, 1),
+                              "kind", text_or_empty(s, 2), "first_at",
+                              (json_int_t)sqlite3_column_int64(s, 3), "last_at",
+                              (json_int_t)sqlite3_column_int64(s, 4), "count",
+                              (json_int_t)sqlite3_column_int64(s, 5));
+        if (!o || json_array_append_new(arr, o) < 0) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        json_decref(arr);
+        return rc == SQLITE_NOMEM ? -PL_ENOMEM : pl__sq_err(st, rc, "audit orgs of patient");
+    }
+    *out = arr;
+    return 0;
+}

@@ -44,6 +44,13 @@ static const char *const env_vars[] = {
     "PARLEY_WEB_ROOT",
     "PARLEY_ATTACHMENT_UNSENT_TTL_S",
     "PARLEY_ATTACHMENT_PENDING_MAX",
+    "PARLEY_RECORD_FHIR_URL",
+    "PARLEY_RECORD_BEARER_TOKEN_FILE",
+    "PARLEY_RECORD_CLIENT_CERT_FILE",
+    "PARLEY_RECORD_CLIENT_KEY_FILE",
+    "PARLEY_RECORD_CA_FILE",
+    "PARLEY_RECORD_MAX_ATTEMPTS",
+    "PARLEY_RECORD_RETRY_BASE_S",
 };
 
 static void clear_env(void)
@@ -112,6 +119,14 @@ static void test_defaults_match_the_documented_values(void **state)
     assert_int_equal(c.attachment_url_ttl_s, 60);
     assert_int_equal(c.attachment_unsent_ttl_s, 86400);
     assert_int_equal(c.attachment_pending_max, 20);
+    /* Write-back to the record system is off until a URL is given. */
+    assert_string_equal(c.record_fhir_url, "");
+    assert_string_equal(c.record_bearer_token_file, "");
+    assert_string_equal(c.record_client_cert_file, "");
+    assert_string_equal(c.record_client_key_file, "");
+    assert_string_equal(c.record_ca_file, "");
+    assert_int_equal(c.record_max_attempts, 10);
+    assert_int_equal(c.record_retry_base_s, 30);
     (void)f;
 }
 
@@ -304,6 +319,121 @@ static void test_attachment_limits_come_from_file_env_and_flags(void **state)
     assert_int_equal(f->cfg.attachment_unsent_ttl_s, 2);
 }
 
+static void test_record_options_come_from_file_env_and_flags(void **state)
+{
+    fixture_t *f = *state;
+    write_conf(f, "record_fhir_url = https://fhir.example.nhs.uk/R4\n"
+                  "record_bearer_token_file = /etc/parley/record.token\n"
+                  "record-client-cert-file = /etc/parley/record.crt\n"
+                  "record_client_key_file = /etc/parley/record.key\n"
+                  "record_ca_file = /etc/parley/record-ca.pem\n"
+                  "record_max_attempts = 5\n");
+    assert_int_equal(pl_config_load_file(&f->cfg, f->path), 0);
+    assert_string_equal(f->cfg.record_fhir_url, "https://fhir.example.nhs.uk/R4");
+    assert_string_equal(f->cfg.record_bearer_token_file, "/etc/parley/record.token");
+    assert_string_equal(f->cfg.record_client_cert_file, "/etc/parley/record.crt");
+    assert_string_equal(f->cfg.record_client_key_file, "/etc/parley/record.key");
+    assert_string_equal(f->cfg.record_ca_file, "/etc/parley/record-ca.pem");
+    assert_int_equal(f->cfg.record_max_attempts, 5);
+    assert_int_equal(f->cfg.record_retry_base_s, 30);
+    assert_int_equal(setenv("PARLEY_RECORD_RETRY_BASE_S", "60", 1), 0);
+    assert_int_equal(setenv("PARLEY_RECORD_FHIR_URL", "http://127.0.0.1:8080/fhir", 1), 0);
+    assert_int_equal(pl_config_load_env(&f->cfg), 0);
+    assert_int_equal(f->cfg.record_retry_base_s, 60);
+    assert_string_equal(f->cfg.record_fhir_url, "http://127.0.0.1:8080/fhir");
+    /* flags, as `--record-max-attempts 1000 --record-retry-base-s 1` set them */
+    assert_int_equal(pl_config_set(&f->cfg, "record-max-attempts", "1000"), 0);
+    assert_int_equal(pl_config_set(&f->cfg, "record-retry-base-s", "1"), 0);
+    assert_int_equal(f->cfg.record_max_attempts, 1000);
+    assert_int_equal(f->cfg.record_retry_base_s, 1);
+    /* An empty URL turns write-back off again. */
+    assert_int_equal(pl_config_set(&f->cfg, "record-fhir-url", ""), 0);
+    assert_string_equal(f->cfg.record_fhir_url, "");
+}
+
+static void test_record_limits_out_of_range_are_rejected(void **state)
+{
+    fixture_t *f = *state;
+    const char *bad[][2] = {{"record_max_attempts", "0"},    {"record_max_attempts", "1001"},
+                            {"record_max_attempts", "ten"},  {"record_retry_base_s", "0"},
+                            {"record_retry_base_s", "-30"},  {"record_retry_base_s", "3601"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(pl_config_set(&f->cfg, bad[i][0], bad[i][1]), -PL_EINVAL);
+    }
+    assert_int_equal(f->cfg.record_max_attempts, 10);
+    assert_int_equal(f->cfg.record_retry_base_s, 30);
+    write_conf(f, "record_max_attempts = 0\n");
+    assert_int_equal(pl_config_load_file(&f->cfg, f->path), -PL_EINVAL);
+    assert_int_equal(setenv("PARLEY_RECORD_RETRY_BASE_S", "0", 1), 0);
+    assert_int_equal(pl_config_load_env(&f->cfg), -PL_EINVAL);
+    assert_int_equal(f->cfg.record_retry_base_s, 30);
+    assert_int_equal(pl_config_set(&f->cfg, "record_max_attempts", "1"), 0);
+    assert_int_equal(pl_config_set(&f->cfg, "record_retry_base_s", "3600"), 0);
+}
+
+static void test_record_url_must_be_https_or_http_to_loopback(void **state)
+{
+    fixture_t *f = *state;
+    const char *good[] = {"https://fhir.example.nhs.uk",
+                          "https://fhir.example.nhs.uk/",
+                          "https://fhir.example.nhs.uk:9443/fhir/R4/",
+                          "HTTPS://10.0.0.5/fhir",
+                          "https://[2001:db8::1]:8443/fhir",
+                          "http://127.0.0.1:8080",
+                          "http://localhost/fhir",
+                          "http://[::1]:9000/"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        if (pl_config_set(&f->cfg, "record_fhir_url", good[i]) != 0)
+            fail_msg("refused %s", good[i]);
+        assert_string_equal(f->cfg.record_fhir_url, good[i]);
+    }
+    const char *bad[] = {"fhir.example.nhs.uk",          /* no scheme */
+                         "ftp://fhir.example.nhs.uk",    /* not HTTP */
+                         "http://fhir.example.nhs.uk",   /* plain HTTP across a network */
+                         "http://10.0.0.5/fhir",         /* ... to an address too */
+                         "http://127.0.0.1.example.com", /* not loopback, whatever it starts with */
+                         "https://",                     /* no host */
+                         "https:///fhir",
+                         "https://fhir.example.nhs.uk:0",
+                         "https://fhir.example.nhs.uk:65536",
+                         "https://fhir.example.nhs.uk:x/",
+                         "https://user:pw@fhir.example.nhs.uk", /* credentials in a URL */
+                         "https://fhir.example.nhs.uk/fhir?x=1",
+                         "https://fhir.example.nhs.uk/fhir#top",
+                         "https://fhir.example.nhs.uk/a b",
+                         "https://fhir.example.nhs.uk/\r\nX-Injected: 1",
+                         "https://[::1/fhir"};
+    pl_config_defaults(&f->cfg);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (pl_config_set(&f->cfg, "record_fhir_url", bad[i]) != -PL_EINVAL)
+            fail_msg("accepted %s", bad[i]);
+        assert_string_equal(f->cfg.record_fhir_url, "");
+    }
+    /* From a file, too: the server would not start. */
+    write_conf(f, "record_fhir_url = http://records.example.nhs.uk/fhir\n");
+    assert_int_equal(pl_config_load_file(&f->cfg, f->path), -PL_EINVAL);
+}
+
+static void test_record_url_parses_into_host_port_and_base_path(void **state)
+{
+    pl_url_t u;
+    assert_int_equal(pl_config_parse_url("https://fhir.example.nhs.uk/fhir/R4/", &u), 0);
+    assert_true(u.tls);
+    assert_string_equal(u.host, "fhir.example.nhs.uk");
+    assert_int_equal(u.port, 443);
+    assert_string_equal(u.path, "/fhir/R4");
+    assert_int_equal(pl_config_parse_url("http://127.0.0.1:8080", &u), 0);
+    assert_false(u.tls);
+    assert_string_equal(u.host, "127.0.0.1");
+    assert_int_equal(u.port, 8080);
+    assert_string_equal(u.path, "");
+    assert_int_equal(pl_config_parse_url("https://[2001:db8::1]:8443/", &u), 0);
+    assert_string_equal(u.host, "2001:db8::1");
+    assert_int_equal(u.port, 8443);
+    assert_string_equal(u.path, "");
+    (void)state;
+}
+
 static void test_set_accepts_dashes_underscores_and_any_case(void **state)
 {
     fixture_t *f = *state;
@@ -372,6 +502,10 @@ int main(void)
         T(test_env_multiword_option_is_read),
         T(test_env_bad_value_is_rejected),
         T(test_attachment_limits_come_from_file_env_and_flags),
+        T(test_record_options_come_from_file_env_and_flags),
+        T(test_record_limits_out_of_range_are_rejected),
+        T(test_record_url_must_be_https_or_http_to_loopback),
+        T(test_record_url_parses_into_host_port_and_base_path),
         T(test_set_accepts_dashes_underscores_and_any_case),
         T(test_set_unknown_key_is_not_found_and_bad_value_invalid),
         T(test_store_url_defaults_from_data_dir),

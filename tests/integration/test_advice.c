@@ -87,13 +87,14 @@ static void replay_has_nothing_of(const char *user, json_int_t thread)
     pl_pc_destroy(c);
 }
 
-/* The audit rows of action about advice request id. */
+/* The audit rows of action about advice request id that went through (a refusal leaves a
+ * "denied" row of the request's type too). */
 static int64_t audited(const char *action, json_int_t id)
 {
     char sql[200];
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM audit WHERE resource_type = 'advice' AND resource_id = ? AND "
-             "action = '%s'",
+             "action = '%s' AND outcome = 'ok'",
              action);
     return cfx_db_int(&fx, sql, id);
 }

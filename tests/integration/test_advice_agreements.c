@@ -189,7 +189,9 @@ static void test_agreements_are_proposed_by_an_admin_and_accepted_by_the_other_s
     json_decref(
         cfx_ok(pl_pc_callf(city, T, "{ss sI}", "type", "agreement.end", "agreement_id", id)));
     assert_int_equal(agreement_in_force(smith), demo);
-    assert_int_equal(count("SELECT count(*) FROM audit WHERE action = 'agreement.propose'"), 2);
+    assert_int_equal(count("SELECT count(*) FROM audit WHERE action = 'agreement.propose' "
+                           "AND outcome = 'ok'"),
+                     2);
 #undef PROPOSE
     pl_pc_destroy(smith);
     pl_pc_destroy(city);

@@ -85,7 +85,8 @@ static int audit_count(const char *action, json_int_t tpl_id)
     sqlite3_busy_timeout(db, 5000);
     assert_int_equal(sqlite3_prepare_v2(db,
                                         "SELECT count(*) FROM audit WHERE action = ? AND "
-                                        "resource_type = 'template' AND resource_id = ?",
+                                        "outcome = 'ok' AND resource_type = 'template' AND "
+                                        "resource_id = ?",
                                         -1, &s, NULL),
                      SQLITE_OK);
     sqlite3_bind_text(s, 1, action, -1, SQLITE_STATIC);

@@ -162,7 +162,7 @@ int cfx_audit_read(const pl_fixture_t *f, const char *action, int64_t consultati
     sqlite3 *db;
     sqlite3_stmt *s;
     int rc = db_prepare(f,
-                        "SELECT count(*) FROM audit WHERE action = ? AND "
+                        "SELECT count(*) FROM audit WHERE action = ? AND outcome = 'ok' AND "
                         "resource_type = 'consultation' AND resource_id = ?",
                         &db, &s);
     if (rc < 0) return rc;

@@ -69,7 +69,8 @@ void cfx_join_free(cfx_join_resp_t *j);
 /* The value of a counter in GET /metrics: 0 and *out, -ENOENT if not listed, or a negative
  * errno from the request. */
 int cfx_metric_read(const pl_fixture_t *f, const char *name, long long *out);
-/* Audit rows with this action about this consultation: 0 and *out, or -EIO. Reads the
+/* Audit rows with this action about this consultation that went through (outcome ok; a refusal
+ * leaves a "denied" row of the request type): 0 and *out, or -EIO. Reads the
  * fixture's database directly, read-only, alongside the running server. */
 int cfx_audit_read(const pl_fixture_t *f, const char *action, int64_t consultation, int *out);
 /* The first column of the first row of sql (one ? bound to arg) on the fixture's database, as

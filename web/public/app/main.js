@@ -16,6 +16,7 @@ import { casesListPage, caseNewPage, casePage } from './pages/cases.js';
 import { agreementsPage } from './pages/agreements.js';
 import { joinPage, guestPage, waitingRoomPage, patientCallPage } from './pages/join.js';
 import { errorPage, notFoundPage } from './pages/errors.js';
+import { practiceAccessPage, patientAccessPage } from './pages/access.js';
 
 document.body.classList.add('js-enabled', 'nhsuk-frontend-supported');
 
@@ -35,9 +36,11 @@ const routes = [
   [/^\/signin$/, signinPage, 'any'],
   [/^\/patient$/, patientHome, 'patient'],
   [/^\/patient\/new$/, patientNew, 'patient'],
+  [/^\/patient\/access$/, patientAccessPage, 'patient'],
   [/^\/patient\/requests\/(\d+)$/, patientRequest, 'patient'],
   [/^\/practice$/, inboxPage, 'staff'],
   [/^\/practice\/requests\/(\d+)$/, practiceRequest, 'staff'],
+  [/^\/practice\/patients\/(\d+)\/access$/, practiceAccessPage, 'staff'],
   [/^\/practice\/templates$/, templatesPage, 'staff'],
   [/^\/practice\/totp$/, totpPage, 'staff'],
   [/^\/practice\/consultations$/, consultationsPage, 'staff'],

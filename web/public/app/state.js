@@ -118,6 +118,18 @@ export class State extends EventTarget {
         this.changed('list', id);
         break;
       }
+      case 'message.entered_in_error': {
+        // A message was marked entered in error (PROTOCOL 13.5): it stays, flagged. The event
+        // says which and when, not who or why: it is flagged here at once, and the transcript
+        // reads it again for the rest.
+        const msgs = this.messages(id);
+        const m = msgs.get(ev.message_id);
+        if (m && !(m.entered_in_error && m.entered_in_error.reason !== undefined)) {
+          msgs.set(m.id, { ...m, entered_in_error: { by: ev.by, at: ev.at } });
+          this.changed('messages', id);
+        }
+        break;
+      }
       case 'receipt.updated':
         this.putReceipt(id, ev.role, ev.delivered_seq, ev.read_seq);
         break;

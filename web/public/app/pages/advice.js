@@ -10,6 +10,7 @@ import {
   Form, heading, backLink, button, tag, summaryList, input, textarea, select, radios, radioValue, checkbox, notification, inset,
 } from '../ui.js';
 import { Transcript, loadHistory, composer } from './transcript.js';
+import { filingPanel, mayFile } from './filing.js';
 
 const SENT_FILTERS = [['open', 'Open'], ['overdue', 'Overdue'], ['closed', 'Closed'], ['all', 'All']];
 const QUEUE_FILTERS = [['new', 'New'], ['mine', 'Mine'], ['overdue', 'Overdue'], ['open', 'All open'], ['closed', 'Closed']];
@@ -303,7 +304,9 @@ export async function adviceRequestPage(app, [idText], main, stale) {
         h('h2', { class: 'nhsuk-heading-m', id: 'summary-heading' }, 'Clinical summary'),
         h('p', { class: 'nhsuk-body parley-pre', id: 'advice-summary' }, a.summary),
         transcript.el, replySection),
-      h('div', { class: 'nhsuk-grid-column-one-third' }, callEl, actionsEl)));
+      h('div', { class: 'nhsuk-grid-column-one-third' }, callEl, actionsEl,
+        // The thread is the practice's record: its clinicians file it (PROTOCOL 13.5).
+        mayFile(app, a.practice.id) ? filingPanel(app, convId, { say, orgId: a.practice.id, transcript }).el : null)));
 
   const renderDetails = () => {
     const p = a.patient || { hidden: true };

@@ -9,6 +9,7 @@ import {
   Form, heading, backLink, button, tag, summaryList, input, select, notification, inset,
 } from '../ui.js';
 import { Transcript, loadHistory, composer } from './transcript.js';
+import { filingPanel, mayFile } from './filing.js';
 
 const FILTERS = [['open', 'Open'], ['closed', 'Closed'], ['all', 'All']];
 const STATUS = {
@@ -223,7 +224,9 @@ export async function casePage(app, [idText], main, stale) {
     h('div', { class: 'nhsuk-grid-row' },
       h('div', { class: 'nhsuk-grid-column-two-thirds' },
         statusNote, detailsEl, transcript.el, replySection),
-      h('div', { class: 'nhsuk-grid-column-one-third' }, callEl, membersEl, inviteEl, closeEl)));
+      h('div', { class: 'nhsuk-grid-column-one-third' }, callEl, membersEl, inviteEl, closeEl,
+        // The practice's clinicians among the members file the discussion (PROTOCOL 13.5).
+        mayFile(app, c.org.id) ? filingPanel(app, convId, { say, orgId: c.org.id, transcript }).el : null)));
 
   const renderDetails = () => {
     const p = c.patient || { hidden: true };

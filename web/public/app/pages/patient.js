@@ -8,6 +8,7 @@ import {
   notification,
 } from '../ui.js';
 import { Transcript, loadHistory, composer } from './transcript.js';
+import { downloadButton } from './filing.js';
 
 function statusTag(s) {
   const t = PATIENT_STATUS[s] || { text: s };
@@ -41,7 +42,8 @@ export async function patientHome(app, _p, main, stale) {
     consultsEl,
     h('p', { class: 'nhsuk-body' }, 'Ask your GP practice for help with a medical problem, or with something like a prescription or a fit note.'),
     h('a', { class: 'nhsuk-button', href: '/patient/new', role: 'button', draggable: 'false', 'data-module': 'nhsuk-button' }, 'Start a new request'),
-    listEl)));
+    listEl,
+    h('p', { class: 'nhsuk-body' }, h('a', { href: '/patient/access', id: 'access-link' }, 'See which organisations have accessed your data')))));
 
   // Video consultations that have not ended: the patient can go to the waiting room from here.
   const loadConsults = async () => {
@@ -342,7 +344,9 @@ export async function patientRequest(app, [idText], main, stale) {
     h('div', { class: 'nhsuk-grid-row' }, h('div', { class: 'nhsuk-grid-column-two-thirds' },
       flash ? notification(flash.title, flash.body, true) : null,
       heading(c0.subject, kindText(c0.kind)),
-      statusEl, transcript.el, replyArea)));
+      statusEl, transcript.el, replyArea,
+      // Their own conversation to keep (PROTOCOL 13.5): the server leaves out internal notes.
+      downloadButton(app, convId, { text: 'Download a copy of this conversation to keep or print. It opens in a web browser.' }))));
 
   let reply = null;
   const renderStatus = () => {

@@ -7,6 +7,7 @@ import {
 } from '../ui.js';
 import { Transcript, loadHistory, composer } from './transcript.js';
 import { book } from './consult.js';
+import { filingPanel, downloadSection, mayFile } from './filing.js';
 
 const FILTERS = [
   ['new', 'New'],
@@ -60,8 +61,25 @@ export async function inboxPage(app, _p, main, stale) {
   }
   if (stale()) return undefined;
 
+  // Filed transcripts the record system never took (record.outbox): a warning until someone
+  // fixes the connection. Quiet when write-back is off or the request fails.
+  const recordAlert = h('div', { id: 'record-alert' });
+  const checkRecord = async () => {
+    let dead = 0;
+    for (const o of orgs) {
+      try { dead += (await app.conn.request('record.outbox', { org_id: o.id })).dead || 0; } catch { /* not shown */ }
+    }
+    if (stale()) return;
+    replace(recordAlert, dead > 0 ? h('div', { class: 'nhsuk-warning-callout', id: 'record-alert-callout' },
+      h('h2', { class: 'nhsuk-warning-callout__label' },
+        h('span', { role: 'text' }, h('span', { class: 'nhsuk-u-visually-hidden' }, 'Important: '), 'Record system')),
+      h('p', {}, `${dead} filed transcript${dead === 1 ? '' : 's'} could not be sent to the record system. Ask your administrator to check the record connection.`)) : null);
+  };
+  checkRecord().catch(() => {});
+
   main.append(
     heading('Inbox', orgs.map((o) => o.name).join(', ') || 'No practice'),
+    recordAlert,
     orgs.length === 1 ? h('p', { class: 'nhsuk-body' }, `Response target: ${target(orgs[0].response_target_minutes)}.`) : null,
     h('nav', { class: 'parley-filters', 'aria-label': 'Filter requests' },
       h('ul', { class: 'parley-filters__list' }, FILTERS.map(([f, t]) => h('li', { class: 'parley-filters__item' },
@@ -130,7 +148,7 @@ export async function inboxPage(app, _p, main, stale) {
     t = setTimeout(() => load().catch(() => {}), 250);
   };
   const onReady = () => load().catch(() => {});
-  const tick = setInterval(() => load().catch(() => {}), 60000); // waiting times and "overdue"
+  const tick = setInterval(() => { load().catch(() => {}); checkRecord().catch(() => {}); }, 60000); // waiting times and "overdue"
   app.state.addEventListener('change', onChange);
   app.conn.addEventListener('ready', onReady);
   return () => {
@@ -252,7 +270,13 @@ export async function practiceRequest(app, [idText], main, stale) {
           h('h2', { class: 'nhsuk-heading-m', id: 'manage-heading' }, 'Manage request'),
           assignForm.el, statusForm.el),
         h('section', { 'aria-labelledby': 'video-heading', class: 'parley-side' },
-          h('h2', { class: 'nhsuk-heading-m', id: 'video-heading' }, 'Video consultation'), videoArea))));
+          h('h2', { class: 'nhsuk-heading-m', id: 'video-heading' }, 'Video consultation'), videoArea),
+        // The record (PROTOCOL 13.5): clinicians file the transcript and mark entries in error;
+        // every member of staff here may download it.
+        mayFile(app, conv.org_id) ? filingPanel(app, convId, { say, orgId: conv.org_id, transcript }).el : downloadSection(app, convId),
+        // A practice admin answers for who saw the patient's data (PROTOCOL 14).
+        org && (org.roles || []).includes('practice_admin') && conv.patient_id ? h('p', { class: 'nhsuk-body parley-side' },
+          h('a', { href: `/practice/patients/${conv.patient_id}/access`, id: 'access-link' }, 'Who accessed this patient\u2019s data')) : null)));
 
   const renderDetails = () => {
     const c = app.state.convs.get(convId);

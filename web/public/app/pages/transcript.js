@@ -3,7 +3,7 @@
 import { h, replace } from '../dom.js';
 import { txnId } from '../conn.js';
 import { dateTime } from '../format.js';
-import { button, textarea } from '../ui.js';
+import { button, textarea, tag } from '../ui.js';
 import * as api from '../api.js';
 
 // Loads the conversation's history (newest page, then older pages on request) into state.
@@ -15,10 +15,15 @@ export async function loadHistory(app, convId, before) {
 
 export class Transcript {
   // viewer: 'patient' or 'staff'. names: optional Map(user id -> display name) for staff.
-  constructor(app, convId, viewer) {
+  // opts.canMarkError: the reader is one of the practice's clinicians, who keep the record and
+  // may mark a message entered in error (PROTOCOL 13.5). The server decides anyway.
+  constructor(app, convId, viewer, { canMarkError = false } = {}) {
     this.app = app;
     this.convId = convId;
     this.viewer = viewer;
+    this.canMarkError = canMarkError;
+    this.markForms = new Map(); // message id -> its open "entered in error" form, kept across renders
+    this.rereading = new Set(); // message ids being read again after a message.entered_in_error
     this.list = h('ol', { class: 'parley-transcript', 'aria-label': 'Messages' });
     this.typingEl = h('p', { class: 'nhsuk-body-s parley-typing', 'aria-live': 'polite', id: 'typing' });
     this.olderEl = h('div');
@@ -44,6 +49,16 @@ export class Transcript {
   }
 
   render() {
+    // A redraw must not take focus out of an open "entered in error" form or off its buttons.
+    const active = document.activeElement;
+    const keep = active && active !== document.body && this.list.contains(active) ? active : null;
+    const keepKey = keep && keep.closest('[data-focus-key]') ? keep.closest('[data-focus-key]').dataset.focusKey : null;
+    this.draw();
+    if (keep && keep.isConnected) keep.focus({ preventScroll: true });
+    else if (keepKey) this.list.querySelector(`[data-focus-key="${keepKey}"]`)?.focus({ preventScroll: true });
+  }
+
+  draw() {
     const st = this.app.state;
     const msgs = [...st.messages(this.convId).values()].sort((a, b) => a.id - b.id);
     const rc = st.receipts.get(this.convId);
@@ -61,14 +76,18 @@ export class Transcript {
         if (other.read_seq >= m.seq) receipt = `Read by ${who}`;
         else if (other.delivered_seq >= m.seq) receipt = `Delivered to ${who}`;
       }
-      return h('li', { class: cls, 'data-message-id': m.id },
+      const err = m.entered_in_error;
+      if (err && err.reason === undefined) this.reread(m.id);
+      return h('li', { class: err ? `${cls} parley-msg--error` : cls, 'data-message-id': m.id },
         h('p', { class: 'parley-msg__meta nhsuk-body-s' },
           note ? h('strong', { class: 'nhsuk-tag nhsuk-tag--orange parley-note-tag' }, 'Internal note') : null,
           h('span', { class: 'parley-msg__sender' }, m.sender.display_name), ' ',
           h('span', { class: 'parley-msg__time' }, dateTime(m.created_at))),
-        h('p', { class: 'parley-msg__body nhsuk-body' }, m.body),
+        err ? markedText(err) : null,
+        h('p', { class: 'parley-msg__body nhsuk-body' }, err ? h('del', null, m.body) : m.body),
         m.attachments && m.attachments.length ? this.attachmentList(m.attachments) : null,
-        receipt ? h('p', { class: 'parley-msg__receipt nhsuk-body-s', 'data-receipt': 'read' }, receipt) : null);
+        receipt ? h('p', { class: 'parley-msg__receipt nhsuk-body-s', 'data-receipt': 'read' }, receipt) : null,
+        this.canMarkError && !err ? this.markControl(m) : null);
     });
     for (const p of st.pending.get(this.convId) || []) {
       items.push(h('li', { class: `parley-msg parley-msg--mine parley-msg--pending${p.kind === 'note' ? ' parley-msg--note' : ''}`, 'data-txn': p.txn_id },
@@ -84,6 +103,91 @@ export class Transcript {
     }
     replace(this.list, items.length ? items : h('li', { class: 'nhsuk-body' }, 'No messages yet.'));
     this.renderTyping();
+  }
+
+  // A message marked entered in error elsewhere (the event names it, not who or why): read it
+  // again, once, for the flag's details.
+  reread(id) {
+    if (this.rereading.has(id)) return;
+    this.rereading.add(id);
+    this.app.conn.request('conversation.history', { conversation_id: this.convId, before: id + 1, limit: 1 }).then((r) => {
+      const m = (r.messages || []).find((x) => x.id === id);
+      if (m) this.app.state.putMessage(m);
+    }, () => { this.rereading.delete(id); });
+  }
+
+  // "Mark as entered in error" under a message, for the practice's clinicians: an inline form
+  // with the reason (PROTOCOL 13.5). The message stays; it is shown struck through, flagged.
+  markControl(m) {
+    const form = this.markForms.get(m.id);
+    if (form) return form;
+    const who = `${m.kind === 'note' ? 'note' : 'message'} from ${m.sender.display_name}, ${dateTime(m.created_at)}`;
+    const open = h('button', {
+      type: 'button', class: 'parley-link-button parley-msg__mark nhsuk-body-s', 'data-focus-key': `mark-${m.id}`,
+    }, 'Mark as entered in error', h('span', { class: 'nhsuk-u-visually-hidden' }, ` (${who})`));
+    open.addEventListener('click', () => {
+      this.markForms.set(m.id, this.markForm(m, who));
+      this.render();
+      document.getElementById(`mark-reason-${m.id}`)?.focus();
+    });
+    return h('p', { class: 'parley-msg__actions' }, open);
+  }
+
+  markForm(m, who) {
+    const id = `mark-reason-${m.id}`;
+    const area = textarea({
+      id, label: 'Why is this entered in error?', rows: 3, labelClass: 'nhsuk-label--s',
+      hint: 'The message stays in the conversation, struck through, with your name, the time and this reason. Everyone who can read the conversation will see it.',
+      attrs: { maxlength: '500' },
+    });
+    const ta = area.querySelector('textarea');
+    const submit = button('Mark entered in error', { warning: true, small: true, id: `mark-send-${m.id}` });
+    const cancel = h('button', { type: 'button', class: 'nhsuk-button nhsuk-button--secondary nhsuk-button--small', id: `mark-cancel-${m.id}` }, 'Cancel');
+    const form = h('form', { novalidate: true, class: 'parley-mark-form', 'aria-label': `Mark the ${who} as entered in error`, 'data-mark-for': m.id },
+      area, h('div', { class: 'nhsuk-button-group' }, submit, cancel));
+    const showError = (text) => {
+      const group = ta.closest('.nhsuk-form-group');
+      group.querySelector('.nhsuk-error-message')?.remove();
+      group.classList.toggle('nhsuk-form-group--error', !!text);
+      ta.classList.toggle('nhsuk-textarea--error', !!text);
+      ta.setAttribute('aria-describedby', text ? `${id}-hint ${id}-error` : `${id}-hint`);
+      if (!text) return;
+      group.querySelector('.nhsuk-hint').after(h('span', { class: 'nhsuk-error-message', id: `${id}-error` },
+        h('span', { class: 'nhsuk-u-visually-hidden' }, 'Error: '), text));
+      ta.focus();
+    };
+    const close = () => {
+      this.markForms.delete(m.id);
+      this.render();
+    };
+    cancel.addEventListener('click', () => {
+      close();
+      this.list.querySelector(`[data-focus-key="mark-${m.id}"]`)?.focus();
+    });
+    let busy = false;
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      if (busy) return;
+      const reason = ta.value.trim();
+      if (!reason) { showError('Enter why this message is entered in error'); return; }
+      if (new TextEncoder().encode(reason).length > 500) { showError('The reason must be 500 characters or fewer'); return; }
+      busy = true;
+      submit.disabled = true;
+      try {
+        const r = await this.app.conn.request('message.mark_error', { message_id: m.id, reason });
+        const old = this.app.state.messages(this.convId).get(m.id) || m;
+        this.markForms.delete(m.id);
+        this.app.state.putMessage({ ...old, ...r.message, attachments: r.message.attachments || old.attachments });
+        this.render();
+        this.list.querySelector(`[data-message-id="${m.id}"] .parley-msg__error`)?.focus();
+      } catch (err) {
+        busy = false;
+        submit.disabled = false;
+        if (err.code === 'conflict') { close(); return; } // marked already: the flag shows
+        showError(err.message ? err.message.charAt(0).toUpperCase() + err.message.slice(1) : 'It could not be marked. Try again.');
+      }
+    });
+    return form;
   }
 
   // A message's photos and PDFs (PROTOCOL 10.4): each opens through a fresh short-lived link
@@ -122,11 +226,23 @@ export class Transcript {
   destroy() { clearTimeout(this.typingTimer); }
 }
 
-function fileKind(type) {
+// "Entered in error", and who marked it, when and why. Until the message is read again after
+// the event, only the time is known.
+function markedText(err) {
+  const when = dateTime(err.at);
+  const on = /^(today|yesterday)/.test(when) ? when : `on ${when}`;
+  return h('p', { class: 'parley-msg__error nhsuk-body-s', tabindex: '-1' },
+    tag('Entered in error', 'nhsuk-tag--red parley-error-tag'), ' ',
+    err.reason !== undefined
+      ? h('span', { class: 'parley-msg__error-text parley-pre' }, `Marked by ${err.by_name || 'a clinician'} ${on}: ${err.reason}`)
+      : h('span', { class: 'parley-msg__error-text' }, `Marked ${on}`));
+}
+
+export function fileKind(type) {
   return type === 'application/pdf' ? 'PDF' : type === 'image/png' ? 'PNG image' : type === 'image/heic' ? 'HEIC image' : 'JPEG image';
 }
 
-function fileSize(n) {
+export function fileSize(n) {
   if (n < 1024) return `${n} bytes`;
   if (n < 1024 * 1024) return `${Math.round(n / 1024)} KB`;
   return `${(n / 1048576).toFixed(1)} MB`;
