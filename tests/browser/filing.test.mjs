@@ -6,7 +6,8 @@
 // first reply: version 2, which replaces version 1. A receptionist sees no filing panel and no
 // "Mark as entered in error", and the server refuses her anyway. Ann downloads the conversation:
 // her message, the flagged reply struck through with the reason, her own words escaped, and
-// none of the practice's internal notes. axe and a screenshot on each new state.
+// none of the practice's internal notes. Then Dr Patel files a video consultation from its
+// conversation, and the exported record holds it. axe and a screenshot on each new state.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -185,4 +186,33 @@ test('a GP marks a reply entered in error and files the conversation twice; the 
   await check(ann, 'filing-patient-download');
 
   for (const p of [ann, gp, rec]) assert.deepEqual(p.errors, [], 'no script errors or CSP violations');
+});
+
+test('a GP files a video consultation from its conversation; the record holds it', async () => {
+  const ann = server.logins['ann.taylor'];
+  const gp = await newPage(browser);
+  await signIn(gp, server, 'dr.patel');
+  // A consultation with its chat: the conversation the call page writes to.
+  const booked = await gp.evaluate(async (nhs) => {
+    const p = await window.parley.conn.request('patient.lookup', { nhs_number: nhs });
+    return window.parley.conn.request('consult.book', { patient_id: p.patient.id });
+  }, ann.nhs_number);
+  const conv = booked.consultation.conversation_id;
+  await call(gp, 'conversation.send', { conversation_id: conv, body: 'As discussed on video: emollient twice daily.', txn_id: 'vc-1' });
+  await gp.goto(`${server.url}/practice/requests/${conv}`);
+  await gp.getByText('File to the patient’s record').click();
+  await gp.locator('#file-parts input[type=checkbox]').first().waitFor();
+  await gp.getByRole('button', { name: 'File to record' }).click();
+  await gp.locator('.parley-filing[data-version="1"]').waitFor();
+  const filings = await call(gp, 'filing.list', { conversation_id: conv });
+  assert.equal(filings.filings.length, 1);
+  assert.equal(filings.filings[0].outbox, 'pending');
+  // The record now has that consultation's filing as a DocumentReference.
+  const pid = booked.consultation.patient_id;
+  const res = await gp.evaluate(async (id) => (await fetch(`/api/v1/patients/${id}/fhir`)).json(), pid);
+  const docs = res.entry.map((e) => e.resource).filter((r) => r.resourceType === 'DocumentReference');
+  assert.ok(docs.length >= 1, 'the filed consultation is in the record');
+  const texts = docs.map((d) => Buffer.from(d.content[0].attachment.data, 'base64').toString('utf8'));
+  assert.ok(texts.some((t) => t.includes('emollient twice daily')), 'the consultation’s chat is in its filing');
+  assert.deepEqual(gp.errors, []);
 });
