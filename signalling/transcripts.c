@@ -109,6 +109,19 @@ static char *event_text(const char *type, const json_t *p)
     return strdup(buf);
 }
 
+typedef struct {
+    json_t *e;
+    int64_t at;
+    size_t idx; /* messages were added before events: the index keeps that order on ties */
+} sortable_t;
+
+static int by_time(const void *a, const void *b)
+{
+    const sortable_t *x = a, *y = b;
+    if (x->at != y->at) return x->at < y->at ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
 /* The transcript's entries for this reader, in time order. */
 static int entries_of(pl_store_t *st, pl_req_t *r, const pl_conv_t *conv, json_t **out)
 {
@@ -153,17 +166,23 @@ static int entries_of(pl_store_t *st, pl_req_t *r, const pl_conv_t *conv, json_t
     }
     json_decref(msgs);
     json_decref(evs);
-    /* One order for everything: server time, messages before events at the same instant. */
+    /* One order for everything: server time; at the same instant, messages before events and
+     * otherwise as they came (the index breaks ties, so the sort is stable). */
     size_t n = json_array_size(entries);
-    for (size_t a = 1; a < n; a++)
-        for (size_t b = a; b > 0; b--) {
-            json_t *p = json_array_get(entries, b - 1), *q = json_array_get(entries, b);
-            if (json_integer_value(json_object_get(p, "at")) <= json_integer_value(json_object_get(q, "at")))
-                break;
-            json_incref(p);
-            json_array_set(entries, b - 1, q);
-            json_array_set_new(entries, b, p);
-        }
+    sortable_t *v = calloc(n ? n : 1, sizeof *v);
+    if (!v) {
+        json_decref(entries);
+        return -PL_ENOMEM;
+    }
+    for (size_t k = 0; k < n; k++) {
+        v[k].e = json_incref(json_array_get(entries, k));
+        v[k].at = json_integer_value(json_object_get(v[k].e, "at"));
+        v[k].idx = k;
+    }
+    qsort(v, n, sizeof *v, by_time);
+    json_array_clear(entries);
+    for (size_t k = 0; k < n; k++) json_array_append_new(entries, v[k].e);
+    free(v);
     *out = entries;
     return 0;
 }
