@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -146,7 +147,7 @@ int pl_datadir_prepare(const char *dir)
         return -PL_EIO;
     }
     char path[1024], crt[1024];
-    pl_datadir_path(dir, "data.key", path, sizeof path);
+    pl_datadir_path(dir, PL_DATADIR_KEY, path, sizeof path);
     if (access(path, F_OK) != 0) {
         uint8_t key[32];
         int rc = pl_random_bytes(key, sizeof key);
@@ -168,17 +169,77 @@ int pl_datadir_prepare(const char *dir)
     return make_audit_key(dir);
 }
 
-int pl_datadir_read_key(const char *dir, uint8_t key[32])
+int pl_datadir_read_key_file(const char *dir, const char *name, uint8_t key[32])
 {
     char path[1024];
-    pl_datadir_path(dir, "data.key", path, sizeof path);
+    pl_datadir_path(dir, name, path, sizeof path);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -PL_EIO;
+    if (fd < 0) return errno == ENOENT ? -PL_ENOTFOUND : -PL_EIO;
     uint8_t buf[33];
     ssize_t n = read(fd, buf, sizeof buf);
     close(fd);
     int rc = n == 32 ? 0 : -PL_EIO;
     if (rc == 0) memcpy(key, buf, 32);
     pl_wipe(buf, sizeof buf);
+    return rc;
+}
+
+int pl_datadir_read_key(const char *dir, uint8_t key[32])
+{
+    int rc = pl_datadir_read_key_file(dir, PL_DATADIR_KEY, key);
+    return rc == -PL_ENOTFOUND ? -PL_EIO : rc;
+}
+
+int pl_datadir_write_new_key(const char *dir, const uint8_t key[32], int *lock_fd)
+{
+    char path[1024];
+    pl_datadir_path(dir, PL_DATADIR_KEY_NEW, path, sizeof path);
+    /* Not O_TRUNC: the lock must be ours before a byte of another rotation's file changes. */
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return -PL_EIO;
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        close(fd);
+        return errno == EWOULDBLOCK ? -PL_ECONFLICT : -PL_EIO;
+    }
+    const uint8_t *p = key;
+    size_t len = 32;
+    int rc = fchmod(fd, 0600) == 0 && ftruncate(fd, 0) == 0 ? 0 : -PL_EIO;
+    while (rc == 0 && len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) rc = -PL_EIO;
+        else {
+            p += n;
+            len -= (size_t)n;
+        }
+    }
+    if (rc == 0 && fsync(fd) != 0) rc = -PL_EIO;
+    if (rc < 0) {
+        unlink(path);
+        close(fd);
+        return rc;
+    }
+    *lock_fd = fd;
+    return 0;
+}
+
+int pl_datadir_install_new_key(const char *dir, const uint8_t *expect)
+{
+    char from[1024], to[1024];
+    pl_datadir_path(dir, PL_DATADIR_KEY_NEW, from, sizeof from);
+    pl_datadir_path(dir, PL_DATADIR_KEY, to, sizeof to);
+    if (rename(from, to) < 0) {
+        if (errno != ENOENT || !expect) return -PL_EIO;
+        uint8_t cur[32];
+        int rc = pl_datadir_read_key_file(dir, PL_DATADIR_KEY, cur);
+        bool same = rc == 0 && pl_ct_equal(cur, expect, 32);
+        pl_wipe(cur, sizeof cur);
+        if (!same) return -PL_EIO;
+    }
+    /* The rename is durable only once the directory entry is on disk. */
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return -PL_EIO;
+    int rc = fsync(dfd) == 0 ? 0 : -PL_EIO;
+    close(dfd);
     return rc;
 }

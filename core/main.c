@@ -7,6 +7,7 @@
 #include "signalling/admin.h"
 #include "signalling/audit_cli.h"
 #include "signalling/export_cli.h"
+#include "signalling/keys_cli.h"
 #include "signalling/server.h"
 
 #include <jansson.h>
@@ -27,7 +28,8 @@ static void usage(void)
            "  user    Manage patients and staff.\n"
            "  audit   Verify the tamper-evident audit trail, sign a checkpoint, or export a\n"
            "          patient's trail as FHIR AuditEvents.\n"
-           "  export  Export a patient's record as FHIR R4 (`parley export fhir --help`).\n\n"
+           "  export  Export a patient's record as FHIR R4 (`parley export fhir --help`).\n"
+           "  keys    Rotate the at-rest master key, or an organisation's data key.\n\n"
            "Every command that touches data takes --data-dir DIR (default ./var).\n"
            "`parley COMMAND --help` explains each command.\n");
 }
@@ -137,6 +139,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "user")) return pl_admin_user_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "audit")) return pl_audit_cli_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "export")) return pl_export_cli_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "keys")) return pl_keys_cli_main(argc - 1, argv + 1);
     fprintf(stderr, "unknown command %s\n\n", cmd);
     usage();
     return 2;

@@ -458,6 +458,24 @@ const char *const pl_schema_migrations[] = {
     /* 11: who accessed a patient's data (audit.patient, audit.mine, `parley audit export`) is
      * read by patient: an index, so those reads do not scan the whole trail. */
     "CREATE INDEX audit_patient ON audit(patient_id, id) WHERE patient_id IS NOT NULL;",
+
+    /* 12: one data key per organisation (storage/store_sqlite_keys.c). Each row holds a 32-byte
+     * AES-256 data key sealed under the master key in var/data.key (AAD
+     * "data-key:<id>:org:<org>", ":legacy" appended for the legacy key), so a row moved to
+     * another id or organisation fails to open. org_id NULL is the shared key, for what belongs
+     * to no single organisation (attachment bytes deduplicated across organisations, TOTP
+     * secrets). A retired key seals nothing new and stays to open what it sealed. legacy marks
+     * the key that sealed everything written before this version (without a key id), adopted at
+     * the upgrade: retired from the start. Sealed values now name their key in a header
+     * (storage/aead.h), so no other table changes. */
+    "CREATE TABLE data_keys ("
+    "  id INTEGER PRIMARY KEY,"
+    "  org_id INTEGER REFERENCES orgs(id),"
+    "  legacy INTEGER NOT NULL DEFAULT 0 CHECK (legacy IN (0,1)),"
+    "  wrapped BLOB NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  retired_at INTEGER);"
+    "CREATE INDEX data_keys_current ON data_keys(org_id, id) WHERE retired_at IS NULL;",
 };
 
 const int pl_schema_version = (int)(sizeof pl_schema_migrations / sizeof pl_schema_migrations[0]);

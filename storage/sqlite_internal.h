@@ -9,11 +9,30 @@
 
 #include <sqlite3.h>
 
-#define PL_SQ_MAX_STMTS 96
+#define PL_SQ_MAX_STMTS 128
+
+/* The schema version whose migration added data_keys (storage/schema.c). */
+#define PL_SQ_SCHEMA_DATA_KEYS 12
+/* A data key wrapped under the master key: the plain AEAD layout around 32 key bytes. */
+#define PL_SQ_WRAPPED_LEN (PL_AEAD_KEY_LEN + PL_AEAD_OVERHEAD)
+
+/* One unwrapped data key, cached for the life of the store (wiped on close). wrapped is the row
+ * as last read: a row whose bytes differ in the database (re-wrapped by a rotation, or written
+ * anew after a rolled-back transaction reused its id) is unwrapped again. */
+typedef struct {
+    int64_t id;
+    int64_t org_id; /* 0: the shared key */
+    bool legacy;    /* the master key of before per-organisation keys: opens the plain layout */
+    uint8_t key[PL_AEAD_KEY_LEN];
+    uint8_t wrapped[PL_SQ_WRAPPED_LEN];
+} pl__sq_dkey_t;
 
 struct pl_store {
     sqlite3 *db;
-    uint8_t key[PL_AEAD_KEY_LEN];
+    uint8_t master[PL_AEAD_KEY_LEN]; /* the key-encryption key from var/data.key */
+    pl__sq_dkey_t **dkeys;           /* unwrapped data keys, each its own allocation */
+    int n_dkeys, cap_dkeys;
+    char dir[1024]; /* the database file's folder: where a rotation's data.key.new is looked for */
     sqlite3_stmt *stmts[PL_SQ_MAX_STMTS];
     const char *stmt_sql[PL_SQ_MAX_STMTS];
     int n_stmts;
@@ -37,9 +56,32 @@ int pl__sq_err(pl_store_t *st, int rc, const char *what);
 sqlite3_stmt *pl__sq_stmt(pl_store_t *st, const char *sql);
 /* Steps a statement expected to return no rows, then resets it. */
 int pl__sq_done(pl_store_t *st, sqlite3_stmt *s, const char *what);
-/* Seals pt under the data key with aad and binds the result as a blob at idx. */
-int pl__sq_seal_bind(pl_store_t *st, sqlite3_stmt *s, int idx, const char *aad, const void *pt,
-                     size_t len);
+/* Data keys (store_sqlite_keys.c). */
+/* Loads and unwraps every data key (so a wrong master key fails here, before anything is
+ * written), finishing an interrupted rotation from data.key.new beside the database when the
+ * given key no longer opens them, and creates the shared key when there is none. */
+int pl__sq_keys_open(pl_store_t *st);
+void pl__sq_keys_close(pl_store_t *st);
+/* In the migration's transaction, when a database from before data_keys is upgraded: adopts the
+ * master key as the legacy data key that opens every value sealed before (plain layout), after
+ * checking it opens one of them. -PL_ECRYPTO if it does not (a wrong key file): nothing then
+ * changes. */
+int pl__sq_keys_adopt_legacy(pl_store_t *st);
+/* Seals pt under org_id's current data key (0: the shared key), created on first use, into a
+ * malloc'd buffer (caller frees). */
+int pl__sq_seal(pl_store_t *st, int64_t org_id, const char *aad, const void *pt, size_t len,
+                uint8_t **out, size_t *out_len);
+/* Opens a sealed value with the key its header names (a value without one: the legacy key).
+ * out holds outcap >= inlen - PL_AEAD_OVERHEAD bytes. */
+int pl__sq_open(pl_store_t *st, const char *aad, const uint8_t *in, size_t inlen, uint8_t *out,
+                size_t outcap, size_t *out_len);
+/* The organisation of conversation conv_id, for sealing what belongs to it. */
+int pl__sq_conv_org(pl_store_t *st, int64_t conv_id, int64_t *org_id);
+
+/* Seals pt under org_id's data key (0: the shared key) with aad and binds the result as a blob
+ * at idx. */
+int pl__sq_seal_bind(pl_store_t *st, sqlite3_stmt *s, int idx, int64_t org_id, const char *aad,
+                     const void *pt, size_t len);
 /* Opens a sealed column into a malloc'd NUL-terminated string (caller wipes and frees). */
 int pl__sq_open_col(pl_store_t *st, sqlite3_stmt *s, int col, const char *aad, char **out,
                     size_t *out_len);

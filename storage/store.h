@@ -4,7 +4,8 @@
  * All functions are synchronous and must only be called from one thread at a time: in the
  * server that is the storage thread (storage/worker.h), in the CLI it is main. Sensitive text
  * (message bodies, subjects, structured answers, event payloads, TOTP secrets) is sealed with
- * AES-256-GCM under the data key before it reaches the database and opened on the way out.
+ * AES-256-GCM under its organisation's data key (storage/store_keys.h: data keys are wrapped by
+ * the master key in var/) before it reaches the database, and opened on the way out.
  *
  * The SQLite backend (store_sqlite.c) implements this today; the PostgreSQL backend of the
  * scale-out issue implements the same header. */
@@ -118,7 +119,9 @@ typedef struct {
 } pl_msg_t;
 
 /* Opens (creating and migrating when needed) the store at url ("sqlite:PATH"). key is the
- * 32-byte data key, copied. The database file is created 0600. Caller destroys. */
+ * 32-byte master key, copied: it unwraps the data keys, and a wrong one is refused here
+ * (-PL_ECRYPTO) before anything is written. The database file is created 0600. Caller
+ * destroys. */
 int pl_store_open(pl_store_t **out, const char *url, const uint8_t key[32]);
 void pl_store_close(pl_store_t *st);
 int pl_store_health(pl_store_t *st);

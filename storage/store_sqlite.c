@@ -104,17 +104,13 @@ int pl__sq_done(pl_store_t *st, sqlite3_stmt *s, const char *what)
 
 /* ---- sealing helpers ---- */
 
-int pl__sq_seal_bind(pl_store_t *st, sqlite3_stmt *s, int idx, const char *aad, const void *pt,
-                     size_t len)
+int pl__sq_seal_bind(pl_store_t *st, sqlite3_stmt *s, int idx, int64_t org_id, const char *aad,
+                     const void *pt, size_t len)
 {
-    size_t cap = len + PL_AEAD_OVERHEAD, outlen = 0;
-    uint8_t *buf = malloc(cap);
-    if (!buf) return -PL_ENOMEM;
-    int rc = pl_aead_seal(st->key, aad, strlen(aad), pt, len, buf, cap, &outlen);
-    if (rc < 0) {
-        free(buf);
-        return rc;
-    }
+    uint8_t *buf = NULL;
+    size_t outlen = 0;
+    int rc = pl__sq_seal(st, org_id, aad, pt, len, &buf, &outlen);
+    if (rc < 0) return rc;
     sqlite3_bind_blob(s, idx, buf, (int)outlen, free);
     return 0;
 }
@@ -129,7 +125,7 @@ int pl__sq_open_col(pl_store_t *st, sqlite3_stmt *s, int col, const char *aad, c
     char *buf = malloc(inlen + 1);
     if (!buf) return -PL_ENOMEM;
     size_t n = 0;
-    int rc = pl_aead_open(st->key, aad, strlen(aad), in, inlen, (uint8_t *)buf, inlen, &n);
+    int rc = pl__sq_open(st, aad, in, inlen, (uint8_t *)buf, inlen, &n);
     if (rc < 0) {
         pl_log_error("store", "sealed column failed to open (aad %s)", aad);
         free(buf);
@@ -179,6 +175,8 @@ static int migrate(pl_store_t *st)
         pl_log_info("store", "migrated schema to version %d", v + 1);
     }
     if (rc == 0) rc = pl__sq_audit_chain_existing(st);
+    /* A database from before per-organisation keys keeps its one key as the legacy data key. */
+    if (rc == 0 && have > 0 && have < PL_SQ_SCHEMA_DATA_KEYS) rc = pl__sq_keys_adopt_legacy(st);
     if (rc < 0) {
         exec(st, "ROLLBACK");
         return rc;
@@ -202,7 +200,12 @@ int pl_store_open(pl_store_t **out, const char *url, const uint8_t key[32])
     close(fd);
     pl_store_t *st = calloc(1, sizeof *st);
     if (!st) return -PL_ENOMEM;
-    memcpy(st->key, key, sizeof st->key);
+    memcpy(st->master, key, sizeof st->master);
+    const char *slash = strrchr(path, '/');
+    if (slash && slash > path)
+        snprintf(st->dir, sizeof st->dir, "%.*s", (int)(slash - path), path);
+    else
+        snprintf(st->dir, sizeof st->dir, "%s", slash ? "/" : ".");
     if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
         SQLITE_OK) {
         pl_log_error("store", "sqlite open failed: %s", sqlite3_errmsg(st->db));
@@ -216,6 +219,7 @@ int pl_store_open(pl_store_t **out, const char *url, const uint8_t key[32])
                       "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; "
                       "PRAGMA cache_size=-65536; PRAGMA mmap_size=268435456;");
     if (rc == 0) rc = migrate(st);
+    if (rc == 0) rc = pl__sq_keys_open(st);
     if (rc == 0) rc = pl__sq_audit_open(st, path);
     if (rc < 0) {
         pl_store_close(st);
@@ -231,7 +235,7 @@ void pl_store_close(pl_store_t *st)
     for (int i = 0; i < st->n_stmts; i++) sqlite3_finalize(st->stmts[i]);
     if (st->db) sqlite3_close(st->db);
     pl__sq_audit_close(st);
-    pl_wipe(st->key, sizeof st->key);
+    pl__sq_keys_close(st);
     free(st);
 }
 
@@ -502,7 +506,8 @@ int pl_store_user_set_totp(pl_store_t *st, int64_t user_id, const uint8_t *secre
     if (secret && len) {
         char aad[40];
         snprintf(aad, sizeof aad, "totp:%lld", (long long)user_id);
-        int rc = pl__sq_seal_bind(st, s, 1, aad, secret, len);
+        /* A person's second factor belongs to no one organisation: the shared key. */
+        int rc = pl__sq_seal_bind(st, s, 1, 0, aad, secret, len);
         if (rc < 0) return rc;
     } else {
         sqlite3_bind_null(s, 1);

@@ -305,7 +305,7 @@ int pl_store_advice_create(pl_store_t *st, const pl_advice_new_t *n, int64_t *id
     if (!s) return -PL_EINTERNAL;
     sqlite3_bind_int64(s, 1, n->practice_id);
     sqlite3_bind_int64(s, 2, n->patient_id);
-    if ((rc = pl__sq_seal_bind(st, s, 3, aad, subject, strlen(subject))) < 0) return rc;
+    if ((rc = pl__sq_seal_bind(st, s, 3, n->practice_id, aad, subject, strlen(subject))) < 0) return rc;
     sqlite3_bind_text(s, 4, txn, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 5, n->now);
     sqlite3_bind_int64(s, 6, n->now);
@@ -325,8 +325,8 @@ int pl_store_advice_create(pl_store_t *st, const pl_advice_new_t *n, int64_t *id
     sqlite3_bind_int64(s, 5, n->agreement_id);
     sqlite3_bind_text(s, 6, n->specialty, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 7, n->urgency, -1, SQLITE_TRANSIENT);
-    if ((rc = pl__sq_seal_bind(st, s, 8, aad, n->question, strlen(n->question))) < 0 ||
-        (rc = pl__sq_seal_bind(st, s, 9, aad, n->summary, strlen(n->summary))) < 0)
+    if ((rc = pl__sq_seal_bind(st, s, 8, n->practice_id, aad, n->question, strlen(n->question))) < 0 ||
+        (rc = pl__sq_seal_bind(st, s, 9, n->practice_id, aad, n->summary, strlen(n->summary))) < 0)
         return rc;
     sqlite3_bind_int64(s, 10, n->consent_by);
     sqlite3_bind_int64(s, 11, n->consent_at);

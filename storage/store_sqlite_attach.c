@@ -64,7 +64,8 @@ int pl_store_blob_put(pl_store_t *st, const uint8_t *data, size_t len, int64_t n
     snprintf(aad, sizeof aad, "blob:%s", sha256_out);
     sqlite3_bind_text(s, 1, sha256_out, 64, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, (sqlite3_int64)len);
-    if ((rc = pl__sq_seal_bind(st, s, 3, aad, data, len)) < 0) {
+    /* One copy serves every organisation that uploads these bytes: the shared key. */
+    if ((rc = pl__sq_seal_bind(st, s, 3, 0, aad, data, len)) < 0) {
         sqlite3_finalize(s);
         return rc;
     }
@@ -98,8 +99,7 @@ int pl_store_blob_read(pl_store_t *st, const char *sha256, uint8_t **out, size_t
     else if (!buf)
         rc = -PL_ENOMEM;
     else
-        rc = pl_aead_open(st->key, aad, strlen(aad), in, inlen, buf, inlen - PL_AEAD_OVERHEAD + 1,
-                          &n);
+        rc = pl__sq_open(st, aad, in, inlen, buf, inlen - PL_AEAD_OVERHEAD + 1, &n);
     sqlite3_finalize(s);
     if (rc < 0) {
         if (rc == -PL_ECRYPTO) pl_log_error("store", "blob %.12s failed to open", sha256);
@@ -136,7 +136,9 @@ int pl_store_attach_create(pl_store_t *st, int64_t conv_id, const char *sha256,
     if (!(s = prep(st, "UPDATE attachments SET filename = ? WHERE id = ?"))) return -PL_EINTERNAL;
     char aad[64];
     snprintf(aad, sizeof aad, "attachment-name:%lld", (long long)new_id);
-    if ((rc = pl__sq_seal_bind(st, s, 1, aad, filename, flen)) < 0) {
+    int64_t org = 0;
+    if ((rc = pl__sq_conv_org(st, conv_id, &org)) < 0 ||
+        (rc = pl__sq_seal_bind(st, s, 1, org, aad, filename, flen)) < 0) {
         sqlite3_finalize(s);
         return rc;
     }

@@ -77,7 +77,7 @@ int pl_store_case_create(pl_store_t *st, int64_t org_id, int64_t patient_id, con
     snprintf(aad, sizeof aad, "conv:%lld", (long long)patient_id);
     sqlite3_bind_int64(s, 1, org_id);
     sqlite3_bind_int64(s, 2, patient_id);
-    if ((rc = pl__sq_seal_bind(st, s, 3, aad, title, strlen(title))) < 0) return rc;
+    if ((rc = pl__sq_seal_bind(st, s, 3, org_id, aad, title, strlen(title))) < 0) return rc;
     sqlite3_bind_text(s, 4, create_txn, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 5, now);
     sqlite3_bind_int64(s, 6, now);

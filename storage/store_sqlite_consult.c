@@ -49,7 +49,7 @@ int pl_store_consult_conv_create(pl_store_t *st, int64_t org_id, int64_t patient
     snprintf(aad, sizeof aad, "conv:%lld", (long long)patient_id);
     sqlite3_bind_int64(s, 1, org_id);
     sqlite3_bind_int64(s, 2, patient_id);
-    if ((rc = pl__sq_seal_bind(st, s, 3, aad, subject, strlen(subject))) < 0) return rc;
+    if ((rc = pl__sq_seal_bind(st, s, 3, org_id, aad, subject, strlen(subject))) < 0) return rc;
     sqlite3_bind_text(s, 4, txn, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 5, now);
     sqlite3_bind_int64(s, 6, now);

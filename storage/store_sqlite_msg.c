@@ -66,11 +66,11 @@ int pl_store_conv_create(pl_store_t *st, int64_t org_id, int64_t patient_id, con
     sqlite3_bind_int64(s, 1, org_id);
     sqlite3_bind_int64(s, 2, patient_id);
     sqlite3_bind_text(s, 3, kind, -1, SQLITE_TRANSIENT);
-    if ((rc = pl__sq_seal_bind(st, s, 4, aad, subject, strlen(subject))) < 0) return rc;
+    if ((rc = pl__sq_seal_bind(st, s, 4, org_id, aad, subject, strlen(subject))) < 0) return rc;
     if (answers) {
         char *txt = json_dumps(answers, JSON_COMPACT);
         if (!txt) return -PL_ENOMEM;
-        rc = pl__sq_seal_bind(st, s, 5, aad, txt, strlen(txt));
+        rc = pl__sq_seal_bind(st, s, 5, org_id, aad, txt, strlen(txt));
         pl_wipe(txt, strlen(txt));
         free(txt);
         if (rc < 0) return rc;
@@ -352,7 +352,7 @@ int pl_store_msg_append(pl_store_t *st, const pl_conv_t *conv, int64_t sender_id
     sqlite3_bind_int64(s, 3, sender_id);
     sqlite3_bind_int(s, 4, internal);
     sqlite3_bind_text(s, 5, txn_id, -1, SQLITE_TRANSIENT);
-    if ((rc = pl__sq_seal_bind(st, s, 6, aad, body, body_len)) < 0) return rc;
+    if ((rc = pl__sq_seal_bind(st, s, 6, conv->org_id, aad, body, body_len)) < 0) return rc;
     sqlite3_bind_int64(s, 7, now);
     if ((rc = pl__sq_done(st, s, "msg insert")) < 0) return rc;
     out->id = sqlite3_last_insert_rowid(st->db);
@@ -558,7 +558,7 @@ int pl_store_event_append_peer(pl_store_t *st, int64_t conv_id, int64_t org_id,
     sqlite3_bind_int64(s, 3, patient_id);
     sqlite3_bind_int(s, 4, staff_only);
     sqlite3_bind_text(s, 5, type, -1, SQLITE_TRANSIENT);
-    int rc = pl__sq_seal_bind(st, s, 6, aad, txt, strlen(txt));
+    int rc = pl__sq_seal_bind(st, s, 6, org_id, aad, txt, strlen(txt));
     pl_wipe(txt, strlen(txt));
     free(txt);
     if (rc < 0) return rc;

@@ -43,7 +43,9 @@ int pl_store_msg_mark_error(pl_store_t *st, int64_t msg_id, int64_t by, const ch
     snprintf(aad, sizeof aad, "msgerr:%lld", (long long)out->conversation_id);
     sqlite3_bind_int64(s, 1, by);
     sqlite3_bind_int64(s, 2, now);
-    if ((rc = pl__sq_seal_bind(st, s, 3, aad, reason, strlen(reason))) < 0) return rc;
+    int64_t org = 0;
+    if ((rc = pl__sq_conv_org(st, out->conversation_id, &org)) < 0) return rc;
+    if ((rc = pl__sq_seal_bind(st, s, 3, org, aad, reason, strlen(reason))) < 0) return rc;
     sqlite3_bind_int64(s, 4, msg_id);
     if ((rc = pl__sq_done(st, s, "msg mark error")) < 0) return rc;
     return sqlite3_changes(st->db) == 1 ? 0 : -PL_ECONFLICT;
@@ -85,7 +87,7 @@ int pl_store_filing_create(pl_store_t *st, const pl_filing_new_t *n, int64_t *id
     else sqlite3_bind_null(s, 9);
     if (n->summary_display) sqlite3_bind_text(s, 10, n->summary_display, -1, SQLITE_TRANSIENT);
     else sqlite3_bind_null(s, 10);
-    if ((rc = pl__sq_seal_bind(st, s, 11, aad, n->html, strlen(n->html))) < 0) return rc;
+    if ((rc = pl__sq_seal_bind(st, s, 11, n->org_id, aad, n->html, strlen(n->html))) < 0) return rc;
     if ((rc = pl__sq_done(st, s, "filing create")) < 0) return rc;
     *id = sqlite3_last_insert_rowid(st->db);
     if (version) *version = v;
@@ -186,7 +188,7 @@ int pl_store_outbox_add(pl_store_t *st, int64_t filing_id, int64_t org_id, const
     if (rc == 0) {
         sqlite3_bind_int64(s, 1, filing_id);
         sqlite3_bind_int64(s, 2, org_id);
-        rc = pl__sq_seal_bind(st, s, 3, aad, txt, strlen(txt));
+        rc = pl__sq_seal_bind(st, s, 3, org_id, aad, txt, strlen(txt));
     }
     pl_wipe(txt, strlen(txt));
     free(txt);

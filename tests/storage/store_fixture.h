@@ -127,6 +127,16 @@ static inline void reopen(fx_t *f, const uint8_t *key)
     assert_int_equal(pl_store_open(&f->st, f->url, key), 0);
 }
 
+/* Opening under a key that is not the store's master key fails at once (the data keys do not
+ * unwrap), before anything is read or written: f->st is left NULL. */
+static inline void reopen_refused(fx_t *f, const uint8_t *key)
+{
+    pl_store_close(f->st);
+    f->st = NULL;
+    assert_int_equal(pl_store_open(&f->st, f->url, key), -PL_ECRYPTO);
+    assert_null(f->st);
+}
+
 /* ---- helpers ---- */
 
 /* One integer from a query on a separate raw connection to the database file. */

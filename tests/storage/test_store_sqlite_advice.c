@@ -392,10 +392,7 @@ static void test_question_and_summary_are_sealed_and_bound_to_their_request(void
     uint8_t wrong[32];
     memcpy(wrong, f->key, sizeof wrong);
     wrong[0] ^= 1;
-    reopen(f, wrong);
-    v = NULL;
-    assert_true(pl_store_advice_json(f->st, id, f->now, &v) < 0);
-    assert_null(v);
+    reopen_refused(f, wrong);
     reopen(f, f->key);
     v = view_at(a, id, f->now);
     assert_string_equal(jstr(v, "summary"), SUMMARY);

@@ -221,7 +221,7 @@ static void test_version_1_database_migrates_to_templates_and_keeps_data(void **
     pl_store_close(f->st);
     f->st = NULL;
     /* Migration 4 added columns, which cannot be added twice: take them off again. */
-    raw_exec(f, "DROP TABLE reply_templates; ALTER TABLE users DROP COLUMN guest_role; "
+    raw_exec(f, "DROP TABLE data_keys; DROP TABLE reply_templates; ALTER TABLE users DROP COLUMN guest_role; "
                 "ALTER TABLE consult_links DROP COLUMN user_id; "
                 "ALTER TABLE consult_participants DROP COLUMN waiting_at; "
                 "ALTER TABLE consult_participants DROP COLUMN admitted_at; "
