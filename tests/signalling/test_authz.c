@@ -17,6 +17,7 @@
 
 #include "core/err.h"
 #include "signalling/authz.h"
+#include "tests/support/authz_rows.h"
 
 #define ORG_A 10
 #define ORG_B 20
@@ -297,18 +298,9 @@ static void test_matrix_of_actor_resource_action_matches_policy(void **state)
     for (int a = 0; a < N_ACTORS; a++) {
         pl_actor_t actor = make_actor(a);
         for (int r = 0; r < N_RES; r++) {
-            const char *want = expected[a][r];
-            assert_int_equal(strlen(want), N_ACTIONS);
-            for (size_t i = 0; i < N_ACTIONS; i++) {
-                int got = pl_authz_check(&actor, &resources[r], actions[i]);
-                int expect = want[i] == 'Y' ? 0 : -PL_EPERM;
-                cells++;
-                if (got != expect) {
-                    print_error("%s / %s / %s: expected %s, got %d\n", actor_names[a], res_names[r],
-                                action_names[i], want[i] == 'Y' ? "allow" : "deny", got);
-                    wrong++;
-                }
-            }
+            wrong += authz_check_row(actions, action_names, N_ACTIONS, &actor, actor_names[a],
+                                     &resources[r], res_names[r], expected[a][r]);
+            cells += (int)N_ACTIONS;
         }
     }
     assert_int_equal(cells, N_ACTORS * N_RES * (int)N_ACTIONS);

@@ -20,6 +20,7 @@
 
 #include "core/err.h"
 #include "signalling/authz.h"
+#include "tests/support/authz_rows.h"
 
 #define ORG_P 10     /* the practice that opened the case */
 #define ORG_SVC 30   /* a specialist service whose staff may be invited */
@@ -261,18 +262,8 @@ static const char *const expected[N_ACTORS][N_RES] = {
 static int check_row(const pl_actor_t *actor, const char *actor_name, const pl_resource_t *res,
                      const char *res_name, const char *want)
 {
-    int wrong = 0;
-    assert_int_equal(strlen(want), N_ACTIONS);
-    for (size_t i = 0; i < N_ACTIONS; i++) {
-        int got = pl_authz_check(actor, res, actions[i]);
-        int expect = want[i] == 'Y' ? 0 : -PL_EPERM;
-        if (got != expect) {
-            print_error("%s / %s / %s: expected %s, got %d\n", actor_name, res_name,
-                        action_names[i], want[i] == 'Y' ? "allow" : "deny", got);
-            wrong++;
-        }
-    }
-    return wrong;
+    return authz_check_row(actions, action_names, N_ACTIONS, actor, actor_name, res, res_name,
+                           want);
 }
 
 static void test_matrix_of_case_resources_matches_policy(void **state)
