@@ -702,7 +702,6 @@ static int download_run(pl_store_t *st, pl_job_t *job)
         return -PL_EPERM;
     }
     if ((rc = pl_store_blob_read(st, d->att.sha256, &d->bytes, &d->len)) < 0) return rc;
-    if (a.kind != PL_USER_STAFF) return 0;
     return pl_audit_actor(st, &a, pl_audit_org_for(&a, conv.org_id, conv.peer_org_id),
                           "attachment.read", "attachment", d->id, conv.patient_id, NULL, d->ip,
                           d->user_agent, NULL, d->now);

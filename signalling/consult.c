@@ -120,11 +120,9 @@ static int closed(pl_req_t *r, const pl_consult_t *k)
     return 0;
 }
 
-/* Staff access to a consultation is audited like access to a conversation; a patient's access
- * to their own is not. */
+/* Access to a consultation is audited like access to a conversation, by anyone. */
 static int audit(pl_store_t *st, pl_req_t *r, const char *action, const pl_consult_t *k)
 {
-    if (r->actor.kind != PL_USER_STAFF) return 0;
     return pl_req_audit(st, r, action, "consultation", k->id, k->patient_id,
                         pl_audit_org_for(&r->actor, k->org_id, k->peer_org_id));
 }

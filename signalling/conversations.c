@@ -52,10 +52,10 @@ static void patient_view(const pl_actor_t *a, json_t *conv)
     json_object_del(conv, "updated_at"); /* moves with assignment: would betray it */
 }
 
-/* What anyone writes into a patient's record is audited (audit_write); so is staff access to
- * it (audit). A patient reading their own is not: it would bury the accesses the trail is for
- * under the patient's own, and the patient's view of the trail leaves them out anyway. org and
- * peer: the conversation's organisations (peer 0 unless an advice thread). */
+/* Every access to patient data is audited, by anyone: staff, and the patient reading their
+ * own (the practice's view of the trail shows it; the patient's own view, audit.mine, lists
+ * organisations and so leaves it out). org and peer: the conversation's organisations (peer 0
+ * unless an advice thread). */
 static int audit_write(pl_store_t *st, pl_req_t *r, const char *action, const char *type,
                        int64_t id, int64_t patient_id, int64_t org, int64_t peer)
 {
@@ -66,7 +66,6 @@ static int audit_write(pl_store_t *st, pl_req_t *r, const char *action, const ch
 static int audit(pl_store_t *st, pl_req_t *r, const char *action, const char *type, int64_t id,
                  int64_t patient_id, int64_t org, int64_t peer)
 {
-    if (r->actor.kind != PL_USER_STAFF) return 0;
     return audit_write(st, r, action, type, id, patient_id, org, peer);
 }
 

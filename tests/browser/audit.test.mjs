@@ -70,7 +70,10 @@ test('a patient\u2019s audit trail exports as valid FHIR AuditEvents after BALP'
   assert.equal(create.action, 'C');
   assert.ok(subtypeCodes(create).includes('create'));
   assert.equal(create.agent[0].who.type, 'Patient');
-  const read = events.find((e) => subtypeCodes(e).includes('conversation.read'));
+  // Every access, by anyone: Ann reading her own request is there, and so is the GP's read.
+  const reads = events.filter((e) => subtypeCodes(e).includes('conversation.read'));
+  assert.ok(reads.some((e) => e.agent.find((a) => a.requestor).who.type === 'Patient'), 'the patient’s own read is recorded');
+  const read = reads.find((e) => e.agent.find((a) => a.requestor).who.type === 'Practitioner');
   assert.equal(read.action, 'R');
   assert.equal(read.outcome, '0');
   assert.equal(read.type.code, 'rest');
