@@ -75,7 +75,7 @@ typedef enum {
     PL_ACT_AUDIT,        /* who accessed a patient's data: their audit trail (PL_RES_PATIENT) */
     PL_ACT_FILE,         /* conversation: file its transcript to the record, mark a message
                           * entered in error (the clinicians' record-keeping) */
-    PL_ACT_END_          /* not an action: one past the last (new actions go above) */
+    PL_ACT_LIMIT_          /* not an action: one past the last (new actions go above) */
 } pl_action_t;
 
 /* 0 if allowed, -PL_EPERM if not. NULL actor or resource is never allowed. An actor with a

@@ -413,7 +413,7 @@ static void test_negative_user_id_and_unknown_kind_are_denied(void **state)
 static void test_unknown_actions_are_denied_to_everyone(void **state)
 {
     (void)state;
-    const pl_action_t bogus[] = {(pl_action_t)0, (pl_action_t)PL_ACT_END_,
+    const pl_action_t bogus[] = {(pl_action_t)0, (pl_action_t)PL_ACT_LIMIT_,
                                  (pl_action_t)-1};
     for (int a = 0; a < N_ACTORS; a++) {
         pl_actor_t actor = make_actor(a);
