@@ -77,7 +77,8 @@ export async function inboxPage(app, _p, main, stale) {
   };
   checkRecord().catch(() => {});
 
-  main.append(
+  // Element.append prints null as text: leave out what is absent.
+  main.append(...[
     heading('Inbox', orgs.map((o) => o.name).join(', ') || 'No practice'),
     recordAlert,
     orgs.length === 1 ? h('p', { class: 'nhsuk-body' }, `Response target: ${target(orgs[0].response_target_minutes)}.`) : null,
@@ -85,7 +86,7 @@ export async function inboxPage(app, _p, main, stale) {
       h('ul', { class: 'parley-filters__list' }, FILTERS.map(([f, t]) => h('li', { class: 'parley-filters__item' },
         h('a', { class: 'parley-filters__link', href: `/practice?filter=${f}`, 'aria-current': f === filter ? 'page' : null }, t))))),
     h('div', { 'aria-live': 'polite', id: 'inbox-live', class: 'nhsuk-u-visually-hidden' }),
-    tableEl);
+    tableEl].filter(Boolean));
 
   let known = null;
   let pages = 1; // how many pages of 100 the user has asked to see
