@@ -122,6 +122,32 @@ static int by_time(const void *a, const void *b)
     return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
+/* The organisation a member of staff wrote for, by name: the conversation's own, else the
+ * second organisation of an advice thread, else their first. Names are cached in names (by
+ * user id). NULL for a patient or a guest. */
+static const char *org_name_of(pl_store_t *st, const pl_conv_t *conv, json_t *sender,
+                               json_t *names)
+{
+    if (strcmp(pstr(sender, "kind"), "staff") != 0) return NULL;
+    char key[24];
+    snprintf(key, sizeof key, "%lld", (long long)json_integer_value(json_object_get(sender, "id")));
+    json_t *hit = json_object_get(names, key);
+    if (hit) return json_string_value(hit);
+    pl_actor_t a;
+    pl_org_t o;
+    int64_t org = 0;
+    if (pl_store_actor_load(st, json_integer_value(json_object_get(sender, "id")), &a) == 0) {
+        for (int i = 0; i < a.n_orgs; i++)
+            if (a.orgs[i].org_id == conv->org_id) org = conv->org_id;
+        for (int i = 0; i < a.n_orgs && !org; i++)
+            if (a.orgs[i].org_id == conv->peer_org_id) org = conv->peer_org_id;
+        if (!org && a.n_orgs) org = a.orgs[0].org_id;
+    }
+    json_t *name = org && pl_store_org_get(st, org, &o) == 0 ? json_string(o.name) : json_null();
+    json_object_set_new(names, key, name);
+    return json_string_value(name);
+}
+
 /* The transcript's entries for this reader, in time order. */
 static int entries_of(pl_store_t *st, pl_req_t *r, const pl_conv_t *conv, json_t **out)
 {
@@ -136,16 +162,18 @@ static int entries_of(pl_store_t *st, pl_req_t *r, const pl_conv_t *conv, json_t
         json_decref(msgs);
         return rc;
     }
-    json_t *entries = json_array(), *m, *e;
+    json_t *entries = json_array(), *names = json_object(), *m, *e;
     size_t i, j = 0;
     json_array_foreach(msgs, i, m)
     {
         json_t *sender = json_object_get(m, "sender");
+        const char *org = org_name_of(st, conv, sender, names);
         json_t *x = json_pack("{ss sO sO sO ss ss sO}", "kind", pstr(m, "kind"), "id",
                               json_object_get(m, "id"), "seq", json_object_get(m, "seq"), "at",
                               json_object_get(m, "created_at"), "author", pstr(sender, "display_name"),
                               "role", pstr(sender, "kind"), "body", json_object_get(m, "body"));
         if (staff) json_object_set(x, "author_id", json_object_get(sender, "id"));
+        json_object_set_new(x, "organisation", org ? json_string(org) : json_null());
         json_object_set(x, "attachments", json_object_get(m, "attachments") ? json_object_get(m, "attachments") : json_array());
         json_t *err = json_object_get(m, "entered_in_error");
         if (err) {
@@ -164,6 +192,7 @@ static int entries_of(pl_store_t *st, pl_req_t *r, const pl_conv_t *conv, json_t
                                                  "text", t));
         free(t);
     }
+    json_decref(names);
     json_decref(msgs);
     json_decref(evs);
     /* One order for everything: server time; at the same instant, messages before events and

@@ -21,11 +21,12 @@
  *
  * Decisions that are not obvious from the FHIR spec:
  * - Attachment hash. R4 defines Attachment.hash as the SHA-1 of the data. A message's
- *   attachment is exported by reference (url urn:parley:attachment:<id>), not by value, and
- *   the record holds only its SHA-256, so putting that in `hash` would misstate it to any
- *   receiver that checks. Instead the SHA-256 goes in an extension (PARLEY_EXT_SHA256,
- *   valueBase64Binary) and `hash` is left out. A filed transcript is exported by value, so
- *   there `hash` is the true SHA-1 of the HTML, as R4 specifies.
+ *   attachment is exported by reference (url urn:parley:attachment:<id>), not by value. The
+ *   store works out the SHA-1 from the bytes at export and hands it as "sha1" (base64), which
+ *   becomes `hash`; the SHA-256 Parley keys the blob by goes in an extension
+ *   (PARLEY_EXT_SHA256, valueBase64Binary). Never the SHA-256 in `hash`: that would misstate it
+ *   to a receiver that checks. A filed transcript is exported by value, so there `hash` is the
+ *   SHA-1 of the HTML.
  * - Recipients. In the patient's own conversations (admin, clinical, video) a patient's message
  *   goes to the conversation's organisation and a staff message to the Patient. In an advice
  *   thread a message goes to the other organisation of the request (practice <-> service),

@@ -152,6 +152,9 @@ static json_t *attachment_content(pl__fhir_ctx_t *c, const json_t *att)
     bool has_size = pl__fhir_get_int(c, att, "size", false, &size);
     const char *sha = pl__fhir_get_str(c, att, "sha256", false);
     const char *name = pl__fhir_get_str(c, att, "filename", false);
+    /* R4's Attachment.hash is the SHA-1 of the data, base64: the store works it out from the
+     * bytes at export, when it can read them. */
+    const char *sha1 = pl__fhir_get_str(c, att, "sha1", false);
     if (c->err)
         return NULL;
     uint8_t digest[32];
@@ -183,6 +186,7 @@ static json_t *attachment_content(pl__fhir_ctx_t *c, const json_t *att)
     else if (has_size && size < 0)
         pl__fhir_fail(c, -PL_EINVAL);
     pl__fhir_put_str(c, a, "title", name);
+    if (sha1) pl__fhir_put_str(c, a, "hash", sha1);
     return a;
 }
 

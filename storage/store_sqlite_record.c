@@ -9,6 +9,8 @@
 #include "core/util.h"
 #include "storage/sqlite_internal.h"
 
+#include <openssl/sha.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +113,19 @@ static int messages_of(pl_store_t *st, int64_t conv_id, json_t *people, json_t *
             }
             json_object_set_new(x, "sha256", json_string(a.sha256));
             pl_wipe(a.filename, sizeof a.filename);
+            /* FHIR R4's Attachment.hash is SHA-1 of the bytes, base64: opened here to work it
+             * out (a blob that will not open is exported without it). */
+            uint8_t *bytes = NULL;
+            size_t blen = 0;
+            if (pl_store_blob_read(st, a.sha256, &bytes, &blen) == 0) {
+                uint8_t d[SHA_DIGEST_LENGTH];
+                SHA1(bytes, blen, d);
+                char *b64 = pl_b64_encode(d, sizeof d);
+                if (b64) json_object_set_new(x, "sha1", json_string(b64));
+                free(b64);
+                pl_wipe(bytes, blen);
+                free(bytes);
+            }
         }
         json_object_set_new(m, "attachments", att);
     }

@@ -15,6 +15,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer, launchBrowser, newPage, signIn } from './lib/harness.mjs';
 import { validateBundle, formatMessage } from './lib/fhir-validate.mjs';
+import { tinyPng } from './lib/files.mjs';
+import { createHash } from 'node:crypto';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = process.env.PARLEY_BIN || path.join(ROOT, 'build/parley');
@@ -58,6 +60,15 @@ test('a clinician and the operator export the record; both Bundles are valid, co
   });
   const convId = created.conversation.id;
   await call(gp, 'conversation.send', { conversation_id: convId, body: 'Please send a photo.', txn_id: 'rec-2' });
+  // Ann sends the photo: its Communication carries it with R4's SHA-1 hash of the bytes.
+  const png = tinyPng();
+  const att = await pt.evaluate(async ([id, bytes]) => {
+    const r = await fetch(`/api/v1/conversations/${id}/attachments`, {
+      method: 'POST', headers: { 'Content-Type': 'image/png', 'X-Parley-Upload': '1', 'X-Filename': 'arm.png' }, body: new Uint8Array(bytes),
+    });
+    return (await r.json()).attachment;
+  }, [convId, [...png]]);
+  await call(pt, 'conversation.send', { conversation_id: convId, body: 'Here it is.', txn_id: 'rec-2a', attachment_ids: [att.id] });
   const wrong = await call(gp, 'conversation.send', { conversation_id: convId, body: 'Take two tablets.', txn_id: 'rec-2b' });
   await call(gp, 'message.mark_error', { message_id: wrong.message.id, reason: 'Meant for another patient' });
   await call(gp, 'conversation.note', { conversation_id: convId, body: 'INTERNAL: check the allergy list', txn_id: 'rec-3' });
@@ -97,6 +108,11 @@ test('a clinician and the operator export the record; both Bundles are valid, co
   assert.equal(resources(b1, 'CommunicationRequest').length, 1);
   assert.equal(resources(b1, 'Consent').length, 1);
   assert.ok(resources(b1, 'Practitioner').some((p) => p.name[0].text === 'Dr Asha Patel'));
+  const photo = resources(b1, 'Communication').find((c) => c.payload[0].contentString === 'Here it is.');
+  const content = photo.payload.find((p) => p.contentAttachment).contentAttachment;
+  assert.equal(content.contentType, 'image/png');
+  assert.equal(content.size, png.length);
+  assert.equal(content.hash, createHash('sha1').update(png).digest('base64'));
   const wrongComm = resources(b1, 'Communication').find((c) => c.payload[0].contentString === 'Take two tablets.');
   assert.equal(wrongComm.status, 'entered-in-error');
   const docs = resources(b1, 'DocumentReference');

@@ -98,6 +98,10 @@ static void test_transcript_entered_in_error_and_filing(void **s)
         prev = cfx_jint(e, "at");
     }
     assert_string_equal(cfx_jstr(entry_of(staff, m2), "author"), "Dr Asha Patel");
+    assert_string_equal(cfx_jstr(entry_of(staff, m2), "organisation"), "Riverside Surgery");
+    json_t *first = json_array_get(staff, 0);
+    assert_string_equal(cfx_jstr(first, "role"), "patient");
+    assert_true(json_is_null(json_object_get(first, "organisation")));
     json_decref(staff);
     json_decref(mine);
 
