@@ -85,24 +85,6 @@ static json_int_t start_call(pl_pc_t *c, json_int_t advice_id, bool started)
     return kid;
 }
 
-/* Whether any stored event c replays from the start is of this type about consultation kid. */
-static bool replays(pl_pc_t *c, const char *type, json_int_t kid)
-{
-    json_t *evs = pl_pc_subscribe(c, 0, CFX_T);
-    assert_non_null(evs);
-    bool found = false;
-    size_t i;
-    json_t *e;
-    json_array_foreach(evs, i, e)
-    {
-        e = json_object_get(e, "event"); /* the frame's event */
-        if (!strcmp(cfx_jstr(e, "type"), type) && cfx_jint(e, "consultation_id") == kid)
-            found = true;
-    }
-    json_decref(evs);
-    return found;
-}
-
 static void test_specialist_calls_from_the_thread_and_the_gp_brings_the_patient_in(void **s)
 {
     pl_pc_t *gp = open_live("dr.patel"), *spec = open_live("dr.khan");
@@ -126,7 +108,7 @@ static void test_specialist_calls_from_the_thread_and_the_gp_brings_the_patient_
     /* Not the patient's: no access, no event, not in her list. */
     cfx_refused(pl_pc_callf(ann, CFX_T, "{ss sI}", "type", "consult.get", "consultation_id", kid),
                 "forbidden", NULL);
-    assert_false(replays(ann, "consult.started", kid));
+    assert_false(cfx_replays(ann, "consult.started", "consultation_id", kid));
     json_t *l = cfx_ok(pl_pc_callf(ann, CFX_T, "{ss}", "type", "consult.list"));
     assert_int_equal(json_array_size(json_object_get(l, "consultations")), 0);
     json_decref(l);
@@ -246,8 +228,8 @@ static void test_specialist_calls_from_the_thread_and_the_gp_brings_the_patient_
     k = cfx_consult_get(ann, b.id);
     assert_string_equal(cfx_jstr(k, "status"), "ended");
     json_decref(k);
-    assert_false(replays(ann, "consult.started", kid));
-    assert_false(replays(ann, "consult.ended", kid));
+    assert_false(cfx_replays(ann, "consult.started", "consultation_id", kid));
+    assert_false(cfx_replays(ann, "consult.ended", "consultation_id", kid));
     cfx_refused(pl_call_peer_join(&ps[ANN].p, ann, b.id, "consult.join"), "conflict", NULL);
     cfx_refused(pl_pc_callf(gp, CFX_T, "{ss sI sI}", "type", "consult.book", "patient_id",
                             uid("ann.taylor"), "into_consultation_id", kid),

@@ -45,24 +45,6 @@ static json_int_t open_case(pl_pc_t *gp, const char *txn)
     return id;
 }
 
-/* Whether c's replay from the start has an event of this type on conversation conv. */
-static bool replays(pl_pc_t *c, const char *type, json_int_t conv)
-{
-    json_t *evs = pl_pc_subscribe(c, 0, CFX_T);
-    assert_non_null(evs);
-    bool found = false;
-    size_t i;
-    json_t *e;
-    json_array_foreach(evs, i, e)
-    {
-        e = json_object_get(e, "event"); /* the frame's event */
-        if (!strcmp(cfx_jstr(e, "type"), type) && cfx_jint(e, "conversation_id") == conv)
-            found = true;
-    }
-    json_decref(evs);
-    return found;
-}
-
 static bool is_member(json_t *k, const char *user)
 {
     size_t i;
@@ -150,11 +132,11 @@ static void test_members_only_thread_across_organisations(void **s)
                 "forbidden", NULL);
 
     /* Nothing of it reached the non-members or the patient, live or on replay. */
-    assert_false(replays(nurse, "message.created", conv));
-    assert_false(replays(nurse, "case.created", conv));
-    assert_false(replays(ann, "message.created", conv));
-    assert_false(replays(hughes, "case.member_added", conv));
-    assert_true(replays(khan, "case.created", conv)); /* a member replays it all */
+    assert_false(cfx_replays(nurse, "message.created", "conversation_id", conv));
+    assert_false(cfx_replays(nurse, "case.created", "conversation_id", conv));
+    assert_false(cfx_replays(ann, "message.created", "conversation_id", conv));
+    assert_false(cfx_replays(hughes, "case.member_added", "conversation_id", conv));
+    assert_true(cfx_replays(khan, "case.created", "conversation_id", conv)); /* a member replays it all */
     r = cfx_ok(pl_pc_callf(ann, CFX_T, "{ss}", "type", "conversation.list"));
     json_array_foreach(json_object_get(r, "conversations"), i, p)
         assert_int_not_equal(cfx_jint(p, "id"), conv);
@@ -403,7 +385,7 @@ static void test_an_ended_agreement_takes_the_services_member_out(void **s)
                                    "txn_id", cfx_txn())));
     ev = cfx_event(gp, "message.created", &e);
     json_decref(ev);
-    assert_false(replays(khan, "message.created", conv));
+    assert_false(cfx_replays(khan, "message.created", "conversation_id", conv));
     cfx_refused(invite(gp, id, "dr.ali"), "bad_request", NULL);
     r = cfx_ok(case_call(gp, "case.candidates", id));
     json_array_foreach(json_object_get(r, "people"), i, a)

@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -225,6 +226,25 @@ static inline json_t *cfx_event(pl_pc_t *c, const char *type, json_t **e)
     assert_non_null(ev);
     *e = json_object_get(ev, "event");
     return ev;
+}
+
+/* Whether c's replay of the whole stream (from cursor 0) has an event of this type whose key
+ * (e.g. "conversation_id", "consultation_id") is value: how a test shows who may and may not
+ * read an event. */
+static inline bool cfx_replays(pl_pc_t *c, const char *type, const char *key, json_int_t value)
+{
+    json_t *evs = pl_pc_subscribe(c, 0, CFX_T);
+    assert_non_null(evs);
+    bool found = false;
+    size_t i;
+    json_t *f;
+    json_array_foreach(evs, i, f)
+    {
+        json_t *e = json_object_get(f, "event");
+        if (!strcmp(cfx_jstr(e, "type"), type) && cfx_jint(e, key) == value) found = true;
+    }
+    json_decref(evs);
+    return found;
 }
 
 /* Opens the link (dob as cfx_join) and connects with the scoped session; asserts both worked.
