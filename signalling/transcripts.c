@@ -174,7 +174,8 @@ static int entries_of(pl_store_t *st, pl_req_t *r, const pl_conv_t *conv, json_t
                               "role", pstr(sender, "kind"), "body", json_object_get(m, "body"));
         if (staff) json_object_set(x, "author_id", json_object_get(sender, "id"));
         json_object_set_new(x, "organisation", org ? json_string(org) : json_null());
-        json_object_set(x, "attachments", json_object_get(m, "attachments") ? json_object_get(m, "attachments") : json_array());
+        json_t *atts = json_object_get(m, "attachments");
+        json_object_set_new(x, "attachments", atts ? json_incref(atts) : json_array());
         json_t *err = json_object_get(m, "entered_in_error");
         if (err) {
             json_t *c = json_deep_copy(err);
@@ -329,11 +330,11 @@ static int file_run(pl_store_t *st, pl_req_t *r)
         if (!want) continue;
         json_array_append(parts, id);
         json_t *sender = json_object_get(m, "sender");
-        json_t *e = json_pack("{ss ss sO sO sO}", "author", pstr(sender, "display_name"), "role",
+        json_t *atts = json_object_get(m, "attachments");
+        json_t *e = json_pack("{ss ss sO sO so}", "author", pstr(sender, "display_name"), "role",
                               pstr(sender, "kind"), "at", json_object_get(m, "created_at"), "body",
                               json_object_get(m, "body"), "attachments",
-                              json_object_get(m, "attachments") ? json_object_get(m, "attachments")
-                                                                : json_array());
+                              atts ? json_incref(atts) : json_array());
         if (json_object_get(m, "entered_in_error"))
             json_object_set(e, "entered_in_error", json_object_get(m, "entered_in_error"));
         json_array_append_new(entries, e);
