@@ -170,53 +170,6 @@ static afx_file_t heic_file(void)
     return f;
 }
 
-/* ---- a zip: one stored entry and its central directory ---- */
-
-static void zip_archive(afx_file_t *f)
-{
-    size_t start = f->n;
-    static const char name[] = "a.txt", data[] = "hello";
-    afx_put_str(f, "PK\x03\x04");
-    afx_put_le16(f, 20); /* version needed */
-    afx_put_le16(f, 0);  /* flags */
-    afx_put_le16(f, 0);  /* stored */
-    afx_put_le32(f, 0);  /* time, date */
-    afx_put_le32(f, afx_crc32((const uint8_t *)data, 5));
-    afx_put_le32(f, 5);
-    afx_put_le32(f, 5);
-    afx_put_le16(f, 5);
-    afx_put_le16(f, 0);
-    afx_put_str(f, name);
-    afx_put_str(f, data);
-    size_t cd = f->n;
-    afx_put_str(f, "PK\x01\x02");
-    afx_put_le16(f, 0x0314);
-    afx_put_le16(f, 20);
-    afx_put_le16(f, 0);
-    afx_put_le16(f, 0);
-    afx_put_le32(f, 0);
-    afx_put_le32(f, afx_crc32((const uint8_t *)data, 5));
-    afx_put_le32(f, 5);
-    afx_put_le32(f, 5);
-    afx_put_le16(f, 5);
-    afx_put_le16(f, 0);
-    afx_put_le16(f, 0);
-    afx_put_le16(f, 0);
-    afx_put_le16(f, 0);
-    afx_put_le32(f, 0);
-    afx_put_le32(f, 0); /* local header offset, relative to the archive */
-    afx_put_str(f, name);
-    size_t cd_len = f->n - cd;
-    afx_put_str(f, "PK\x05\x06");
-    afx_put_le16(f, 0);
-    afx_put_le16(f, 0);
-    afx_put_le16(f, 1);
-    afx_put_le16(f, 1);
-    afx_put_le32(f, (uint32_t)cd_len);
-    afx_put_le32(f, (uint32_t)(cd - start));
-    afx_put_le16(f, 0);
-}
-
 /* ---- assertions ---- */
 
 static void assert_type(const afx_file_t *f, const char *want)
@@ -296,7 +249,7 @@ static void test_jpeg_with_data_after_eoi_is_refused(void **s)
 static void test_jpeg_followed_by_zip_is_refused_as_zip(void **s)
 {
     afx_file_t f = jpeg_file();
-    zip_archive(&f);
+    afx_append_zip(&f);
     assert_refused(f.b, f.n, PL_SNIFF_ZIP, "zip");
 }
 
@@ -429,7 +382,7 @@ static void test_pdf_with_data_after_eof_is_refused(void **s)
 static void test_pdf_containing_a_zip_entry_is_refused(void **s)
 {
     afx_file_t z = {.n = 0};
-    zip_archive(&z);
+    afx_append_zip(&z);
     afx_file_t f;
     char obj[64];
     snprintf(obj, sizeof obj, "3 0 obj\n<< /Length %zu >>\nstream\n", z.n);
@@ -597,7 +550,7 @@ static void test_empty_and_unknown_files_are_refused(void **s)
     static const char html[] = "<html><body>photo.jpg</body></html>";
     assert_refused((const uint8_t *)html, strlen(html), PL_SNIFF_UNKNOWN, NULL);
     afx_file_t z = {.n = 0};
-    zip_archive(&z);
+    afx_append_zip(&z);
     assert_refused(z.b, z.n, PL_SNIFF_ZIP, "zip archive");
     /* an empty zip is only its end record */
     afx_file_t e = {.n = 0};
