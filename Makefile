@@ -2,7 +2,7 @@
 # Quick start: `make run` (deps, build, demo data, serve) and `make test` (every test).
 
 CC      ?= cc
-PKGS    := libuv libwebsockets openssl libsrtp2 jansson sqlite3
+PKGS    := libuv libwebsockets openssl libsrtp2 jansson sqlite3 libpq hiredis
 WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter
 ifeq ($(WERROR),1)
 WARN    += -Werror

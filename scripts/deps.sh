@@ -2,7 +2,7 @@
 # Installs the Debian packages Parley builds, runs and tests with, and nothing else.
 # Idempotent: when everything is present it only asks dpkg, which costs well under a second.
 #   scripts/deps.sh            build and run: compilers, libraries, Node.js for the web assets
-#   scripts/deps.sh --browser  also Chromium, for the browser tests (make test)
+#   scripts/deps.sh --browser  also Chromium, PostgreSQL and Redis, for make test
 #   scripts/deps.sh --bench    also Janus and iproute2, for the media peer comparison
 #                              (make bench-media)
 set -euo pipefail
@@ -15,6 +15,8 @@ PKGS=(
   libsrtp2-dev
   libjansson-dev
   libsqlite3-dev
+  libpq-dev       # the PostgreSQL store (store = postgres://...)
+  libhiredis-dev  # the Redis event bus of a cluster (bus = redis://...)
   libcmocka-dev
   coturn          # the TURN server whose acceptance of our credentials the tests check
 )
@@ -26,6 +28,9 @@ fi
 if [ "${1:-}" = "--browser" ]; then
   # Debian's Chromium: the browser tests drive /usr/bin/chromium and never download one.
   PKGS+=(chromium fonts-liberation)
+  # make test runs the store and cluster tests on a PostgreSQL and a Redis of its own, started
+  # on loopback from temporary directories (scripts/testdb.sh): only the binaries are needed.
+  PKGS+=(postgresql redis-server)
 fi
 if [ "${1:-}" = "--bench" ]; then
   # bench/bench_media.c runs its own Janus (VideoRoom) from a private configuration, inside a

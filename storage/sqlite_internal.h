@@ -7,9 +7,7 @@
 #include "storage/aead.h"
 #include "storage/store.h"
 
-#include <sqlite3.h>
-
-#define PL_SQ_MAX_STMTS 128
+#include "storage/db.h"
 
 /* The schema version whose migration added data_keys (storage/schema.c). */
 #define PL_SQ_SCHEMA_DATA_KEYS 12
@@ -28,15 +26,12 @@ typedef struct {
 } pl__sq_dkey_t;
 
 struct pl_store {
-    sqlite3 *db;
+    pl_db_t *db;
     uint8_t master[PL_AEAD_KEY_LEN]; /* the key-encryption key from var/data.key */
     pl__sq_dkey_t **dkeys;           /* unwrapped data keys, each its own allocation */
     int n_dkeys, cap_dkeys;
     char dir[1024]; /* the database file's folder: where a rotation's data.key.new is looked for */
-    sqlite3_stmt *stmts[PL_SQ_MAX_STMTS];
-    const char *stmt_sql[PL_SQ_MAX_STMTS];
-    int n_stmts;
-    void *audit_key;      /* EVP_PKEY (Ed25519) signing checkpoints, or NULL */
+        void *audit_key;      /* EVP_PKEY (Ed25519) signing checkpoints, or NULL */
     int audit_ckpt_every; /* automatic checkpoint after this many rows; <= 0: never */
     bool audit_warned;    /* "no signing key" said once */
 };
@@ -53,9 +48,9 @@ void pl__sq_audit_close(pl_store_t *st);
 int pl__sq_err(pl_store_t *st, int rc, const char *what);
 /* Cached prepared statement, keyed by the address of sql (pass a string literal or static);
  * reset with bindings cleared. NULL if it does not prepare. */
-sqlite3_stmt *pl__sq_stmt(pl_store_t *st, const char *sql);
+pl_dbs_t *pl__sq_stmt(pl_store_t *st, const char *sql);
 /* Steps a statement expected to return no rows, then resets it. */
-int pl__sq_done(pl_store_t *st, sqlite3_stmt *s, const char *what);
+int pl__sq_done(pl_store_t *st, pl_dbs_t *s, const char *what);
 /* Data keys (store_sqlite_keys.c). */
 /* Loads and unwraps every data key (so a wrong master key fails here, before anything is
  * written), finishing an interrupted rotation from data.key.new beside the database when the
@@ -80,13 +75,13 @@ int pl__sq_conv_org(pl_store_t *st, int64_t conv_id, int64_t *org_id);
 
 /* Seals pt under org_id's data key (0: the shared key) with aad and binds the result as a blob
  * at idx. */
-int pl__sq_seal_bind(pl_store_t *st, sqlite3_stmt *s, int idx, int64_t org_id, const char *aad,
+int pl__sq_seal_bind(pl_store_t *st, pl_dbs_t *s, int idx, int64_t org_id, const char *aad,
                      const void *pt, size_t len);
 /* Opens a sealed column into a malloc'd NUL-terminated string (caller wipes and frees). */
-int pl__sq_open_col(pl_store_t *st, sqlite3_stmt *s, int col, const char *aad, char **out,
+int pl__sq_open_col(pl_store_t *st, pl_dbs_t *s, int col, const char *aad, char **out,
                     size_t *out_len);
 /* Opens a sealed JSON column; NULL on failure. Caller decrefs. */
-json_t *pl__sq_open_json(pl_store_t *st, sqlite3_stmt *s, int col, const char *aad);
+json_t *pl__sq_open_json(pl_store_t *st, pl_dbs_t *s, int col, const char *aad);
 
 /* Case discussions (store_sqlite_case.c): the members m (of case k) with access at time NOW
  * (an SQL expression): still a member of the organisation they take part for, which is the

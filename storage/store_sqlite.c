@@ -12,7 +12,6 @@
 #include "storage/sqlite_internal.h"
 
 #include <fcntl.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,81 +45,62 @@ void pl_user_wipe(pl_user_t *u)
 
 int pl__sq_err(pl_store_t *st, int rc, const char *what)
 {
-    if (rc == SQLITE_CONSTRAINT) return -PL_ECONFLICT;
-    pl_log_error("store", "%s: %s", what, sqlite3_errmsg(st->db));
-    if (rc == SQLITE_FULL || rc == SQLITE_IOERR || rc == SQLITE_BUSY || rc == SQLITE_LOCKED ||
-        rc == SQLITE_READONLY || rc == SQLITE_CANTOPEN)
+    if (rc == PL_DB_CONSTRAINT) return -PL_ECONFLICT;
+    pl_log_error("store", "%s: %s", what, pl_db_errmsg(st->db));
+    if (rc == PL_DB_FULL || rc == PL_DB_IOERR || rc == PL_DB_BUSY || rc == PL_DB_LOCKED ||
+        rc == PL_DB_READONLY || rc == PL_DB_CANTOPEN)
         return -PL_EIO;
+    if (rc == PL_DB_UNAVAIL) return -PL_EUNAVAIL;
     return -PL_EINTERNAL;
 }
 
-/* Cached prepared statement for sql (compared by pointer first, then text). Reset and cleared
- * on return, ready to bind. */
-sqlite3_stmt *pl__sq_stmt(pl_store_t *st, const char *sql)
+pl_dbs_t *pl__sq_stmt(pl_store_t *st, const char *sql)
 {
-    for (int i = 0; i < st->n_stmts; i++) {
-        if (st->stmt_sql[i] == sql) {
-            sqlite3_reset(st->stmts[i]);
-            sqlite3_clear_bindings(st->stmts[i]);
-            return st->stmts[i];
-        }
-    }
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
-        pl_log_error("store", "prepare failed: %s", sqlite3_errmsg(st->db));
-        return NULL;
-    }
-    if (st->n_stmts < PL_SQ_MAX_STMTS) {
-        st->stmts[st->n_stmts] = s;
-        st->stmt_sql[st->n_stmts++] = sql;
-    } else {
-        pl_log_error("store", "statement cache full");
-        abort(); /* a broken invariant: PL_SQ_MAX_STMTS must cover every statement in this file */
-    }
-    return s;
+    return pl_db_stmt(st->db, sql);
 }
 
 static int exec(pl_store_t *st, const char *sql)
 {
-    char *msg = NULL;
-    int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
-    if (rc != SQLITE_OK) {
-        pl_log_error("store", "exec failed: %s", msg ? msg : "?");
-        sqlite3_free(msg);
-        return rc == SQLITE_FULL || rc == SQLITE_IOERR ? -PL_EIO : -PL_EINTERNAL;
+    int rc = pl_db_exec(st->db, sql);
+    if (rc != PL_DB_OK) {
+        pl_log_error("store", "exec failed: %s", pl_db_errmsg(st->db));
+        return rc == PL_DB_UNAVAIL                            ? -PL_EUNAVAIL
+               : rc == PL_DB_FULL || rc == PL_DB_IOERR ? -PL_EIO
+                                                                : -PL_EINTERNAL;
     }
     return 0;
 }
 
 /* Runs a statement expected to produce no rows. */
-int pl__sq_done(pl_store_t *st, sqlite3_stmt *s, const char *what)
+int pl__sq_done(pl_store_t *st, pl_dbs_t *s, const char *what)
 {
     if (!s) return -PL_EINTERNAL;
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) return pl__sq_err(st, rc, what);
+    int rc = pl_dbs_step(s);
+    pl_dbs_reset(s);
+    if (rc != PL_DB_DONE) return pl__sq_err(st, rc, what);
     return 0;
 }
 
 /* ---- sealing helpers ---- */
 
-int pl__sq_seal_bind(pl_store_t *st, sqlite3_stmt *s, int idx, int64_t org_id, const char *aad,
+int pl__sq_seal_bind(pl_store_t *st, pl_dbs_t *s, int idx, int64_t org_id, const char *aad,
                      const void *pt, size_t len)
 {
     uint8_t *buf = NULL;
     size_t outlen = 0;
     int rc = pl__sq_seal(st, org_id, aad, pt, len, &buf, &outlen);
     if (rc < 0) return rc;
-    sqlite3_bind_blob(s, idx, buf, (int)outlen, free);
+    pl_dbs_bind_blob(s, idx, buf, (int)outlen);
+    free(buf);
     return 0;
 }
 
 /* Opens column col of s into a malloc'd NUL-terminated string. */
-int pl__sq_open_col(pl_store_t *st, sqlite3_stmt *s, int col, const char *aad, char **out,
+int pl__sq_open_col(pl_store_t *st, pl_dbs_t *s, int col, const char *aad, char **out,
                     size_t *out_len)
 {
-    const uint8_t *in = sqlite3_column_blob(s, col);
-    size_t inlen = (size_t)sqlite3_column_bytes(s, col);
+    const uint8_t *in = pl_dbs_blob(s, col);
+    size_t inlen = (size_t)pl_dbs_bytes(s, col);
     if (!in || inlen < PL_AEAD_OVERHEAD) return -PL_ECRYPTO;
     char *buf = malloc(inlen + 1);
     if (!buf) return -PL_ENOMEM;
@@ -137,7 +117,7 @@ int pl__sq_open_col(pl_store_t *st, sqlite3_stmt *s, int col, const char *aad, c
     return 0;
 }
 
-json_t *pl__sq_open_json(pl_store_t *st, sqlite3_stmt *s, int col, const char *aad)
+json_t *pl__sq_open_json(pl_store_t *st, pl_dbs_t *s, int col, const char *aad)
 {
     char *txt = NULL;
     size_t n = 0;
@@ -150,28 +130,43 @@ json_t *pl__sq_open_json(pl_store_t *st, sqlite3_stmt *s, int col, const char *a
 
 /* ---- open, migrate, transactions ---- */
 
-static int migrate(pl_store_t *st)
+static int schema_have(pl_store_t *st, int *have)
 {
+    pl_dbs_t *s = NULL;
+    *have = 0;
+    int rc = pl_db_prepare(st->db, "SELECT coalesce(max(version), 0) FROM schema_version", &s);
+    if (rc != PL_DB_OK) return pl__sq_err(st, rc, "schema version");
+    rc = pl_dbs_step(s);
+    if (rc == PL_DB_ROW) *have = pl_dbs_int(s, 0);
+    pl_dbs_finalize(s);
+    return rc == PL_DB_ROW ? 0 : pl__sq_err(st, rc, "schema version");
+}
+
+static int migrate_locked(pl_store_t *st)
+{
+    bool pg = pl_db_is_pg(st->db);
+    int version = pg ? pl_schema_pg_version : pl_schema_version;
     int rc = exec(st, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);");
-    if (rc < 0) return rc;
     int have = 0;
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db, "SELECT max(version) FROM schema_version", -1, &s, NULL))
-        return -PL_EINTERNAL;
-    if (sqlite3_step(s) == SQLITE_ROW) have = sqlite3_column_int(s, 0);
-    sqlite3_finalize(s);
-    if (have > pl_schema_version) {
-        pl_log_error("store", "database schema %d is newer than this binary (%d)", have,
-                     pl_schema_version);
+    if (rc == 0) rc = schema_have(st, &have);
+    if (rc < 0) return rc;
+    if (have > version) {
+        pl_log_error("store", "database schema %d is newer than this binary (%d)", have, version);
         return -PL_EINVAL;
     }
-    if (have == pl_schema_version) return 0;
-    if ((rc = exec(st, "BEGIN IMMEDIATE")) < 0) return rc;
-    for (int v = have; v < pl_schema_version; v++) {
-        if ((rc = exec(st, pl_schema_migrations[v])) < 0) break;
-        char sql[80];
-        snprintf(sql, sizeof sql, "INSERT INTO schema_version VALUES (%d)", v + 1);
+    if (have == version) return 0;
+    if (pg && have != 0 && have < pl_schema_pg_base) {
+        pl_log_error("store", "PostgreSQL database at schema %d predates its baseline", have);
+        return -PL_EINVAL;
+    }
+    if ((rc = pl_db_begin(st->db)) != PL_DB_OK) return pl__sq_err(st, rc, "migration begin");
+    for (int v = pg && have == 0 ? pl_schema_pg_base - 1 : have; v < version; v++) {
+        const char *sql = pg ? pl_schema_pg_migrations[v - (pl_schema_pg_base - 1)]
+                             : pl_schema_migrations[v];
         if ((rc = exec(st, sql)) < 0) break;
+        char ins[80];
+        snprintf(ins, sizeof ins, "INSERT INTO schema_version VALUES (%d)", v + 1);
+        if ((rc = exec(st, ins)) < 0) break;
         pl_log_info("store", "migrated schema to version %d", v + 1);
     }
     if (rc == 0) rc = pl__sq_audit_chain_existing(st);
@@ -184,38 +179,54 @@ static int migrate(pl_store_t *st)
     return exec(st, "COMMIT");
 }
 
+/* Nodes of a cluster start together: on PostgreSQL a session advisory lock lets one of them
+ * migrate while the others wait, then find the work done. */
+#define PG_MIGRATE_LOCK "23459720143294797"
+
+static int migrate(pl_store_t *st)
+{
+    if (!pl_db_is_pg(st->db)) return migrate_locked(st);
+    int rc = exec(st, "SELECT pg_advisory_lock(" PG_MIGRATE_LOCK ")");
+    if (rc < 0) return rc;
+    rc = migrate_locked(st);
+    exec(st, "SELECT pg_advisory_unlock(" PG_MIGRATE_LOCK ")");
+    return rc;
+}
+
 int pl_store_open(pl_store_t **out, const char *url, const uint8_t key[32])
 {
-    if (strncmp(url, "sqlite:", 7) != 0) {
-        pl_log_error("store", "unsupported store url scheme (only sqlite: in this build)");
-        return -PL_EINVAL;
-    }
-    const char *path = url + 7;
+    bool sqlite = strncmp(url, "sqlite:", 7) == 0;
+    const char *path = sqlite ? url + 7 : NULL;
     /* Create the file ourselves so it is 0600 from birth; SQLite gives -wal/-shm the same mode. */
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        pl_log_error("store", "cannot open database file %s", path);
-        return -PL_EIO;
+    if (sqlite) {
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            pl_log_error("store", "cannot open database file %s", path);
+            return -PL_EIO;
+        }
+        close(fd);
     }
-    close(fd);
     pl_store_t *st = calloc(1, sizeof *st);
     if (!st) return -PL_ENOMEM;
     memcpy(st->master, key, sizeof st->master);
-    const char *slash = strrchr(path, '/');
-    if (slash && slash > path)
+    /* The folder beside the database, where key files are looked for; PostgreSQL has none (the
+     * server names the data directory's files itself). */
+    const char *slash = path ? strrchr(path, '/') : NULL;
+    if (!path)
+        st->dir[0] = 0;
+    else if (slash && slash > path)
         snprintf(st->dir, sizeof st->dir, "%.*s", (int)(slash - path), path);
     else
         snprintf(st->dir, sizeof st->dir, "%s", slash ? "/" : ".");
-    if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
-        SQLITE_OK) {
-        pl_log_error("store", "sqlite open failed: %s", sqlite3_errmsg(st->db));
-        pl_store_close(st);
-        return -PL_EIO;
+    int rc = pl_db_open(&st->db, url);
+    if (rc < 0) {
+        free(st);
+        return rc;
     }
-    sqlite3_busy_timeout(st->db, 5000);
     /* A 64 MiB page cache and memory-mapped reads: without them every lookup on the commit
      * path copies pages from the kernel (measured as the storage thread's main cost). */
-    int rc = exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+    if (sqlite)
+        rc = exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
                       "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; "
                       "PRAGMA cache_size=-65536; PRAGMA mmap_size=268435456;");
     if (rc == 0) rc = migrate(st);
@@ -232,8 +243,7 @@ int pl_store_open(pl_store_t **out, const char *url, const uint8_t key[32])
 void pl_store_close(pl_store_t *st)
 {
     if (!st) return;
-    for (int i = 0; i < st->n_stmts; i++) sqlite3_finalize(st->stmts[i]);
-    if (st->db) sqlite3_close(st->db);
+    pl_db_close(st->db);
     pl__sq_audit_close(st);
     pl__sq_keys_close(st);
     free(st);
@@ -241,16 +251,17 @@ void pl_store_close(pl_store_t *st)
 
 int pl_store_health(pl_store_t *st)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT count(*) FROM schema_version");
+    pl_dbs_t *s = pl__sq_stmt(st, "SELECT count(*) FROM schema_version");
     if (!s) return -PL_EIO;
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW ? 0 : -PL_EIO;
+    int rc = pl_dbs_step(s);
+    pl_dbs_reset(s);
+    return rc == PL_DB_ROW ? 0 : -PL_EIO;
 }
 
 int pl_store_begin(pl_store_t *st)
 {
-    return exec(st, "BEGIN IMMEDIATE");
+    int rc = pl_db_begin(st->db);
+    return rc == PL_DB_OK ? 0 : pl__sq_err(st, rc, "begin");
 }
 int pl_store_commit(pl_store_t *st)
 {
@@ -278,53 +289,53 @@ int pl_store_rollback_to(pl_store_t *st)
 
 int pl_store_org_create(pl_store_t *st, const pl_org_t *org, int64_t *id)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "INSERT INTO orgs (code, name, kind, parent_id, "
+    pl_dbs_t *s = pl__sq_stmt(st, "INSERT INTO orgs (code, name, kind, parent_id, "
                             "response_target_minutes, require_totp, created_at) "
                             "VALUES (?,?,?,?,?,?,?)");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_text(s, 1, org->code, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 2, org->name, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 3, org->kind, -1, SQLITE_TRANSIENT);
+    pl_dbs_bind_text(s, 1, org->code, -1);
+    pl_dbs_bind_text(s, 2, org->name, -1);
+    pl_dbs_bind_text(s, 3, org->kind, -1);
     if (org->parent_id > 0)
-        sqlite3_bind_int64(s, 4, org->parent_id);
+        pl_dbs_bind_int64(s, 4, org->parent_id);
     else
-        sqlite3_bind_null(s, 4);
-    sqlite3_bind_int(s, 5, org->response_target_minutes);
-    sqlite3_bind_int(s, 6, org->require_totp);
-    sqlite3_bind_int64(s, 7, pl_now_ms());
+        pl_dbs_bind_null(s, 4);
+    pl_dbs_bind_int(s, 5, org->response_target_minutes);
+    pl_dbs_bind_int(s, 6, org->require_totp);
+    pl_dbs_bind_int64(s, 7, pl_now_ms());
     int rc = pl__sq_done(st, s, "org create");
-    if (rc == 0 && id) *id = sqlite3_last_insert_rowid(st->db);
+    if (rc == 0 && id) *id = pl_db_last_id(st->db);
     return rc;
 }
 
-static void org_row(sqlite3_stmt *s, pl_org_t *o)
+static void org_row(pl_dbs_t *s, pl_org_t *o)
 {
     memset(o, 0, sizeof *o);
-    o->id = sqlite3_column_int64(s, 0);
-    snprintf(o->code, sizeof o->code, "%s", (const char *)sqlite3_column_text(s, 1));
-    snprintf(o->name, sizeof o->name, "%s", (const char *)sqlite3_column_text(s, 2));
-    snprintf(o->kind, sizeof o->kind, "%s", (const char *)sqlite3_column_text(s, 3));
-    o->parent_id = sqlite3_column_int64(s, 4);
-    o->response_target_minutes = sqlite3_column_int(s, 5);
-    o->require_totp = sqlite3_column_int(s, 6) != 0;
+    o->id = pl_dbs_int64(s, 0);
+    snprintf(o->code, sizeof o->code, "%s", (const char *)pl_dbs_text(s, 1));
+    snprintf(o->name, sizeof o->name, "%s", (const char *)pl_dbs_text(s, 2));
+    snprintf(o->kind, sizeof o->kind, "%s", (const char *)pl_dbs_text(s, 3));
+    o->parent_id = pl_dbs_int64(s, 4);
+    o->response_target_minutes = pl_dbs_int(s, 5);
+    o->require_totp = pl_dbs_int(s, 6) != 0;
 }
 
-static int org_one(pl_store_t *st, sqlite3_stmt *s, pl_org_t *out)
+static int org_one(pl_store_t *st, pl_dbs_t *s, pl_org_t *out)
 {
     if (!s) return -PL_EINTERNAL;
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) org_row(s, out);
-    sqlite3_reset(s);
-    if (rc == SQLITE_ROW) return 0;
-    return rc == SQLITE_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "org get");
+    int rc = pl_dbs_step(s);
+    if (rc == PL_DB_ROW) org_row(s, out);
+    pl_dbs_reset(s);
+    if (rc == PL_DB_ROW) return 0;
+    return rc == PL_DB_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "org get");
 }
 
 int pl_store_org_get(pl_store_t *st, int64_t id, pl_org_t *out)
 {
     static const char sql[] = "SELECT id, code, name, kind, coalesce(parent_id,0), "
                               "response_target_minutes, require_totp FROM orgs WHERE id = ?";
-    sqlite3_stmt *s = pl__sq_stmt(st, sql);
-    if (s) sqlite3_bind_int64(s, 1, id);
+    pl_dbs_t *s = pl__sq_stmt(st, sql);
+    if (s) pl_dbs_bind_int64(s, 1, id);
     return org_one(st, s, out);
 }
 
@@ -332,8 +343,8 @@ int pl_store_org_by_code(pl_store_t *st, const char *code, pl_org_t *out)
 {
     static const char sql[] = "SELECT id, code, name, kind, coalesce(parent_id,0), "
                               "response_target_minutes, require_totp FROM orgs WHERE code = ?";
-    sqlite3_stmt *s = pl__sq_stmt(st, sql);
-    if (s) sqlite3_bind_text(s, 1, code, -1, SQLITE_TRANSIENT);
+    pl_dbs_t *s = pl__sq_stmt(st, sql);
+    if (s) pl_dbs_bind_text(s, 1, code, -1);
     return org_one(st, s, out);
 }
 
@@ -348,12 +359,12 @@ int pl_store_org_set(pl_store_t *st, int64_t id, const char *field, const char *
         sql = "UPDATE orgs SET name = ?2 WHERE id = ?1";
     else
         return -PL_EINVAL;
-    sqlite3_stmt *s = pl__sq_stmt(st, sql);
+    pl_dbs_t *s = pl__sq_stmt(st, sql);
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_text(s, 2, value, -1, SQLITE_TRANSIENT);
+    pl_dbs_bind_int64(s, 1, id);
+    pl_dbs_bind_text(s, 2, value, -1);
     int rc = pl__sq_done(st, s, "org set");
-    if (rc == 0 && sqlite3_changes(st->db) == 0) return -PL_ENOTFOUND;
+    if (rc == 0 && pl_db_changes(st->db) == 0) return -PL_ENOTFOUND;
     return rc;
 }
 
@@ -367,18 +378,18 @@ static json_t *org_json(const pl_org_t *o)
 
 int pl_store_org_list(pl_store_t *st, json_t **out)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT id, code, name, kind, coalesce(parent_id,0), "
+    pl_dbs_t *s = pl__sq_stmt(st, "SELECT id, code, name, kind, coalesce(parent_id,0), "
                             "response_target_minutes, require_totp FROM orgs ORDER BY id");
     if (!s) return -PL_EINTERNAL;
     json_t *arr = json_array();
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = pl_dbs_step(s)) == PL_DB_ROW) {
         pl_org_t o;
         org_row(s, &o);
         json_array_append_new(arr, org_json(&o));
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
+    pl_dbs_reset(s);
+    if (rc != PL_DB_DONE) {
         json_decref(arr);
         return pl__sq_err(st, rc, "org list");
     }
@@ -411,25 +422,25 @@ static int user_insert(pl_store_t *st, pl_user_kind_t kind, const char *username
                        const char *display_name, const char *password_hash, const char *nhs_number,
                        const char *dob, int64_t practice_id, int64_t *id)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "INSERT INTO users (kind, username, display_name, "
+    pl_dbs_t *s = pl__sq_stmt(st, "INSERT INTO users (kind, username, display_name, "
                                       "password_hash, created_at) VALUES (?,?,?,?,?)");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int(s, 1, (int)kind);
-    sqlite3_bind_text(s, 2, username, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 3, display_name, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 4, password_hash, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 5, pl_now_ms());
+    pl_dbs_bind_int(s, 1, (int)kind);
+    pl_dbs_bind_text(s, 2, username, -1);
+    pl_dbs_bind_text(s, 3, display_name, -1);
+    pl_dbs_bind_text(s, 4, password_hash, -1);
+    pl_dbs_bind_int64(s, 5, pl_now_ms());
     int rc = pl__sq_done(st, s, "user create");
     if (rc < 0) return rc;
-    int64_t uid = sqlite3_last_insert_rowid(st->db);
+    int64_t uid = pl_db_last_id(st->db);
     if (kind == PL_USER_PATIENT) {
         s = pl__sq_stmt(st, "INSERT INTO patients (user_id, nhs_number, dob, practice_id) "
                             "VALUES (?,?,?,?)");
         if (!s) return -PL_EINTERNAL;
-        sqlite3_bind_int64(s, 1, uid);
-        sqlite3_bind_text(s, 2, nhs_number, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(s, 3, dob, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(s, 4, practice_id);
+        pl_dbs_bind_int64(s, 1, uid);
+        pl_dbs_bind_text(s, 2, nhs_number, -1);
+        pl_dbs_bind_text(s, 3, dob, -1);
+        pl_dbs_bind_int64(s, 4, practice_id);
         if ((rc = pl__sq_done(st, s, "patient create")) < 0) return rc;
     }
     if (id) *id = uid;
@@ -441,25 +452,25 @@ int pl_store_user_by_username(pl_store_t *st, const char *username, pl_user_t *o
     static const char sql[] = "SELECT id, kind, username, password_hash, disabled, totp_enabled, "
                               "totp_secret, totp_last_step, guest_role IS NOT NULL FROM users "
                               "WHERE username = ?";
-    sqlite3_stmt *s = pl__sq_stmt(st, sql);
+    pl_dbs_t *s = pl__sq_stmt(st, sql);
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_text(s, 1, username, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(s);
-    if (rc != SQLITE_ROW) {
-        sqlite3_reset(s);
-        return rc == SQLITE_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "user get");
+    pl_dbs_bind_text(s, 1, username, -1);
+    int rc = pl_dbs_step(s);
+    if (rc != PL_DB_ROW) {
+        pl_dbs_reset(s);
+        return rc == PL_DB_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "user get");
     }
     memset(out, 0, sizeof *out);
-    out->id = sqlite3_column_int64(s, 0);
-    out->kind = sqlite3_column_int(s, 8) ? PL_USER_GUEST : (pl_user_kind_t)sqlite3_column_int(s, 1);
-    snprintf(out->username, sizeof out->username, "%s", (const char *)sqlite3_column_text(s, 2));
+    out->id = pl_dbs_int64(s, 0);
+    out->kind = pl_dbs_int(s, 8) ? PL_USER_GUEST : (pl_user_kind_t)pl_dbs_int(s, 1);
+    snprintf(out->username, sizeof out->username, "%s", (const char *)pl_dbs_text(s, 2));
     snprintf(out->password_hash, sizeof out->password_hash, "%s",
-             (const char *)sqlite3_column_text(s, 3));
-    out->disabled = sqlite3_column_int(s, 4) != 0;
-    out->totp_enabled = sqlite3_column_int(s, 5) != 0;
-    out->totp_last_step = sqlite3_column_int64(s, 7);
+             (const char *)pl_dbs_text(s, 3));
+    out->disabled = pl_dbs_int(s, 4) != 0;
+    out->totp_enabled = pl_dbs_int(s, 5) != 0;
+    out->totp_last_step = pl_dbs_int64(s, 7);
     rc = 0;
-    if (sqlite3_column_type(s, 6) == SQLITE_BLOB) {
+    if (pl_dbs_type(s, 6) == PL_DB_BLOB) {
         char aad[40], *sec = NULL;
         size_t n = 0;
         snprintf(aad, sizeof aad, "totp:%lld", (long long)out->id);
@@ -473,34 +484,34 @@ int pl_store_user_by_username(pl_store_t *st, const char *username, pl_user_t *o
             free(sec);
         }
     }
-    sqlite3_reset(s);
+    pl_dbs_reset(s);
     return rc;
 }
 
 int pl_store_user_set_password(pl_store_t *st, int64_t user_id, const char *password_hash)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "UPDATE users SET password_hash = ? WHERE id = ?");
+    pl_dbs_t *s = pl__sq_stmt(st, "UPDATE users SET password_hash = ? WHERE id = ?");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_text(s, 1, password_hash, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 2, user_id);
+    pl_dbs_bind_text(s, 1, password_hash, -1);
+    pl_dbs_bind_int64(s, 2, user_id);
     int rc = pl__sq_done(st, s, "user set password");
-    return rc == 0 && sqlite3_changes(st->db) == 0 ? -PL_ENOTFOUND : rc;
+    return rc == 0 && pl_db_changes(st->db) == 0 ? -PL_ENOTFOUND : rc;
 }
 
 int pl_store_user_set_disabled(pl_store_t *st, int64_t user_id, bool disabled)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "UPDATE users SET disabled = ? WHERE id = ?");
+    pl_dbs_t *s = pl__sq_stmt(st, "UPDATE users SET disabled = ? WHERE id = ?");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int(s, 1, disabled);
-    sqlite3_bind_int64(s, 2, user_id);
+    pl_dbs_bind_int(s, 1, disabled);
+    pl_dbs_bind_int64(s, 2, user_id);
     int rc = pl__sq_done(st, s, "user set disabled");
-    return rc == 0 && sqlite3_changes(st->db) == 0 ? -PL_ENOTFOUND : rc;
+    return rc == 0 && pl_db_changes(st->db) == 0 ? -PL_ENOTFOUND : rc;
 }
 
 int pl_store_user_set_totp(pl_store_t *st, int64_t user_id, const uint8_t *secret, size_t len,
                            bool enabled, int64_t last_step)
 {
-    sqlite3_stmt *s = pl__sq_stmt(
+    pl_dbs_t *s = pl__sq_stmt(
         st, "UPDATE users SET totp_secret = ?, totp_enabled = ?, totp_last_step = ? WHERE id = ?");
     if (!s) return -PL_EINTERNAL;
     if (secret && len) {
@@ -510,41 +521,41 @@ int pl_store_user_set_totp(pl_store_t *st, int64_t user_id, const uint8_t *secre
         int rc = pl__sq_seal_bind(st, s, 1, 0, aad, secret, len);
         if (rc < 0) return rc;
     } else {
-        sqlite3_bind_null(s, 1);
+        pl_dbs_bind_null(s, 1);
     }
-    sqlite3_bind_int(s, 2, enabled);
-    sqlite3_bind_int64(s, 3, last_step);
-    sqlite3_bind_int64(s, 4, user_id);
+    pl_dbs_bind_int(s, 2, enabled);
+    pl_dbs_bind_int64(s, 3, last_step);
+    pl_dbs_bind_int64(s, 4, user_id);
     return pl__sq_done(st, s, "user set totp");
 }
 
-static json_t *user_row_json(sqlite3_stmt *s)
+static json_t *user_row_json(pl_dbs_t *s)
 {
-    int kind = sqlite3_column_type(s, 6) != SQLITE_NULL ? PL_USER_GUEST : sqlite3_column_int(s, 1);
-    json_t *u = json_pack("{sI ss ss ss sb}", "id", (json_int_t)sqlite3_column_int64(s, 0), "kind",
+    int kind = pl_dbs_type(s, 6) != PL_DB_NULL ? PL_USER_GUEST : pl_dbs_int(s, 1);
+    json_t *u = json_pack("{sI ss ss ss sb}", "id", (json_int_t)pl_dbs_int64(s, 0), "kind",
                           kind == PL_USER_PATIENT ? "patient"
                           : kind == PL_USER_GUEST ? "guest"
                                                   : "staff",
                           "username",
-                          (const char *)sqlite3_column_text(s, 2), "display_name",
-                          (const char *)sqlite3_column_text(s, 3), "disabled",
-                          sqlite3_column_int(s, 4) != 0);
-    if (kind == PL_USER_PATIENT && sqlite3_column_type(s, 5) != SQLITE_NULL)
-        json_object_set_new(u, "practice_id", json_integer(sqlite3_column_int64(s, 5)));
+                          (const char *)pl_dbs_text(s, 2), "display_name",
+                          (const char *)pl_dbs_text(s, 3), "disabled",
+                          pl_dbs_int(s, 4) != 0);
+    if (kind == PL_USER_PATIENT && pl_dbs_type(s, 5) != PL_DB_NULL)
+        json_object_set_new(u, "practice_id", json_integer(pl_dbs_int64(s, 5)));
     return u;
 }
 
 int pl_store_user_list(pl_store_t *st, json_t **out)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT u.id, u.kind, u.username, u.display_name, "
+    pl_dbs_t *s = pl__sq_stmt(st, "SELECT u.id, u.kind, u.username, u.display_name, "
                                       "u.disabled, p.practice_id, u.guest_role FROM users u "
                                       "LEFT JOIN patients p ON p.user_id = u.id ORDER BY u.id");
     if (!s) return -PL_EINTERNAL;
     json_t *arr = json_array();
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) json_array_append_new(arr, user_row_json(s));
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
+    while ((rc = pl_dbs_step(s)) == PL_DB_ROW) json_array_append_new(arr, user_row_json(s));
+    pl_dbs_reset(s);
+    if (rc != PL_DB_DONE) {
         json_decref(arr);
         return pl__sq_err(st, rc, "user list");
     }
@@ -554,80 +565,80 @@ int pl_store_user_list(pl_store_t *st, json_t **out)
 
 int pl_store_user_json(pl_store_t *st, int64_t user_id, json_t **out)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT u.id, u.kind, u.username, u.display_name, "
+    pl_dbs_t *s = pl__sq_stmt(st, "SELECT u.id, u.kind, u.username, u.display_name, "
                                       "u.disabled, p.practice_id, u.guest_role FROM users u "
                                       "LEFT JOIN patients p ON p.user_id = u.id WHERE u.id = ?");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, user_id);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) *out = user_row_json(s);
-    sqlite3_reset(s);
-    if (rc == SQLITE_ROW) return 0;
-    return rc == SQLITE_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "user json");
+    pl_dbs_bind_int64(s, 1, user_id);
+    int rc = pl_dbs_step(s);
+    if (rc == PL_DB_ROW) *out = user_row_json(s);
+    pl_dbs_reset(s);
+    if (rc == PL_DB_ROW) return 0;
+    return rc == PL_DB_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "user json");
 }
 
 int pl_store_membership_add(pl_store_t *st, int64_t user_id, int64_t org_id, unsigned role)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "INSERT INTO memberships (user_id, org_id, roles) "
+    pl_dbs_t *s = pl__sq_stmt(st, "INSERT INTO memberships (user_id, org_id, roles) "
                                       "VALUES (?1,?2,?3) ON CONFLICT (user_id, org_id) "
-                                      "DO UPDATE SET roles = roles | ?3");
+                                      "DO UPDATE SET roles = memberships.roles | ?3");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, user_id);
-    sqlite3_bind_int64(s, 2, org_id);
-    sqlite3_bind_int(s, 3, (int)role);
+    pl_dbs_bind_int64(s, 1, user_id);
+    pl_dbs_bind_int64(s, 2, org_id);
+    pl_dbs_bind_int(s, 3, (int)role);
     return pl__sq_done(st, s, "membership add");
 }
 
 int pl_store_actor_load(pl_store_t *st, int64_t user_id, pl_actor_t *out)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT u.kind, u.username, u.display_name, u.disabled, "
+    pl_dbs_t *s = pl__sq_stmt(st, "SELECT u.kind, u.username, u.display_name, u.disabled, "
                                       "coalesce(p.practice_id, 0), u.guest_role FROM users u "
                                       "LEFT JOIN patients p ON p.user_id = u.id WHERE u.id = ?");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, user_id);
-    int rc = sqlite3_step(s);
-    if (rc != SQLITE_ROW) {
-        sqlite3_reset(s);
-        return rc == SQLITE_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "actor load");
+    pl_dbs_bind_int64(s, 1, user_id);
+    int rc = pl_dbs_step(s);
+    if (rc != PL_DB_ROW) {
+        pl_dbs_reset(s);
+        return rc == PL_DB_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "actor load");
     }
     memset(out, 0, sizeof *out);
     out->user_id = user_id;
-    out->kind = (pl_user_kind_t)sqlite3_column_int(s, 0);
-    snprintf(out->username, sizeof out->username, "%s", (const char *)sqlite3_column_text(s, 1));
+    out->kind = (pl_user_kind_t)pl_dbs_int(s, 0);
+    snprintf(out->username, sizeof out->username, "%s", (const char *)pl_dbs_text(s, 1));
     snprintf(out->display_name, sizeof out->display_name, "%s",
-             (const char *)sqlite3_column_text(s, 2));
-    bool disabled = sqlite3_column_int(s, 3) != 0;
-    out->practice_id = sqlite3_column_int64(s, 4);
-    const char *guest = (const char *)sqlite3_column_text(s, 5);
+             (const char *)pl_dbs_text(s, 2));
+    bool disabled = pl_dbs_int(s, 3) != 0;
+    out->practice_id = pl_dbs_int64(s, 4);
+    const char *guest = (const char *)pl_dbs_text(s, 5);
     if (guest) {
         out->kind = PL_USER_GUEST;
         snprintf(out->guest_role, sizeof out->guest_role, "%s", guest);
     }
-    sqlite3_reset(s);
+    pl_dbs_reset(s);
     if (disabled) return -PL_EAUTH;
     if (guest) return 0; /* a guest belongs to no organisation, whatever the table says */
     s = pl__sq_stmt(st, "SELECT org_id, roles FROM memberships WHERE user_id = ? ORDER BY org_id");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, user_id);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW && out->n_orgs < PL_ACTOR_MAX_ORGS) {
-        out->orgs[out->n_orgs].org_id = sqlite3_column_int64(s, 0);
-        out->orgs[out->n_orgs].roles = (unsigned)sqlite3_column_int(s, 1);
+    pl_dbs_bind_int64(s, 1, user_id);
+    while ((rc = pl_dbs_step(s)) == PL_DB_ROW && out->n_orgs < PL_ACTOR_MAX_ORGS) {
+        out->orgs[out->n_orgs].org_id = pl_dbs_int64(s, 0);
+        out->orgs[out->n_orgs].roles = (unsigned)pl_dbs_int(s, 1);
         out->n_orgs++;
     }
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : pl__sq_err(st, rc, "actor orgs");
+    pl_dbs_reset(s);
+    return rc == PL_DB_ROW || rc == PL_DB_DONE ? 0 : pl__sq_err(st, rc, "actor orgs");
 }
 
 int pl_store_patient_by_nhs(pl_store_t *st, const char *nhs, int64_t *user_id)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT user_id FROM patients WHERE nhs_number = ?");
+    pl_dbs_t *s = pl__sq_stmt(st, "SELECT user_id FROM patients WHERE nhs_number = ?");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_text(s, 1, nhs, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) *user_id = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    if (rc == SQLITE_ROW) return 0;
-    return rc == SQLITE_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "patient by nhs");
+    pl_dbs_bind_text(s, 1, nhs, -1);
+    int rc = pl_dbs_step(s);
+    if (rc == PL_DB_ROW) *user_id = pl_dbs_int64(s, 0);
+    pl_dbs_reset(s);
+    if (rc == PL_DB_ROW) return 0;
+    return rc == PL_DB_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "patient by nhs");
 }
 
 /* ---- sessions ---- */
@@ -635,57 +646,57 @@ int pl_store_patient_by_nhs(pl_store_t *st, const char *nhs, int64_t *user_id)
 int pl_store_session_create(pl_store_t *st, const char *token_hash, int64_t user_id, int64_t now,
                             int64_t expires_at)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "INSERT INTO sessions (token_hash, user_id, created_at, "
+    pl_dbs_t *s = pl__sq_stmt(st, "INSERT INTO sessions (token_hash, user_id, created_at, "
                                       "last_seen_at, expires_at) VALUES (?,?,?,?,?)");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_text(s, 1, token_hash, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 2, user_id);
-    sqlite3_bind_int64(s, 3, now);
-    sqlite3_bind_int64(s, 4, now);
-    sqlite3_bind_int64(s, 5, expires_at);
+    pl_dbs_bind_text(s, 1, token_hash, -1);
+    pl_dbs_bind_int64(s, 2, user_id);
+    pl_dbs_bind_int64(s, 3, now);
+    pl_dbs_bind_int64(s, 4, now);
+    pl_dbs_bind_int64(s, 5, expires_at);
     return pl__sq_done(st, s, "session create");
 }
 
 int pl_store_session_get(pl_store_t *st, const char *token_hash, pl_session_row_t *out)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT user_id, created_at, last_seen_at, expires_at "
+    pl_dbs_t *s = pl__sq_stmt(st, "SELECT user_id, created_at, last_seen_at, expires_at "
                                       "FROM sessions WHERE token_hash = ?");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_text(s, 1, token_hash, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        out->user_id = sqlite3_column_int64(s, 0);
-        out->created_at = sqlite3_column_int64(s, 1);
-        out->last_seen_at = sqlite3_column_int64(s, 2);
-        out->expires_at = sqlite3_column_int64(s, 3);
+    pl_dbs_bind_text(s, 1, token_hash, -1);
+    int rc = pl_dbs_step(s);
+    if (rc == PL_DB_ROW) {
+        out->user_id = pl_dbs_int64(s, 0);
+        out->created_at = pl_dbs_int64(s, 1);
+        out->last_seen_at = pl_dbs_int64(s, 2);
+        out->expires_at = pl_dbs_int64(s, 3);
     }
-    sqlite3_reset(s);
-    if (rc == SQLITE_ROW) return 0;
-    return rc == SQLITE_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "session get");
+    pl_dbs_reset(s);
+    if (rc == PL_DB_ROW) return 0;
+    return rc == PL_DB_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "session get");
 }
 
 int pl_store_session_touch(pl_store_t *st, const char *token_hash, int64_t now)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?");
+    pl_dbs_t *s = pl__sq_stmt(st, "UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, now);
-    sqlite3_bind_text(s, 2, token_hash, -1, SQLITE_TRANSIENT);
+    pl_dbs_bind_int64(s, 1, now);
+    pl_dbs_bind_text(s, 2, token_hash, -1);
     int rc = pl__sq_done(st, s, "session touch");
-    return rc == 0 && sqlite3_changes(st->db) == 0 ? -PL_ENOTFOUND : rc;
+    return rc == 0 && pl_db_changes(st->db) == 0 ? -PL_ENOTFOUND : rc;
 }
 
 int pl_store_session_delete(pl_store_t *st, const char *token_hash)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "DELETE FROM sessions WHERE token_hash = ?");
+    pl_dbs_t *s = pl__sq_stmt(st, "DELETE FROM sessions WHERE token_hash = ?");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_text(s, 1, token_hash, -1, SQLITE_TRANSIENT);
+    pl_dbs_bind_text(s, 1, token_hash, -1);
     return pl__sq_done(st, s, "session delete");
 }
 
 int pl_store_sessions_delete_user(pl_store_t *st, int64_t user_id)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "DELETE FROM sessions WHERE user_id = ?");
+    pl_dbs_t *s = pl__sq_stmt(st, "DELETE FROM sessions WHERE user_id = ?");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, user_id);
+    pl_dbs_bind_int64(s, 1, user_id);
     return pl__sq_done(st, s, "sessions delete user");
 }

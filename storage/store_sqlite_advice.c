@@ -9,35 +9,35 @@
 #include <stdlib.h>
 #include <string.h>
 
-static json_t *opt_int(sqlite3_stmt *s, int col)
+static json_t *opt_int(pl_dbs_t *s, int col)
 {
-    return sqlite3_column_type(s, col) == SQLITE_NULL ? json_null()
-                                                      : json_integer(sqlite3_column_int64(s, col));
+    return pl_dbs_type(s, col) == PL_DB_NULL ? json_null()
+                                                      : json_integer(pl_dbs_int64(s, col));
 }
 
-static int64_t col64(sqlite3_stmt *s, int col)
+static int64_t col64(pl_dbs_t *s, int col)
 {
-    return sqlite3_column_type(s, col) == SQLITE_NULL ? 0 : sqlite3_column_int64(s, col);
+    return pl_dbs_type(s, col) == PL_DB_NULL ? 0 : pl_dbs_int64(s, col);
 }
 
 /* Runs an UPDATE meant for exactly one row in a given state: -PL_ECONFLICT when no row was in
  * it (any more). */
-static int update_one(pl_store_t *st, sqlite3_stmt *s, const char *what)
+static int update_one(pl_store_t *st, pl_dbs_t *s, const char *what)
 {
     int rc = pl__sq_done(st, s, what);
     if (rc < 0) return rc;
-    return sqlite3_changes(st->db) == 1 ? 0 : -PL_ECONFLICT;
+    return pl_db_changes(st->db) == 1 ? 0 : -PL_ECONFLICT;
 }
 
 /* Binds the organisations as a JSON array, for "IN (SELECT value FROM json_each(?))". */
-static int bind_ids(sqlite3_stmt *s, int idx, const int64_t *org_ids, int n_orgs)
+static int bind_ids(pl_dbs_t *s, int idx, const int64_t *org_ids, int n_orgs)
 {
     json_t *ids = json_array();
     for (int i = 0; i < n_orgs; i++) json_array_append_new(ids, json_integer(org_ids[i]));
     char *txt = json_dumps(ids, JSON_COMPACT);
     json_decref(ids);
     if (!txt) return -PL_ENOMEM;
-    sqlite3_bind_text(s, idx, txt, -1, SQLITE_TRANSIENT);
+    pl_dbs_bind_text(s, idx, txt, -1);
     free(txt);
     return 0;
 }
@@ -49,70 +49,70 @@ int pl_store_service_set(pl_store_t *st, int64_t org_id, const json_t *specialti
 {
     char *txt = json_dumps(specialties, JSON_COMPACT);
     if (!txt) return -PL_ENOMEM;
-    sqlite3_stmt *s = pl__sq_stmt(st, "UPDATE orgs SET specialties = ?, routine_target_hours = ?, "
+    pl_dbs_t *s = pl__sq_stmt(st, "UPDATE orgs SET specialties = ?, routine_target_hours = ?, "
                                       "urgent_target_hours = ? WHERE id = ? AND "
                                       "kind = 'specialist_service'");
     if (!s) {
         free(txt);
         return -PL_EINTERNAL;
     }
-    sqlite3_bind_text(s, 1, txt, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(s, 2, routine_target_hours);
-    sqlite3_bind_int(s, 3, urgent_target_hours);
-    sqlite3_bind_int64(s, 4, org_id);
+    pl_dbs_bind_text(s, 1, txt, -1);
+    pl_dbs_bind_int(s, 2, routine_target_hours);
+    pl_dbs_bind_int(s, 3, urgent_target_hours);
+    pl_dbs_bind_int64(s, 4, org_id);
     free(txt);
     int rc = pl__sq_done(st, s, "service set");
-    if (rc == 0 && sqlite3_changes(st->db) != 1) return -PL_ENOTFOUND;
+    if (rc == 0 && pl_db_changes(st->db) != 1) return -PL_ENOTFOUND;
     return rc;
 }
 
 int pl_store_service_get(pl_store_t *st, int64_t org_id, pl_service_t *out)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT id, name, code, coalesce(specialties, '[]'), "
+    pl_dbs_t *s = pl__sq_stmt(st, "SELECT id, name, code, coalesce(specialties, '[]'), "
                                       "routine_target_hours, urgent_target_hours FROM orgs "
                                       "WHERE id = ? AND kind = 'specialist_service'");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, org_id);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
+    pl_dbs_bind_int64(s, 1, org_id);
+    int rc = pl_dbs_step(s);
+    if (rc == PL_DB_ROW) {
         memset(out, 0, sizeof *out);
-        out->id = sqlite3_column_int64(s, 0);
-        snprintf(out->name, sizeof out->name, "%s", (const char *)sqlite3_column_text(s, 1));
-        snprintf(out->code, sizeof out->code, "%s", (const char *)sqlite3_column_text(s, 2));
-        out->specialties = json_loads((const char *)sqlite3_column_text(s, 3), 0, NULL);
+        out->id = pl_dbs_int64(s, 0);
+        snprintf(out->name, sizeof out->name, "%s", (const char *)pl_dbs_text(s, 1));
+        snprintf(out->code, sizeof out->code, "%s", (const char *)pl_dbs_text(s, 2));
+        out->specialties = json_loads((const char *)pl_dbs_text(s, 3), 0, NULL);
         if (!json_is_array(out->specialties)) {
             json_decref(out->specialties);
             out->specialties = json_array();
         }
-        out->routine_target_hours = sqlite3_column_int(s, 4);
-        out->urgent_target_hours = sqlite3_column_int(s, 5);
+        out->routine_target_hours = pl_dbs_int(s, 4);
+        out->urgent_target_hours = pl_dbs_int(s, 5);
     }
-    sqlite3_reset(s);
-    if (rc == SQLITE_ROW) return 0;
-    return rc == SQLITE_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "service get");
+    pl_dbs_reset(s);
+    if (rc == PL_DB_ROW) return 0;
+    return rc == PL_DB_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "service get");
 }
 
 int pl_store_service_list(pl_store_t *st, json_t **out)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT id, code, name, coalesce(specialties, '[]'), "
+    pl_dbs_t *s = pl__sq_stmt(st, "SELECT id, code, name, coalesce(specialties, '[]'), "
                                       "routine_target_hours, urgent_target_hours FROM orgs "
                                       "WHERE kind = 'specialist_service' ORDER BY name, id");
     if (!s) return -PL_EINTERNAL;
     json_t *arr = json_array();
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        json_t *sp = json_loads((const char *)sqlite3_column_text(s, 3), 0, NULL);
+    while ((rc = pl_dbs_step(s)) == PL_DB_ROW) {
+        json_t *sp = json_loads((const char *)pl_dbs_text(s, 3), 0, NULL);
         json_array_append_new(
-            arr, json_pack("{sI ss ss so si si}", "id", (json_int_t)sqlite3_column_int64(s, 0),
-                           "code", (const char *)sqlite3_column_text(s, 1), "name",
-                           (const char *)sqlite3_column_text(s, 2), "specialties",
+            arr, json_pack("{sI ss ss so si si}", "id", (json_int_t)pl_dbs_int64(s, 0),
+                           "code", (const char *)pl_dbs_text(s, 1), "name",
+                           (const char *)pl_dbs_text(s, 2), "specialties",
                            json_is_array(sp) ? sp : json_array(), "routine_target_hours",
-                           sqlite3_column_int(s, 4), "urgent_target_hours",
-                           sqlite3_column_int(s, 5)));
+                           pl_dbs_int(s, 4), "urgent_target_hours",
+                           pl_dbs_int(s, 5)));
         if (!json_is_array(sp)) json_decref(sp);
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
+    pl_dbs_reset(s);
+    if (rc != PL_DB_DONE) {
         json_decref(arr);
         return pl__sq_err(st, rc, "service list");
     }
@@ -126,18 +126,18 @@ int pl_store_service_list(pl_store_t *st, json_t **out)
     "a.id, a.practice_id, a.service_id, a.shares, a.starts_at, a.ends_at, a.proposed_by, "         \
     "a.proposed_org_id, a.proposed_at, a.accepted_by, a.accepted_at, a.ended_by, a.ended_at "
 
-static void agreement_row(sqlite3_stmt *s, pl_agreement_t *a)
+static void agreement_row(pl_dbs_t *s, pl_agreement_t *a)
 {
     memset(a, 0, sizeof *a);
-    a->id = sqlite3_column_int64(s, 0);
-    a->practice_id = sqlite3_column_int64(s, 1);
-    a->service_id = sqlite3_column_int64(s, 2);
-    snprintf(a->shares, sizeof a->shares, "%s", (const char *)sqlite3_column_text(s, 3));
-    a->starts_at = sqlite3_column_int64(s, 4);
-    a->ends_at = sqlite3_column_int64(s, 5);
-    a->proposed_by = sqlite3_column_int64(s, 6);
-    a->proposed_org_id = sqlite3_column_int64(s, 7);
-    a->proposed_at = sqlite3_column_int64(s, 8);
+    a->id = pl_dbs_int64(s, 0);
+    a->practice_id = pl_dbs_int64(s, 1);
+    a->service_id = pl_dbs_int64(s, 2);
+    snprintf(a->shares, sizeof a->shares, "%s", (const char *)pl_dbs_text(s, 3));
+    a->starts_at = pl_dbs_int64(s, 4);
+    a->ends_at = pl_dbs_int64(s, 5);
+    a->proposed_by = pl_dbs_int64(s, 6);
+    a->proposed_org_id = pl_dbs_int64(s, 7);
+    a->proposed_at = pl_dbs_int64(s, 8);
     a->accepted_by = col64(s, 9);
     a->accepted_at = col64(s, 10);
     a->ended_by = col64(s, 11);
@@ -155,44 +155,44 @@ const char *pl_agreement_state(const pl_agreement_t *a, int64_t now)
 
 int pl_store_agreement_create(pl_store_t *st, const pl_agreement_t *a, int64_t *id)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "INSERT INTO agreements (practice_id, service_id, shares, "
+    pl_dbs_t *s = pl__sq_stmt(st, "INSERT INTO agreements (practice_id, service_id, shares, "
                                       "starts_at, ends_at, proposed_by, proposed_org_id, "
                                       "proposed_at) VALUES (?,?,?,?,?,?,?,?)");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, a->practice_id);
-    sqlite3_bind_int64(s, 2, a->service_id);
-    sqlite3_bind_text(s, 3, a->shares, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 4, a->starts_at);
-    sqlite3_bind_int64(s, 5, a->ends_at);
-    sqlite3_bind_int64(s, 6, a->proposed_by);
-    sqlite3_bind_int64(s, 7, a->proposed_org_id);
-    sqlite3_bind_int64(s, 8, a->proposed_at);
+    pl_dbs_bind_int64(s, 1, a->practice_id);
+    pl_dbs_bind_int64(s, 2, a->service_id);
+    pl_dbs_bind_text(s, 3, a->shares, -1);
+    pl_dbs_bind_int64(s, 4, a->starts_at);
+    pl_dbs_bind_int64(s, 5, a->ends_at);
+    pl_dbs_bind_int64(s, 6, a->proposed_by);
+    pl_dbs_bind_int64(s, 7, a->proposed_org_id);
+    pl_dbs_bind_int64(s, 8, a->proposed_at);
     int rc = pl__sq_done(st, s, "agreement create");
-    if (rc == 0 && id) *id = sqlite3_last_insert_rowid(st->db);
+    if (rc == 0 && id) *id = pl_db_last_id(st->db);
     return rc;
 }
 
 int pl_store_agreement_get(pl_store_t *st, int64_t id, pl_agreement_t *out)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT " AGREEMENT_COLS "FROM agreements a WHERE a.id = ?");
+    pl_dbs_t *s = pl__sq_stmt(st, "SELECT " AGREEMENT_COLS "FROM agreements a WHERE a.id = ?");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, id);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) agreement_row(s, out);
-    sqlite3_reset(s);
-    if (rc == SQLITE_ROW) return 0;
-    return rc == SQLITE_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "agreement get");
+    pl_dbs_bind_int64(s, 1, id);
+    int rc = pl_dbs_step(s);
+    if (rc == PL_DB_ROW) agreement_row(s, out);
+    pl_dbs_reset(s);
+    if (rc == PL_DB_ROW) return 0;
+    return rc == PL_DB_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "agreement get");
 }
 
 /* Stamps one of the agreement's closing columns if still open (accepted_* only before
  * acceptance). -PL_ECONFLICT when it was not in that state any more. */
 static int agreement_stamp(pl_store_t *st, const char *sql, int64_t id, int64_t by, int64_t now)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, sql);
+    pl_dbs_t *s = pl__sq_stmt(st, sql);
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, by);
-    sqlite3_bind_int64(s, 2, now);
-    sqlite3_bind_int64(s, 3, id);
+    pl_dbs_bind_int64(s, 1, by);
+    pl_dbs_bind_int64(s, 2, now);
+    pl_dbs_bind_int64(s, 3, id);
     return update_one(st, s, "agreement stamp");
 }
 
@@ -215,20 +215,20 @@ int pl_store_agreement_active(pl_store_t *st, int64_t practice_id, int64_t servi
                               int64_t now, pl_agreement_t *out)
 {
     /* The one in force now; of several, the one that lasts longest. */
-    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT " AGREEMENT_COLS "FROM agreements a WHERE "
+    pl_dbs_t *s = pl__sq_stmt(st, "SELECT " AGREEMENT_COLS "FROM agreements a WHERE "
                                       "a.practice_id = ?1 AND a.service_id = ?2 AND "
                                       "a.accepted_at IS NOT NULL AND a.ended_at IS NULL AND "
                                       "a.starts_at <= ?3 AND ?3 < a.ends_at "
                                       "ORDER BY a.ends_at DESC, a.id DESC LIMIT 1");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, practice_id);
-    sqlite3_bind_int64(s, 2, service_id);
-    sqlite3_bind_int64(s, 3, now);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) agreement_row(s, out);
-    sqlite3_reset(s);
-    if (rc == SQLITE_ROW) return 0;
-    return rc == SQLITE_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "agreement active");
+    pl_dbs_bind_int64(s, 1, practice_id);
+    pl_dbs_bind_int64(s, 2, service_id);
+    pl_dbs_bind_int64(s, 3, now);
+    int rc = pl_dbs_step(s);
+    if (rc == PL_DB_ROW) agreement_row(s, out);
+    pl_dbs_reset(s);
+    if (rc == PL_DB_ROW) return 0;
+    return rc == PL_DB_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "agreement active");
 }
 
 json_t *pl_agreement_json(const pl_agreement_t *a, int64_t now)
@@ -249,7 +249,7 @@ json_t *pl_agreement_json(const pl_agreement_t *a, int64_t now)
 int pl_store_agreement_list(pl_store_t *st, const int64_t *org_ids, int n_orgs, int64_t now,
                             json_t **out)
 {
-    sqlite3_stmt *s = pl__sq_stmt(
+    pl_dbs_t *s = pl__sq_stmt(
         st, "SELECT " AGREEMENT_COLS ", p.name, v.name FROM agreements a "
             "JOIN orgs p ON p.id = a.practice_id JOIN orgs v ON v.id = a.service_id "
             "WHERE a.practice_id IN (SELECT value FROM json_each(?1)) OR "
@@ -259,16 +259,16 @@ int pl_store_agreement_list(pl_store_t *st, const int64_t *org_ids, int n_orgs, 
     if (brc < 0) return brc;
     json_t *arr = json_array();
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = pl_dbs_step(s)) == PL_DB_ROW) {
         pl_agreement_t a;
         agreement_row(s, &a);
         json_t *j = pl_agreement_json(&a, now);
-        json_object_set_new(j, "practice_name", json_string((const char *)sqlite3_column_text(s, 13)));
-        json_object_set_new(j, "service_name", json_string((const char *)sqlite3_column_text(s, 14)));
+        json_object_set_new(j, "practice_name", json_string((const char *)pl_dbs_text(s, 13)));
+        json_object_set_new(j, "service_name", json_string((const char *)pl_dbs_text(s, 14)));
         json_array_append_new(arr, j);
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
+    pl_dbs_reset(s);
+    if (rc != PL_DB_DONE) {
         json_decref(arr);
         return pl__sq_err(st, rc, "agreement list");
     }
@@ -284,17 +284,17 @@ int pl_store_advice_create(pl_store_t *st, const pl_advice_new_t *n, int64_t *id
     /* A retry of the same request (same asker, same txn_id) finds the first. */
     char txn[96];
     snprintf(txn, sizeof txn, "advice:%lld:%s", (long long)n->created_by, n->txn_id);
-    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT a.id FROM advice_requests a JOIN conversations c "
+    pl_dbs_t *s = pl__sq_stmt(st, "SELECT a.id FROM advice_requests a JOIN conversations c "
                                       "ON c.id = a.conversation_id WHERE a.created_by = ? AND "
                                       "c.create_txn = ?");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, n->created_by);
-    sqlite3_bind_text(s, 2, txn, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) *id = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    if (rc == SQLITE_ROW) return 0;
-    if (rc != SQLITE_DONE) return pl__sq_err(st, rc, "advice txn");
+    pl_dbs_bind_int64(s, 1, n->created_by);
+    pl_dbs_bind_text(s, 2, txn, -1);
+    int rc = pl_dbs_step(s);
+    if (rc == PL_DB_ROW) *id = pl_dbs_int64(s, 0);
+    pl_dbs_reset(s);
+    if (rc == PL_DB_ROW) return 0;
+    if (rc != PL_DB_DONE) return pl__sq_err(st, rc, "advice txn");
 
     char subject[160], aad[64];
     snprintf(subject, sizeof subject, "Advice: %s", n->specialty);
@@ -303,14 +303,14 @@ int pl_store_advice_create(pl_store_t *st, const pl_advice_new_t *n, int64_t *id
                         "create_txn, waiting_since, created_at, updated_at) "
                         "VALUES (?,?,'advice',?,'in_progress',?,NULL,?,?)");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, n->practice_id);
-    sqlite3_bind_int64(s, 2, n->patient_id);
+    pl_dbs_bind_int64(s, 1, n->practice_id);
+    pl_dbs_bind_int64(s, 2, n->patient_id);
     if ((rc = pl__sq_seal_bind(st, s, 3, n->practice_id, aad, subject, strlen(subject))) < 0) return rc;
-    sqlite3_bind_text(s, 4, txn, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 5, n->now);
-    sqlite3_bind_int64(s, 6, n->now);
+    pl_dbs_bind_text(s, 4, txn, -1);
+    pl_dbs_bind_int64(s, 5, n->now);
+    pl_dbs_bind_int64(s, 6, n->now);
     if ((rc = pl__sq_done(st, s, "advice conv")) < 0) return rc;
-    int64_t conv = sqlite3_last_insert_rowid(st->db);
+    int64_t conv = pl_db_last_id(st->db);
 
     s = pl__sq_stmt(st, "INSERT INTO advice_requests (conversation_id, practice_id, service_id, "
                         "patient_id, agreement_id, specialty, urgency, question, summary, "
@@ -318,24 +318,24 @@ int pl_store_advice_create(pl_store_t *st, const pl_advice_new_t *n, int64_t *id
                         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     if (!s) return -PL_EINTERNAL;
     snprintf(aad, sizeof aad, "advice:%lld", (long long)conv);
-    sqlite3_bind_int64(s, 1, conv);
-    sqlite3_bind_int64(s, 2, n->practice_id);
-    sqlite3_bind_int64(s, 3, n->service_id);
-    sqlite3_bind_int64(s, 4, n->patient_id);
-    sqlite3_bind_int64(s, 5, n->agreement_id);
-    sqlite3_bind_text(s, 6, n->specialty, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 7, n->urgency, -1, SQLITE_TRANSIENT);
+    pl_dbs_bind_int64(s, 1, conv);
+    pl_dbs_bind_int64(s, 2, n->practice_id);
+    pl_dbs_bind_int64(s, 3, n->service_id);
+    pl_dbs_bind_int64(s, 4, n->patient_id);
+    pl_dbs_bind_int64(s, 5, n->agreement_id);
+    pl_dbs_bind_text(s, 6, n->specialty, -1);
+    pl_dbs_bind_text(s, 7, n->urgency, -1);
     if ((rc = pl__sq_seal_bind(st, s, 8, n->practice_id, aad, n->question, strlen(n->question))) < 0 ||
         (rc = pl__sq_seal_bind(st, s, 9, n->practice_id, aad, n->summary, strlen(n->summary))) < 0)
         return rc;
-    sqlite3_bind_int64(s, 10, n->consent_by);
-    sqlite3_bind_int64(s, 11, n->consent_at);
-    sqlite3_bind_int64(s, 12, n->created_by);
-    sqlite3_bind_int64(s, 13, n->now);
-    sqlite3_bind_int64(s, 14, n->due_at);
-    sqlite3_bind_int64(s, 15, n->now);
+    pl_dbs_bind_int64(s, 10, n->consent_by);
+    pl_dbs_bind_int64(s, 11, n->consent_at);
+    pl_dbs_bind_int64(s, 12, n->created_by);
+    pl_dbs_bind_int64(s, 13, n->now);
+    pl_dbs_bind_int64(s, 14, n->due_at);
+    pl_dbs_bind_int64(s, 15, n->now);
     if ((rc = pl__sq_done(st, s, "advice create")) < 0) return rc;
-    *id = sqlite3_last_insert_rowid(st->db);
+    *id = pl_db_last_id(st->db);
     *created = true;
     return 0;
 }
@@ -345,24 +345,24 @@ int pl_store_advice_create(pl_store_t *st, const pl_advice_new_t *n, int64_t *id
     "a.specialty, a.urgency, a.status, a.specialist_id, a.outcome, a.created_by, a.created_at, "   \
     "a.due_at, a.closed_at, a.consent_by, a.consent_at, a.updated_at "
 
-static void advice_row(sqlite3_stmt *s, pl_advice_t *a)
+static void advice_row(pl_dbs_t *s, pl_advice_t *a)
 {
     memset(a, 0, sizeof *a);
-    a->id = sqlite3_column_int64(s, 0);
-    a->conversation_id = sqlite3_column_int64(s, 1);
-    a->practice_id = sqlite3_column_int64(s, 2);
-    a->service_id = sqlite3_column_int64(s, 3);
-    a->patient_id = sqlite3_column_int64(s, 4);
-    a->agreement_id = sqlite3_column_int64(s, 5);
-    snprintf(a->specialty, sizeof a->specialty, "%s", (const char *)sqlite3_column_text(s, 6));
-    snprintf(a->urgency, sizeof a->urgency, "%s", (const char *)sqlite3_column_text(s, 7));
-    snprintf(a->status, sizeof a->status, "%s", (const char *)sqlite3_column_text(s, 8));
+    a->id = pl_dbs_int64(s, 0);
+    a->conversation_id = pl_dbs_int64(s, 1);
+    a->practice_id = pl_dbs_int64(s, 2);
+    a->service_id = pl_dbs_int64(s, 3);
+    a->patient_id = pl_dbs_int64(s, 4);
+    a->agreement_id = pl_dbs_int64(s, 5);
+    snprintf(a->specialty, sizeof a->specialty, "%s", (const char *)pl_dbs_text(s, 6));
+    snprintf(a->urgency, sizeof a->urgency, "%s", (const char *)pl_dbs_text(s, 7));
+    snprintf(a->status, sizeof a->status, "%s", (const char *)pl_dbs_text(s, 8));
     a->specialist_id = col64(s, 9);
-    const char *o = (const char *)sqlite3_column_text(s, 10);
+    const char *o = (const char *)pl_dbs_text(s, 10);
     snprintf(a->outcome, sizeof a->outcome, "%s", o ? o : "");
-    a->created_by = sqlite3_column_int64(s, 11);
-    a->created_at = sqlite3_column_int64(s, 12);
-    a->due_at = sqlite3_column_int64(s, 13);
+    a->created_by = pl_dbs_int64(s, 11);
+    a->created_at = pl_dbs_int64(s, 12);
+    a->due_at = pl_dbs_int64(s, 13);
     a->closed_at = col64(s, 14);
 }
 
@@ -370,14 +370,14 @@ static int advice_one(pl_store_t *st, const char *where, int64_t key, pl_advice_
 {
     char sql[512];
     snprintf(sql, sizeof sql, "SELECT " ADVICE_COLS "FROM advice_requests a WHERE %s = ?", where);
-    sqlite3_stmt *s = pl__sq_stmt(st, sql);
+    pl_dbs_t *s = pl__sq_stmt(st, sql);
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, key);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) advice_row(s, out);
-    sqlite3_reset(s);
-    if (rc == SQLITE_ROW) return 0;
-    return rc == SQLITE_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "advice get");
+    pl_dbs_bind_int64(s, 1, key);
+    int rc = pl_dbs_step(s);
+    if (rc == PL_DB_ROW) advice_row(s, out);
+    pl_dbs_reset(s);
+    if (rc == PL_DB_ROW) return 0;
+    return rc == PL_DB_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "advice get");
 }
 
 int pl_store_advice_get(pl_store_t *st, int64_t id, pl_advice_t *out)
@@ -393,51 +393,51 @@ int pl_store_advice_by_conv(pl_store_t *st, int64_t conversation_id, pl_advice_t
 int pl_store_advice_claim(pl_store_t *st, int64_t id, int64_t specialist_id, int64_t now)
 {
     /* Taken by nobody yet, or already by this specialist (a retry); never from another. */
-    sqlite3_stmt *s = pl__sq_stmt(st, "UPDATE advice_requests SET specialist_id = ?1, "
+    pl_dbs_t *s = pl__sq_stmt(st, "UPDATE advice_requests SET specialist_id = ?1, "
                                       "status = CASE status WHEN 'new' THEN 'in_progress' "
                                       "ELSE status END, updated_at = ?2 WHERE id = ?3 AND "
                                       "status != 'closed' AND (specialist_id IS NULL OR "
                                       "specialist_id = ?1)");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, specialist_id);
-    sqlite3_bind_int64(s, 2, now);
-    sqlite3_bind_int64(s, 3, id);
+    pl_dbs_bind_int64(s, 1, specialist_id);
+    pl_dbs_bind_int64(s, 2, now);
+    pl_dbs_bind_int64(s, 3, id);
     return update_one(st, s, "advice claim");
 }
 
 int pl_store_advice_assign(pl_store_t *st, int64_t id, int64_t specialist_id, int64_t now)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "UPDATE advice_requests SET specialist_id = ?1, "
+    pl_dbs_t *s = pl__sq_stmt(st, "UPDATE advice_requests SET specialist_id = ?1, "
                                       "status = CASE status WHEN 'new' THEN 'in_progress' "
                                       "ELSE status END, updated_at = ?2 WHERE id = ?3 AND "
                                       "status != 'closed'");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, specialist_id);
-    sqlite3_bind_int64(s, 2, now);
-    sqlite3_bind_int64(s, 3, id);
+    pl_dbs_bind_int64(s, 1, specialist_id);
+    pl_dbs_bind_int64(s, 2, now);
+    pl_dbs_bind_int64(s, 3, id);
     return update_one(st, s, "advice assign");
 }
 
 int pl_store_advice_set_status(pl_store_t *st, int64_t id, const char *to, int64_t now)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "UPDATE advice_requests SET status = ?1, updated_at = ?2 "
+    pl_dbs_t *s = pl__sq_stmt(st, "UPDATE advice_requests SET status = ?1, updated_at = ?2 "
                                       "WHERE id = ?3 AND status != 'closed'");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_text(s, 1, to, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 2, now);
-    sqlite3_bind_int64(s, 3, id);
+    pl_dbs_bind_text(s, 1, to, -1);
+    pl_dbs_bind_int64(s, 2, now);
+    pl_dbs_bind_int64(s, 3, id);
     return update_one(st, s, "advice status");
 }
 
 int pl_store_advice_close(pl_store_t *st, int64_t id, const char *outcome, int64_t now)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "UPDATE advice_requests SET status = 'closed', outcome = ?1, "
+    pl_dbs_t *s = pl__sq_stmt(st, "UPDATE advice_requests SET status = 'closed', outcome = ?1, "
                                       "closed_at = ?2, updated_at = ?2 WHERE id = ?3 AND "
                                       "status != 'closed'");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_text(s, 1, outcome, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 2, now);
-    sqlite3_bind_int64(s, 3, id);
+    pl_dbs_bind_text(s, 1, outcome, -1);
+    pl_dbs_bind_int64(s, 2, now);
+    pl_dbs_bind_int64(s, 3, id);
     return update_one(st, s, "advice close");
 }
 
@@ -451,7 +451,7 @@ int pl_store_advice_close(pl_store_t *st, int64_t id, const char *outcome, int64
     "LEFT JOIN users su ON su.id = a.specialist_id JOIN users pu ON pu.id = a.patient_id "         \
     "JOIN patients pt ON pt.user_id = a.patient_id JOIN users cb ON cb.id = a.consent_by "
 
-static json_t *advice_view_json(pl_store_t *st, sqlite3_stmt *s, int64_t now)
+static json_t *advice_view_json(pl_store_t *st, pl_dbs_t *s, int64_t now)
 {
     pl_advice_t a;
     advice_row(s, &a);
@@ -467,26 +467,26 @@ static json_t *advice_view_json(pl_store_t *st, sqlite3_stmt *s, int64_t now)
             "{sI sI s{sI ss} s{sI ss} ss ss ss ss ss s{sI ss} so s{sI ss ss ss} s{sI ss sI} "
             "sI sI sb so so}",
             "id", (json_int_t)a.id, "conversation_id", (json_int_t)a.conversation_id, "practice",
-            "id", (json_int_t)a.practice_id, "name", (const char *)sqlite3_column_text(s, 20),
+            "id", (json_int_t)a.practice_id, "name", (const char *)pl_dbs_text(s, 20),
             "service", "id", (json_int_t)a.service_id, "name",
-            (const char *)sqlite3_column_text(s, 21), "specialty", a.specialty, "urgency",
+            (const char *)pl_dbs_text(s, 21), "specialty", a.specialty, "urgency",
             a.urgency, "status", a.status, "question", q, "summary", sum, "created_by", "id",
-            (json_int_t)a.created_by, "display_name", (const char *)sqlite3_column_text(s, 22),
+            (json_int_t)a.created_by, "display_name", (const char *)pl_dbs_text(s, 22),
             "specialist",
             a.specialist_id ? json_pack("{sI ss}", "id", (json_int_t)a.specialist_id,
-                                        "display_name", (const char *)sqlite3_column_text(s, 23))
+                                        "display_name", (const char *)pl_dbs_text(s, 23))
                             : json_null(),
             "patient", "id", (json_int_t)a.patient_id, "display_name",
-            (const char *)sqlite3_column_text(s, 24), "nhs_number",
-            (const char *)sqlite3_column_text(s, 25), "date_of_birth",
-            (const char *)sqlite3_column_text(s, 26), "consent", "recorded_by",
-            (json_int_t)sqlite3_column_int64(s, 15), "recorded_by_name",
-            (const char *)sqlite3_column_text(s, 27), "recorded_at",
-            (json_int_t)sqlite3_column_int64(s, 16), "created_at", (json_int_t)a.created_at,
+            (const char *)pl_dbs_text(s, 24), "nhs_number",
+            (const char *)pl_dbs_text(s, 25), "date_of_birth",
+            (const char *)pl_dbs_text(s, 26), "consent", "recorded_by",
+            (json_int_t)pl_dbs_int64(s, 15), "recorded_by_name",
+            (const char *)pl_dbs_text(s, 27), "recorded_at",
+            (json_int_t)pl_dbs_int64(s, 16), "created_at", (json_int_t)a.created_at,
             "due_at", (json_int_t)a.due_at, "overdue",
             strcmp(a.status, "closed") != 0 && now > a.due_at, "outcome",
             a.outcome[0] ? json_string(a.outcome) : json_null(), "closed_at", opt_int(s, 14));
-    if (j) json_object_set_new(j, "updated_at", json_integer(sqlite3_column_int64(s, 17)));
+    if (j) json_object_set_new(j, "updated_at", json_integer(pl_dbs_int64(s, 17)));
     if (q) pl_wipe(q, qn);
     if (sum) pl_wipe(sum, sn);
     free(q);
@@ -496,18 +496,18 @@ static json_t *advice_view_json(pl_store_t *st, sqlite3_stmt *s, int64_t now)
 
 int pl_store_advice_json(pl_store_t *st, int64_t id, int64_t now, json_t **out)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, ADVICE_VIEW "WHERE a.id = ?");
+    pl_dbs_t *s = pl__sq_stmt(st, ADVICE_VIEW "WHERE a.id = ?");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, id);
-    int rc = sqlite3_step(s);
-    json_t *j = rc == SQLITE_ROW ? advice_view_json(st, s, now) : NULL;
-    sqlite3_reset(s);
-    if (rc == SQLITE_ROW) {
+    pl_dbs_bind_int64(s, 1, id);
+    int rc = pl_dbs_step(s);
+    json_t *j = rc == PL_DB_ROW ? advice_view_json(st, s, now) : NULL;
+    pl_dbs_reset(s);
+    if (rc == PL_DB_ROW) {
         if (!j) return -PL_EINTERNAL;
         *out = j;
         return 0;
     }
-    return rc == SQLITE_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "advice json");
+    return rc == PL_DB_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "advice json");
 }
 
 int pl_store_advice_list(pl_store_t *st, const char *side, const int64_t *org_ids, int n_orgs,
@@ -521,7 +521,7 @@ int pl_store_advice_list(pl_store_t *st, const char *side, const int64_t *org_id
                     "WHEN 'closed' THEN a.status = 'closed' WHEN 'overdue' THEN "
                     "a.status != 'closed' AND a.due_at < ?4 WHEN 'mine' THEN a.created_by = ?5 "
                     "WHEN 'new' THEN a.status = 'new' WHEN 'awaiting_gp' THEN "
-                    "a.status = 'awaiting_gp' ELSE 1 END) ORDER BY a.id DESC LIMIT ?6";
+                    "a.status = 'awaiting_gp' ELSE 1 = 1 END) ORDER BY a.id DESC LIMIT ?6";
     static const char queue[] =
         ADVICE_VIEW "WHERE a.service_id IN (SELECT value FROM json_each(?1)) AND "
                     "(?2 = 0 OR a.id < ?2) AND (CASE ?3 WHEN 'open' THEN a.status != 'closed' "
@@ -529,28 +529,28 @@ int pl_store_advice_list(pl_store_t *st, const char *side, const int64_t *org_id
                     "a.status != 'closed' AND a.due_at < ?4 WHEN 'mine' THEN "
                     "a.specialist_id = ?5 AND a.status != 'closed' WHEN 'new' THEN "
                     "a.status = 'new' WHEN 'awaiting_gp' THEN a.status = 'awaiting_gp' "
-                    "ELSE 1 END) ORDER BY a.id DESC LIMIT ?6";
-    sqlite3_stmt *s = pl__sq_stmt(st, strcmp(side, "queue") == 0 ? queue : sent);
+                    "ELSE 1 = 1 END) ORDER BY a.id DESC LIMIT ?6";
+    pl_dbs_t *s = pl__sq_stmt(st, strcmp(side, "queue") == 0 ? queue : sent);
     if (!s) return -PL_EINTERNAL;
     int brc = bind_ids(s, 1, org_ids, n_orgs);
     if (brc < 0) return brc;
-    sqlite3_bind_int64(s, 2, before_id);
-    sqlite3_bind_text(s, 3, filter ? filter : "", -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 4, now);
-    sqlite3_bind_int64(s, 5, me);
-    sqlite3_bind_int(s, 6, limit);
+    pl_dbs_bind_int64(s, 2, before_id);
+    pl_dbs_bind_text(s, 3, filter ? filter : "", -1);
+    pl_dbs_bind_int64(s, 4, now);
+    pl_dbs_bind_int64(s, 5, me);
+    pl_dbs_bind_int(s, 6, limit);
     json_t *arr = json_array();
     int rc, n = 0;
     int64_t last = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = pl_dbs_step(s)) == PL_DB_ROW) {
         json_t *j = advice_view_json(st, s, now);
         if (!j) continue;
-        last = sqlite3_column_int64(s, 0);
+        last = pl_dbs_int64(s, 0);
         n++;
         json_array_append_new(arr, j);
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
+    pl_dbs_reset(s);
+    if (rc != PL_DB_DONE) {
         json_decref(arr);
         return pl__sq_err(st, rc, "advice list");
     }

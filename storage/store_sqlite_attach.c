@@ -14,23 +14,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-static sqlite3_stmt *prep(pl_store_t *st, const char *sql)
+static pl_dbs_t *prep(pl_store_t *st, const char *sql)
 {
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
-        pl_log_error("store", "prepare failed: %s", sqlite3_errmsg(st->db));
-        sqlite3_finalize(s);
+    pl_dbs_t *s = NULL;
+    if (pl_db_prepare(st->db, sql, &s) != PL_DB_OK) {
+        pl_log_error("store", "prepare failed: %s", pl_db_errmsg(st->db));
+        pl_dbs_finalize(s);
         return NULL;
     }
     return s;
 }
 
 /* Steps a one-off statement expected to return no rows, and finalizes it. */
-static int run_done(pl_store_t *st, sqlite3_stmt *s, const char *what)
+static int run_done(pl_store_t *st, pl_dbs_t *s, const char *what)
 {
-    int rc = sqlite3_step(s);
-    int err = rc == SQLITE_DONE ? 0 : pl__sq_err(st, rc, what);
-    sqlite3_finalize(s);
+    int rc = pl_dbs_step(s);
+    int err = rc == PL_DB_DONE ? 0 : pl__sq_err(st, rc, what);
+    pl_dbs_finalize(s);
     return err;
 }
 
@@ -51,25 +51,25 @@ int pl_store_blob_put(pl_store_t *st, const uint8_t *data, size_t len, int64_t n
     pl_sha256(data, len, h);
     pl_hex_encode(h, sizeof h, sha256_out);
     *added = false;
-    sqlite3_stmt *s = prep(st, "SELECT 1 FROM blobs WHERE sha256 = ?");
+    pl_dbs_t *s = prep(st, "SELECT 1 FROM blobs WHERE sha256 = ?");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_text(s, 1, sha256_out, 64, SQLITE_STATIC);
-    int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    if (rc == SQLITE_ROW) return 0; /* the same bytes are stored already */
-    if (rc != SQLITE_DONE) return pl__sq_err(st, rc, "blob lookup");
+    pl_dbs_bind_text(s, 1, sha256_out, 64);
+    int rc = pl_dbs_step(s);
+    pl_dbs_finalize(s);
+    if (rc == PL_DB_ROW) return 0; /* the same bytes are stored already */
+    if (rc != PL_DB_DONE) return pl__sq_err(st, rc, "blob lookup");
     if (!(s = prep(st, "INSERT INTO blobs (sha256, size, sealed, created_at) VALUES (?,?,?,?)")))
         return -PL_EINTERNAL;
     char aad[80];
     snprintf(aad, sizeof aad, "blob:%s", sha256_out);
-    sqlite3_bind_text(s, 1, sha256_out, 64, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, (sqlite3_int64)len);
+    pl_dbs_bind_text(s, 1, sha256_out, 64);
+    pl_dbs_bind_int64(s, 2, (int64_t)len);
     /* One copy serves every organisation that uploads these bytes: the shared key. */
     if ((rc = pl__sq_seal_bind(st, s, 3, 0, aad, data, len)) < 0) {
-        sqlite3_finalize(s);
+        pl_dbs_finalize(s);
         return rc;
     }
-    sqlite3_bind_int64(s, 4, now);
+    pl_dbs_bind_int64(s, 4, now);
     if ((rc = run_done(st, s, "blob insert")) < 0) return rc;
     *added = true;
     return 0;
@@ -80,16 +80,16 @@ int pl_store_blob_read(pl_store_t *st, const char *sha256, uint8_t **out, size_t
     *out = NULL;
     *len = 0;
     if (!hex64(sha256)) return -PL_ENOTFOUND;
-    sqlite3_stmt *s = prep(st, "SELECT sealed FROM blobs WHERE sha256 = ?");
+    pl_dbs_t *s = prep(st, "SELECT sealed FROM blobs WHERE sha256 = ?");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_text(s, 1, sha256, 64, SQLITE_STATIC);
-    int rc = sqlite3_step(s);
-    if (rc != SQLITE_ROW) {
-        sqlite3_finalize(s);
-        return rc == SQLITE_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "blob read");
+    pl_dbs_bind_text(s, 1, sha256, 64);
+    int rc = pl_dbs_step(s);
+    if (rc != PL_DB_ROW) {
+        pl_dbs_finalize(s);
+        return rc == PL_DB_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "blob read");
     }
-    const uint8_t *in = sqlite3_column_blob(s, 0);
-    size_t inlen = (size_t)sqlite3_column_bytes(s, 0);
+    const uint8_t *in = pl_dbs_blob(s, 0);
+    size_t inlen = (size_t)pl_dbs_bytes(s, 0);
     uint8_t *buf = inlen >= PL_AEAD_OVERHEAD ? malloc(inlen - PL_AEAD_OVERHEAD + 1) : NULL;
     char aad[80];
     snprintf(aad, sizeof aad, "blob:%s", sha256);
@@ -100,7 +100,7 @@ int pl_store_blob_read(pl_store_t *st, const char *sha256, uint8_t **out, size_t
         rc = -PL_ENOMEM;
     else
         rc = pl__sq_open(st, aad, in, inlen, buf, inlen - PL_AEAD_OVERHEAD + 1, &n);
-    sqlite3_finalize(s);
+    pl_dbs_finalize(s);
     if (rc < 0) {
         if (rc == -PL_ECRYPTO) pl_log_error("store", "blob %.12s failed to open", sha256);
         free(buf);
@@ -120,29 +120,30 @@ int pl_store_attach_create(pl_store_t *st, int64_t conv_id, const char *sha256,
     size_t flen = filename ? strlen(filename) : 0;
     if (!hex64(sha256) || flen == 0 || flen > 255) return -PL_EINVAL;
     /* The name is sealed to its row, whose id exists only once inserted: insert, then seal. */
-    sqlite3_stmt *s = prep(st, "INSERT INTO attachments (conversation_id, sha256, content_type, "
+    pl_dbs_t *s = prep(st, "INSERT INTO attachments (conversation_id, sha256, content_type, "
                                "size, filename, uploaded_by, created_at) "
-                               "VALUES (?,?,?,?,x'',?,?)");
+                               "VALUES (?1,?2,?3,?4,?7,?5,?6)");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, conv_id);
-    sqlite3_bind_text(s, 2, sha256, 64, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, content_type, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, size);
-    sqlite3_bind_int64(s, 5, uploaded_by);
-    sqlite3_bind_int64(s, 6, now);
+    pl_dbs_bind_int64(s, 1, conv_id);
+    pl_dbs_bind_text(s, 2, sha256, 64);
+    pl_dbs_bind_text(s, 3, content_type, -1);
+    pl_dbs_bind_int64(s, 4, size);
+    pl_dbs_bind_int64(s, 5, uploaded_by);
+    pl_dbs_bind_int64(s, 6, now);
+    pl_dbs_bind_blob(s, 7, "", 0);
     int rc = run_done(st, s, "attachment insert");
     if (rc < 0) return rc == -PL_ECONFLICT ? -PL_EINVAL : rc; /* a CHECK or a foreign key */
-    int64_t new_id = sqlite3_last_insert_rowid(st->db);
+    int64_t new_id = pl_db_last_id(st->db);
     if (!(s = prep(st, "UPDATE attachments SET filename = ? WHERE id = ?"))) return -PL_EINTERNAL;
     char aad[64];
     snprintf(aad, sizeof aad, "attachment-name:%lld", (long long)new_id);
     int64_t org = 0;
     if ((rc = pl__sq_conv_org(st, conv_id, &org)) < 0 ||
         (rc = pl__sq_seal_bind(st, s, 1, org, aad, filename, flen)) < 0) {
-        sqlite3_finalize(s);
+        pl_dbs_finalize(s);
         return rc;
     }
-    sqlite3_bind_int64(s, 2, new_id);
+    pl_dbs_bind_int64(s, 2, new_id);
     if ((rc = run_done(st, s, "attachment name")) < 0) return rc;
     *id = new_id;
     return 0;
@@ -153,18 +154,18 @@ int pl_store_attach_create(pl_store_t *st, int64_t conv_id, const char *sha256,
     "coalesce(message_id, 0) FROM attachments "
 
 /* Fills out from a row of ATTACH_COLS, opening the file name. */
-static int row_attachment(pl_store_t *st, sqlite3_stmt *s, pl_attachment_t *out)
+static int row_attachment(pl_store_t *st, pl_dbs_t *s, pl_attachment_t *out)
 {
     memset(out, 0, sizeof *out);
-    out->id = sqlite3_column_int64(s, 0);
-    out->conversation_id = sqlite3_column_int64(s, 1);
-    snprintf(out->sha256, sizeof out->sha256, "%s", (const char *)sqlite3_column_text(s, 2));
+    out->id = pl_dbs_int64(s, 0);
+    out->conversation_id = pl_dbs_int64(s, 1);
+    snprintf(out->sha256, sizeof out->sha256, "%s", (const char *)pl_dbs_text(s, 2));
     snprintf(out->content_type, sizeof out->content_type, "%s",
-             (const char *)sqlite3_column_text(s, 3));
-    out->size = sqlite3_column_int64(s, 4);
-    out->uploaded_by = sqlite3_column_int64(s, 6);
-    out->created_at = sqlite3_column_int64(s, 7);
-    out->message_id = sqlite3_column_int64(s, 8);
+             (const char *)pl_dbs_text(s, 3));
+    out->size = pl_dbs_int64(s, 4);
+    out->uploaded_by = pl_dbs_int64(s, 6);
+    out->created_at = pl_dbs_int64(s, 7);
+    out->message_id = pl_dbs_int64(s, 8);
     char aad[64], *name = NULL;
     size_t n = 0;
     snprintf(aad, sizeof aad, "attachment-name:%lld", (long long)out->id);
@@ -178,14 +179,14 @@ static int row_attachment(pl_store_t *st, sqlite3_stmt *s, pl_attachment_t *out)
 
 int pl_store_attach_get(pl_store_t *st, int64_t id, pl_attachment_t *out)
 {
-    sqlite3_stmt *s = prep(st, ATTACH_COLS "WHERE id = ?");
+    pl_dbs_t *s = prep(st, ATTACH_COLS "WHERE id = ?");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, id);
-    int rc = sqlite3_step(s);
-    int err = rc == SQLITE_ROW    ? row_attachment(st, s, out)
-              : rc == SQLITE_DONE ? -PL_ENOTFOUND
+    pl_dbs_bind_int64(s, 1, id);
+    int rc = pl_dbs_step(s);
+    int err = rc == PL_DB_ROW    ? row_attachment(st, s, out)
+              : rc == PL_DB_DONE ? -PL_ENOTFOUND
                                   : pl__sq_err(st, rc, "attachment get");
-    sqlite3_finalize(s);
+    pl_dbs_finalize(s);
     return err;
 }
 
@@ -209,14 +210,14 @@ int pl_store_attach_bind(pl_store_t *st, int64_t conv_id, int64_t uploader, int6
     }
     *bad_id = 0;
     for (int i = 0; i < n; i++) {
-        sqlite3_stmt *s = prep(st, "UPDATE attachments SET message_id = ? WHERE id = ? AND "
+        pl_dbs_t *s = prep(st, "UPDATE attachments SET message_id = ? WHERE id = ? AND "
                                    "message_id IS NULL");
         if (!s) return -PL_EINTERNAL;
-        sqlite3_bind_int64(s, 1, msg_id);
-        sqlite3_bind_int64(s, 2, ids[i]);
+        pl_dbs_bind_int64(s, 1, msg_id);
+        pl_dbs_bind_int64(s, 2, ids[i]);
         int rc = run_done(st, s, "attachment bind");
         if (rc < 0) return rc;
-        if (sqlite3_changes(st->db) != 1) return -PL_EINTERNAL; /* checked just above */
+        if (pl_db_changes(st->db) != 1) return -PL_EINTERNAL; /* checked just above */
     }
     return 0;
 }
@@ -229,22 +230,22 @@ static json_t *attachment_json(const pl_attachment_t *a)
 
 /* Runs s (bound already) and appends each row's attachment to the array that its message_id
  * maps to via pick(ctx, message_id). Finalizes s. */
-static int collect(pl_store_t *st, sqlite3_stmt *s, json_t *(*pick)(void *, int64_t), void *ctx)
+static int collect(pl_store_t *st, pl_dbs_t *s, json_t *(*pick)(void *, int64_t), void *ctx)
 {
     int rc;
     pl_attachment_t a;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = pl_dbs_step(s)) == PL_DB_ROW) {
         int err = row_attachment(st, s, &a);
         if (err < 0) {
-            sqlite3_finalize(s);
+            pl_dbs_finalize(s);
             return err;
         }
         json_t *arr = pick(ctx, a.message_id);
         if (arr) json_array_append_new(arr, attachment_json(&a));
         pl_wipe(a.filename, sizeof a.filename);
     }
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? 0 : pl__sq_err(st, rc, "attachments of messages");
+    pl_dbs_finalize(s);
+    return rc == PL_DB_DONE ? 0 : pl__sq_err(st, rc, "attachments of messages");
 }
 
 static json_t *pick_one(void *ctx, int64_t msg_id)
@@ -254,9 +255,9 @@ static json_t *pick_one(void *ctx, int64_t msg_id)
 
 int pl_store_attach_of_msg(pl_store_t *st, int64_t msg_id, json_t **out)
 {
-    sqlite3_stmt *s = prep(st, ATTACH_COLS "WHERE message_id = ? ORDER BY id");
+    pl_dbs_t *s = prep(st, ATTACH_COLS "WHERE message_id = ? ORDER BY id");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, msg_id);
+    pl_dbs_bind_int64(s, 1, msg_id);
     json_t *arr = json_array();
     int rc = collect(st, s, pick_one, arr);
     if (rc < 0) {
@@ -298,12 +299,12 @@ int pl_store_attach_decorate(pl_store_t *st, int64_t conv_id, json_t *messages)
     }
     if (hi == 0) return 0;
     /* One query for the page: its messages' ids are a range of this conversation's. */
-    sqlite3_stmt *s = prep(st, ATTACH_COLS "WHERE conversation_id = ? AND message_id BETWEEN ? "
+    pl_dbs_t *s = prep(st, ATTACH_COLS "WHERE conversation_id = ? AND message_id BETWEEN ? "
                                            "AND ? ORDER BY id");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, conv_id);
-    sqlite3_bind_int64(s, 2, lo);
-    sqlite3_bind_int64(s, 3, hi);
+    pl_dbs_bind_int64(s, 1, conv_id);
+    pl_dbs_bind_int64(s, 2, lo);
+    pl_dbs_bind_int64(s, 3, hi);
     return collect(st, s, pick_in_page, messages);
 }
 
@@ -313,26 +314,26 @@ int pl_store_attach_pending(pl_store_t *st, int64_t user_id, int64_t *n)
 {
     *n = 0;
     /* attachments_message finds the unbound rows; there are few (capped per user, swept). */
-    sqlite3_stmt *s = prep(st, "SELECT count(*) FROM attachments WHERE message_id IS NULL AND "
+    pl_dbs_t *s = prep(st, "SELECT count(*) FROM attachments WHERE message_id IS NULL AND "
                                "uploaded_by = ?");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, user_id);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) *n = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    return rc == SQLITE_ROW ? 0 : pl__sq_err(st, rc, "attachments pending");
+    pl_dbs_bind_int64(s, 1, user_id);
+    int rc = pl_dbs_step(s);
+    if (rc == PL_DB_ROW) *n = pl_dbs_int64(s, 0);
+    pl_dbs_finalize(s);
+    return rc == PL_DB_ROW ? 0 : pl__sq_err(st, rc, "attachments pending");
 }
 
 int pl_store_attach_sweep(pl_store_t *st, int64_t older_than_ms, int64_t *removed)
 {
     *removed = 0;
-    sqlite3_stmt *s = prep(st, "DELETE FROM attachments WHERE message_id IS NULL AND "
+    pl_dbs_t *s = prep(st, "DELETE FROM attachments WHERE message_id IS NULL AND "
                                "created_at < ?");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, older_than_ms);
+    pl_dbs_bind_int64(s, 1, older_than_ms);
     int rc = run_done(st, s, "attachment sweep");
     if (rc < 0) return rc;
-    int64_t n = sqlite3_changes(st->db);
+    int64_t n = pl_db_changes(st->db);
     /* Every unreferenced blob, not only those of the rows just deleted: one the last sweep left
      * behind goes too. attachments.sha256 has no index, so NOT IN (which SQLite answers from one
      * temporary index built per statement) and not a correlated NOT EXISTS per blob. sha256 is

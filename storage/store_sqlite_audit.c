@@ -58,20 +58,20 @@ static const struct {
  * as the string SQLite gives for it, so it can never hash like the original. Malloc'd, caller
  * frees; NULL if a text value is not valid UTF-8 (jansson refuses it: the row was not written by
  * this store) or on allocation failure. */
-static char *canonical_json(sqlite3_stmt *s)
+static char *canonical_json(pl_dbs_t *s)
 {
     json_t *o = json_object();
     if (!o) return NULL;
     for (int i = 0; i < 13; i++) {
         json_t *v;
-        int t = sqlite3_column_type(s, i);
-        if (t == SQLITE_NULL)
+        int t = pl_dbs_type(s, i);
+        if (t == PL_DB_NULL)
             v = json_null();
-        else if (fields[i].integer && t == SQLITE_INTEGER)
-            v = json_integer((json_int_t)sqlite3_column_int64(s, i));
+        else if (fields[i].integer && t == PL_DB_INTEGER)
+            v = json_integer((json_int_t)pl_dbs_int64(s, i));
         else
-            v = json_stringn((const char *)sqlite3_column_text(s, i),
-                             (size_t)sqlite3_column_bytes(s, i));
+            v = json_stringn((const char *)pl_dbs_text(s, i),
+                             (size_t)pl_dbs_bytes(s, i));
         if (!v || json_object_set_new(o, fields[i].key, v) < 0) {
             json_decref(o);
             return NULL;
@@ -95,11 +95,11 @@ static void link_hash(const uint8_t prev[HASH_LEN], const char *canonical, uint8
 }
 
 /* Decodes a stored 64-digit lowercase hex hash. false if it is not one. */
-static bool hash_from_hex(const unsigned char *hex, uint8_t out[HASH_LEN])
+static bool hash_from_hex(const char *hex, uint8_t out[HASH_LEN])
 {
     size_t n = 0;
     if (!hex || strlen((const char *)hex) != 2 * HASH_LEN) return false;
-    for (const unsigned char *p = hex; *p; p++)
+    for (const char *p = hex; *p; p++)
         if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) return false;
     return pl_hex_decode((const char *)hex, out, HASH_LEN, &n) == 0 && n == HASH_LEN;
 }
@@ -197,6 +197,7 @@ void pl_store_audit_set_checkpoint_every(pl_store_t *st, int n)
 int pl__sq_audit_open(pl_store_t *st, const char *db_path)
 {
     st->audit_ckpt_every = PL_AUDIT_CHECKPOINT_EVERY;
+    if (!db_path) return 0; /* PostgreSQL: the server sets the key from its data directory */
     char dir[1024], key[1100];
     const char *slash = strrchr(db_path, '/');
     if (slash)
@@ -223,38 +224,36 @@ void pl__sq_audit_close(pl_store_t *st)
  * a server) waits rather than forking the chain. */
 static int in_txn(pl_store_t *st, int (*fn)(pl_store_t *, void *), void *arg)
 {
-    bool own = sqlite3_get_autocommit(st->db) != 0;
-    if (sqlite3_exec(st->db, own ? "BEGIN IMMEDIATE" : "SAVEPOINT audit_append", NULL, NULL,
-                     NULL) != SQLITE_OK)
-        return pl__sq_err(st, sqlite3_errcode(st->db), "audit begin");
+    bool own = pl_db_autocommit(st->db);
+    if ((own ? pl_db_begin(st->db) : pl_db_exec(st->db, "SAVEPOINT audit_append")) != PL_DB_OK)
+        return pl__sq_err(st, pl_db_errcode(st->db), "audit begin");
     int rc = fn(st, arg);
     if (rc == 0 &&
-        sqlite3_exec(st->db, own ? "COMMIT" : "RELEASE audit_append", NULL, NULL, NULL) !=
-            SQLITE_OK)
-        rc = pl__sq_err(st, sqlite3_errcode(st->db), "audit commit");
+        pl_db_exec(st->db, own ? "COMMIT" : "RELEASE audit_append") !=
+            PL_DB_OK)
+        rc = pl__sq_err(st, pl_db_errcode(st->db), "audit commit");
     if (rc < 0)
-        sqlite3_exec(st->db, own ? "ROLLBACK" : "ROLLBACK TO audit_append; RELEASE audit_append",
-                     NULL, NULL, NULL);
+        pl_db_exec(st->db, own ? "ROLLBACK" : "ROLLBACK TO audit_append; RELEASE audit_append");
     return rc;
 }
 
 /* The hash of the newest row before id (genesis if none) into prev. */
 static int prev_of(pl_store_t *st, int64_t id, uint8_t prev[HASH_LEN])
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT id, hash FROM audit WHERE id < ? "
+    pl_dbs_t *s = pl__sq_stmt(st, "SELECT id, hash FROM audit WHERE id < ? "
                                       "ORDER BY id DESC LIMIT 1");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, id);
+    pl_dbs_bind_int64(s, 1, id);
     memset(prev, 0, HASH_LEN);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW && !hash_from_hex(sqlite3_column_text(s, 1), prev)) {
+    int rc = pl_dbs_step(s);
+    if (rc == PL_DB_ROW && !hash_from_hex(pl_dbs_text(s, 1), prev)) {
         /* Only a row written behind the store's back has no hash: chain on, verify names it. */
         pl_log_error("store", "audit row %" PRId64 " has no valid hash",
-                     (int64_t)sqlite3_column_int64(s, 0));
+                     (int64_t)pl_dbs_int64(s, 0));
         memset(prev, 0, HASH_LEN);
     }
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : pl__sq_err(st, rc, "audit prev");
+    pl_dbs_reset(s);
+    return rc == PL_DB_ROW || rc == PL_DB_DONE ? 0 : pl__sq_err(st, rc, "audit prev");
 }
 
 /* Hashes row id as stored and sets its prev_hash and hash; hex gets the hash. */
@@ -263,15 +262,15 @@ static int chain_row(pl_store_t *st, int64_t id, char hex[HASH_HEX])
     uint8_t prev[HASH_LEN], h[HASH_LEN];
     int rc = prev_of(st, id, prev);
     if (rc < 0) return rc;
-    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT " AUDIT_COLS " FROM audit WHERE id = ?");
+    pl_dbs_t *s = pl__sq_stmt(st, "SELECT " AUDIT_COLS " FROM audit WHERE id = ?");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, id);
-    if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
-        sqlite3_reset(s);
-        return rc == SQLITE_DONE ? -PL_EINTERNAL : pl__sq_err(st, rc, "audit read back");
+    pl_dbs_bind_int64(s, 1, id);
+    if ((rc = pl_dbs_step(s)) != PL_DB_ROW) {
+        pl_dbs_reset(s);
+        return rc == PL_DB_DONE ? -PL_EINTERNAL : pl__sq_err(st, rc, "audit read back");
     }
     char *canon = canonical_json(s);
-    sqlite3_reset(s);
+    pl_dbs_reset(s);
     if (!canon) return -PL_EINTERNAL; /* text was cleaned on the way in: cannot happen */
     link_hash(prev, canon, h);
     free(canon);
@@ -280,26 +279,26 @@ static int chain_row(pl_store_t *st, int64_t id, char hex[HASH_HEX])
     pl_hex_encode(h, HASH_LEN, hex);
     s = pl__sq_stmt(st, "UPDATE audit SET prev_hash = ?, hash = ? WHERE id = ?");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_text(s, 1, prev_hex, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 2, hex, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 3, id);
+    pl_dbs_bind_text(s, 1, prev_hex, -1);
+    pl_dbs_bind_text(s, 2, hex, -1);
+    pl_dbs_bind_int64(s, 3, id);
     return pl__sq_done(st, s, "audit chain");
 }
 
 /* The audit id the newest checkpoint names (0 if none). */
 static int last_checkpoint(pl_store_t *st, int64_t *audit_id, int64_t *ckpt_id)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT id, audit_id FROM audit_checkpoints "
+    pl_dbs_t *s = pl__sq_stmt(st, "SELECT id, audit_id FROM audit_checkpoints "
                                       "ORDER BY id DESC LIMIT 1");
     if (!s) return -PL_EINTERNAL;
     *audit_id = *ckpt_id = 0;
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        *ckpt_id = sqlite3_column_int64(s, 0);
-        *audit_id = sqlite3_column_int64(s, 1);
+    int rc = pl_dbs_step(s);
+    if (rc == PL_DB_ROW) {
+        *ckpt_id = pl_dbs_int64(s, 0);
+        *audit_id = pl_dbs_int64(s, 1);
     }
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : pl__sq_err(st, rc, "audit checkpoint");
+    pl_dbs_reset(s);
+    return rc == PL_DB_ROW || rc == PL_DB_DONE ? 0 : pl__sq_err(st, rc, "audit checkpoint");
 }
 
 /* Signs and stores checkpoint (next id) for row audit_id whose hash is hash_hex. */
@@ -324,14 +323,14 @@ static int write_checkpoint(pl_store_t *st, int64_t audit_id, const char *hash_h
     }
     char sig_hex[2 * SIG_LEN + 1];
     pl_hex_encode(sig, SIG_LEN, sig_hex);
-    sqlite3_stmt *s = pl__sq_stmt(st, "INSERT INTO audit_checkpoints (id, audit_id, hash, "
+    pl_dbs_t *s = pl__sq_stmt(st, "INSERT INTO audit_checkpoints (id, audit_id, hash, "
                                       "signed_at, signature) VALUES (?,?,?,?,?)");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int64(s, 2, audit_id);
-    sqlite3_bind_text(s, 3, hash_hex, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 4, now);
-    sqlite3_bind_text(s, 5, sig_hex, -1, SQLITE_TRANSIENT);
+    pl_dbs_bind_int64(s, 1, id);
+    pl_dbs_bind_int64(s, 2, audit_id);
+    pl_dbs_bind_text(s, 3, hash_hex, -1);
+    pl_dbs_bind_int64(s, 4, now);
+    pl_dbs_bind_text(s, 5, sig_hex, -1);
     rc = pl__sq_done(st, s, "audit checkpoint");
     /* The log line is a copy outside the database: removing the newest checkpoints from the
      * file cannot remove them from wherever the logs went. */
@@ -346,45 +345,58 @@ typedef struct {
     char *role, *action, *resource_type, *outcome, *ip, *user_agent, *request_id;
 } append_t;
 
-static void bind_text_or_null(sqlite3_stmt *s, int idx, const char *v)
+static void bind_text_or_null(pl_dbs_t *s, int idx, const char *v)
 {
     if (v)
-        sqlite3_bind_text(s, idx, v, -1, SQLITE_TRANSIENT);
+        pl_dbs_bind_text(s, idx, v, -1);
     else
-        sqlite3_bind_null(s, idx);
+        pl_dbs_bind_null(s, idx);
 }
 
-static void bind_id_or_null(sqlite3_stmt *s, int idx, int64_t v)
+static void bind_id_or_null(pl_dbs_t *s, int idx, int64_t v)
 {
     if (v > 0)
-        sqlite3_bind_int64(s, idx, v);
+        pl_dbs_bind_int64(s, idx, v);
     else
-        sqlite3_bind_null(s, idx);
+        pl_dbs_bind_null(s, idx);
 }
 
 static int append(pl_store_t *st, void *arg)
 {
     append_t *a = arg;
     const pl_audit_rec_t *r = a->rec;
-    sqlite3_stmt *s = pl__sq_stmt(st, "INSERT INTO audit (at, actor_id, role, org_id, action, "
-                                      "resource_type, resource_id, patient_id, outcome, ip, "
-                                      "user_agent, request_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+    /* SQLite's AUTOINCREMENT never reuses an id and a rolled-back one is issued again, so ids
+     * have no gaps unless rows are removed. A PostgreSQL sequence would leave a gap at every
+     * rollback, which verify would take for a removed row: there the next id is max + 1, safe
+     * because every append holds the cluster's write lock (db_pg.c), and the highest id ever
+     * issued is kept by a trigger in audit_head (schema_pg.c). */
+    static const char sq_sql[] = "INSERT INTO audit (at, actor_id, role, org_id, action, "
+                                 "resource_type, resource_id, patient_id, outcome, ip, "
+                                 "user_agent, request_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+                                 "RETURNING id";
+    static const char pg_sql[] = "INSERT INTO audit (id, at, actor_id, role, org_id, action, "
+                                 "resource_type, resource_id, patient_id, outcome, ip, "
+                                 "user_agent, request_id) VALUES ((SELECT coalesce(max(id), 0) + 1 "
+                                 "FROM audit),?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id";
+    pl_dbs_t *s = pl__sq_stmt(st, pl_db_is_pg(st->db) ? pg_sql : sq_sql);
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, r->at);
-    sqlite3_bind_int64(s, 2, r->actor_id);
+    pl_dbs_bind_int64(s, 1, r->at);
+    pl_dbs_bind_int64(s, 2, r->actor_id);
     bind_text_or_null(s, 3, a->role);
     bind_id_or_null(s, 4, r->org_id);
     bind_text_or_null(s, 5, a->action);
     bind_text_or_null(s, 6, a->resource_type);
-    sqlite3_bind_int64(s, 7, r->resource_id);
+    pl_dbs_bind_int64(s, 7, r->resource_id);
     bind_id_or_null(s, 8, r->patient_id);
     bind_text_or_null(s, 9, a->outcome ? a->outcome : "ok");
     bind_text_or_null(s, 10, a->ip ? a->ip : "");
     bind_text_or_null(s, 11, a->user_agent);
     bind_text_or_null(s, 12, a->request_id ? a->request_id : "");
-    int rc = pl__sq_done(st, s, "audit");
-    if (rc < 0) return rc;
-    int64_t id = sqlite3_last_insert_rowid(st->db);
+    int rc = pl_dbs_step(s);
+    int64_t id = rc == PL_DB_ROW ? pl_dbs_int64(s, 0) : 0;
+    if (rc == PL_DB_ROW) rc = pl_dbs_step(s);
+    pl_dbs_reset(s);
+    if (rc != PL_DB_DONE) return pl__sq_err(st, rc, "audit");
     char hex[HASH_HEX];
     if ((rc = chain_row(st, id, hex)) < 0) return rc;
     if (st->audit_ckpt_every <= 0) return 0;
@@ -450,18 +462,18 @@ typedef struct {
 static int force_checkpoint(pl_store_t *st, void *arg)
 {
     force_t *f = arg;
-    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1");
+    pl_dbs_t *s = pl__sq_stmt(st, "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1");
     if (!s) return -PL_EINTERNAL;
-    int rc = sqlite3_step(s);
+    int rc = pl_dbs_step(s);
     char hex[HASH_HEX] = "";
     uint8_t h[HASH_LEN];
-    if (rc == SQLITE_ROW) {
-        f->audit_id = sqlite3_column_int64(s, 0);
-        if (hash_from_hex(sqlite3_column_text(s, 1), h)) pl_hex_encode(h, HASH_LEN, hex);
+    if (rc == PL_DB_ROW) {
+        f->audit_id = pl_dbs_int64(s, 0);
+        if (hash_from_hex(pl_dbs_text(s, 1), h)) pl_hex_encode(h, HASH_LEN, hex);
     }
-    sqlite3_reset(s);
-    if (rc == SQLITE_DONE) return -PL_ENOTFOUND;
-    if (rc != SQLITE_ROW) return pl__sq_err(st, rc, "audit last");
+    pl_dbs_reset(s);
+    if (rc == PL_DB_DONE) return -PL_ENOTFOUND;
+    if (rc != PL_DB_ROW) return pl__sq_err(st, rc, "audit last");
     if (!hex[0]) return -PL_EINTERNAL;
     int64_t last_audit, last_id;
     if ((rc = last_checkpoint(st, &last_audit, &last_id)) < 0) return rc;
@@ -482,26 +494,26 @@ int pl__sq_audit_chain_existing(pl_store_t *st)
 {
     /* Once any row is chained, an unchained row is an intruder for verify to name, not a row to
      * adopt: only a trail that was never chained is chained here. */
-    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT EXISTS (SELECT 1 FROM audit WHERE hash IS NOT NULL),"
+    pl_dbs_t *s = pl__sq_stmt(st, "SELECT EXISTS (SELECT 1 FROM audit WHERE hash IS NOT NULL),"
                                       " EXISTS (SELECT 1 FROM audit WHERE hash IS NULL)");
     if (!s) return -PL_EINTERNAL;
-    int rc = sqlite3_step(s);
-    bool chained = rc == SQLITE_ROW && sqlite3_column_int(s, 0);
-    bool unchained = rc == SQLITE_ROW && sqlite3_column_int(s, 1);
-    sqlite3_reset(s);
-    if (rc != SQLITE_ROW) return pl__sq_err(st, rc, "audit chain existing");
+    int rc = pl_dbs_step(s);
+    bool chained = rc == PL_DB_ROW && pl_dbs_int(s, 0);
+    bool unchained = rc == PL_DB_ROW && pl_dbs_int(s, 1);
+    pl_dbs_reset(s);
+    if (rc != PL_DB_ROW) return pl__sq_err(st, rc, "audit chain existing");
     if (chained || !unchained) return 0;
     int64_t id = 0, n = 0;
     char hex[HASH_HEX];
     for (;;) {
         s = pl__sq_stmt(st, "SELECT min(id) FROM audit WHERE id > ?");
         if (!s) return -PL_EINTERNAL;
-        sqlite3_bind_int64(s, 1, id);
-        rc = sqlite3_step(s);
-        bool more = rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL;
-        if (more) id = sqlite3_column_int64(s, 0);
-        sqlite3_reset(s);
-        if (rc != SQLITE_ROW) return pl__sq_err(st, rc, "audit chain existing");
+        pl_dbs_bind_int64(s, 1, id);
+        rc = pl_dbs_step(s);
+        bool more = rc == PL_DB_ROW && pl_dbs_type(s, 0) != PL_DB_NULL;
+        if (more) id = pl_dbs_int64(s, 0);
+        pl_dbs_reset(s);
+        if (rc != PL_DB_ROW) return pl__sq_err(st, rc, "audit chain existing");
         if (!more) break;
         if ((rc = chain_row(st, id, hex)) < 0) return rc;
         n++;
@@ -512,33 +524,33 @@ int pl__sq_audit_chain_existing(pl_store_t *st)
 
 /* ---- listing ---- */
 
-static const char *text_or_empty(sqlite3_stmt *s, int col)
+static const char *text_or_empty(pl_dbs_t *s, int col)
 {
-    const char *t = (const char *)sqlite3_column_text(s, col);
+    const char *t = (const char *)pl_dbs_text(s, col);
     return t ? t : "";
 }
 
 int pl_store_audit_list(pl_store_t *st, int64_t after_id, int limit, json_t **out)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT " AUDIT_COLS " FROM audit WHERE id > ? "
+    pl_dbs_t *s = pl__sq_stmt(st, "SELECT " AUDIT_COLS " FROM audit WHERE id > ? "
                                       "ORDER BY id LIMIT ?");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, after_id);
-    sqlite3_bind_int(s, 2, limit);
+    pl_dbs_bind_int64(s, 1, after_id);
+    pl_dbs_bind_int(s, 2, limit);
     json_t *arr = json_array();
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = pl_dbs_step(s)) == PL_DB_ROW) {
         json_t *o = json_object();
         for (int i = 0; i < 13; i++)
             json_object_set_new(o, fields[i].key,
                                 fields[i].integer
-                                    ? json_integer((json_int_t)sqlite3_column_int64(s, i))
+                                    ? json_integer((json_int_t)pl_dbs_int64(s, i))
                                     : json_string(text_or_empty(s, i)));
         json_object_set_new(o, "hash", json_string(text_or_empty(s, C_HASH)));
         json_array_append_new(arr, o);
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
+    pl_dbs_reset(s);
+    if (rc != PL_DB_DONE) {
         json_decref(arr);
         return pl__sq_err(st, rc, "audit list");
     }
@@ -567,9 +579,9 @@ const char *pl_audit_break_name(pl_audit_break_t b)
 }
 
 typedef struct {
-    sqlite3 *db;
+    pl_db_t *db;
     EVP_PKEY *pub;
-    sqlite3_stmt *ck; /* checkpoints in id order */
+    pl_dbs_t *ck; /* checkpoints in id order */
     bool ck_have;     /* ck is on a row not yet checked */
     int64_t ck_id, ck_audit, ck_expect_id, ck_prev_audit;
     pl_audit_verdict_t *v;
@@ -589,16 +601,16 @@ static void broken(verify_t *x, pl_audit_break_t b, int64_t audit_id, const char
 
 static int ck_next(verify_t *x)
 {
-    int rc = sqlite3_step(x->ck);
-    x->ck_have = rc == SQLITE_ROW;
+    int rc = pl_dbs_step(x->ck);
+    x->ck_have = rc == PL_DB_ROW;
     if (x->ck_have) {
-        x->ck_id = sqlite3_column_int64(x->ck, 0);
-        x->ck_audit = sqlite3_column_int64(x->ck, 1);
+        x->ck_id = pl_dbs_int64(x->ck, 0);
+        x->ck_audit = pl_dbs_int64(x->ck, 1);
     }
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -PL_EIO;
+    return rc == PL_DB_ROW || rc == PL_DB_DONE ? 0 : -PL_EIO;
 }
 
-static bool sig_ok(EVP_PKEY *pub, const char *msg, const unsigned char *sig_hex)
+static bool sig_ok(EVP_PKEY *pub, const char *msg, const char *sig_hex)
 {
     uint8_t sig[SIG_LEN];
     size_t n = 0;
@@ -629,11 +641,11 @@ static bool ck_check(verify_t *x, const char *hex)
                "%" PRId64 "'s %" PRId64, x->ck_id, x->ck_audit, x->ck_id - 1, x->ck_prev_audit);
         return false;
     }
-    const char *ck_hash = (const char *)sqlite3_column_text(x->ck, 2);
+    const char *ck_hash = (const char *)pl_dbs_text(x->ck, 2);
     char msg[200];
     checkpoint_message(x->ck_id, x->ck_audit, ck_hash ? ck_hash : "",
-                       sqlite3_column_int64(x->ck, 3), msg, sizeof msg);
-    if (!sig_ok(x->pub, msg, sqlite3_column_text(x->ck, 4))) {
+                       pl_dbs_int64(x->ck, 3), msg, sizeof msg);
+    if (!sig_ok(x->pub, msg, pl_dbs_text(x->ck, 4))) {
         broken(x, PL_AUDIT_CKPT_BAD_SIGNATURE, x->ck_audit,
                "checkpoint %" PRId64 "'s signature does not verify with the public key",
                x->ck_id);
@@ -654,18 +666,18 @@ static bool ck_check(verify_t *x, const char *hex)
 }
 
 /* The row whose stored hash is hex, other than not_id and not_id - 1; 0 if none. */
-static int64_t row_with_hash(sqlite3 *db, const unsigned char *hex, int64_t not_id)
+static int64_t row_with_hash(pl_db_t *db, const char *hex, int64_t not_id)
 {
-    sqlite3_stmt *s = NULL;
+    pl_dbs_t *s = NULL;
     int64_t id = 0;
-    if (!hex || sqlite3_prepare_v2(db, "SELECT id FROM audit WHERE hash = ? AND id <> ? AND "
-                                       "id <> ? LIMIT 1", -1, &s, NULL) != SQLITE_OK)
+    if (!hex || pl_db_prepare(db, "SELECT id FROM audit WHERE hash = ? AND id <> ? AND "
+                                  "id <> ? LIMIT 1", &s) != PL_DB_OK)
         return 0;
-    sqlite3_bind_text(s, 1, (const char *)hex, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 2, not_id);
-    sqlite3_bind_int64(s, 3, not_id - 1);
-    if (sqlite3_step(s) == SQLITE_ROW) id = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
+    pl_dbs_bind_text(s, 1, (const char *)hex, -1);
+    pl_dbs_bind_int64(s, 2, not_id);
+    pl_dbs_bind_int64(s, 3, not_id - 1);
+    if (pl_dbs_step(s) == PL_DB_ROW) id = pl_dbs_int64(s, 0);
+    pl_dbs_finalize(s);
     return id;
 }
 
@@ -673,16 +685,16 @@ static int64_t row_with_hash(sqlite3 *db, const unsigned char *hex, int64_t not_
 static int walk(verify_t *x)
 {
     pl_audit_verdict_t *v = x->v;
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(x->db, "SELECT " AUDIT_COLS " FROM audit ORDER BY id", -1, &s, NULL) !=
-        SQLITE_OK)
+    pl_dbs_t *s = NULL;
+    if (pl_db_prepare(x->db, "SELECT " AUDIT_COLS " FROM audit ORDER BY id", &s) !=
+        PL_DB_OK)
         return -PL_EIO;
     uint8_t prev[HASH_LEN] = {0}, h[HASH_LEN];
     char prev_hex[HASH_HEX], hex[HASH_HEX];
     int64_t expect = 1;
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(s, 0);
+    while ((rc = pl_dbs_step(s)) == PL_DB_ROW) {
+        int64_t id = pl_dbs_int64(s, 0);
         if (id != expect) {
             broken(x, PL_AUDIT_GAP, expect,
                    expect == id - 1 ? "audit id %" PRId64 " is missing (ids go from %" PRId64
@@ -702,8 +714,8 @@ static int walk(verify_t *x)
         if (v->rows++ == 0) v->first_id = id;
         v->last_id = id;
         expect = id + 1;
-        const unsigned char *stored_prev = sqlite3_column_text(s, C_PREV);
-        const unsigned char *stored = sqlite3_column_text(s, C_HASH);
+        const char *stored_prev = pl_dbs_text(s, C_PREV);
+        const char *stored = pl_dbs_text(s, C_HASH);
         if (!stored) {
             broken(x, PL_AUDIT_NO_HASH, id, "audit id %" PRId64 " has no hash: it was not "
                    "written through Parley", id);
@@ -739,14 +751,14 @@ static int walk(verify_t *x)
         while (ok && x->ck_have && x->ck_audit == id) {
             if (!(ok = ck_check(x, hex))) break;
             if (ck_next(x) < 0) {
-                sqlite3_finalize(s);
+                pl_dbs_finalize(s);
                 return -PL_EIO;
             }
         }
         if (!ok) break;
     }
-    bool io = rc != SQLITE_ROW && rc != SQLITE_DONE;
-    sqlite3_finalize(s);
+    bool io = rc != PL_DB_ROW && rc != PL_DB_DONE;
+    pl_dbs_finalize(s);
     return io ? -PL_EIO : 0;
 }
 
@@ -762,12 +774,16 @@ static int check_tail(verify_t *x)
                v->last_id);
         return 0;
     }
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(x->db, "SELECT seq FROM sqlite_sequence WHERE name = 'audit'", -1, &s,
-                           NULL) != SQLITE_OK)
+    pl_dbs_t *s = NULL;
+    /* The last id ever issued, from the id generator, which removing rows does not wind back. */
+    if (pl_db_prepare(x->db,
+                      pl_db_is_pg(x->db)
+                          ? "SELECT last_id FROM audit_head"
+                          : "SELECT seq FROM sqlite_sequence WHERE name = 'audit'",
+                      &s) != PL_DB_OK)
         return -PL_EIO;
-    int64_t seq = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    sqlite3_finalize(s);
+    int64_t seq = pl_dbs_step(s) == PL_DB_ROW ? pl_dbs_int64(s, 0) : 0;
+    pl_dbs_finalize(s);
     if (seq > v->last_id)
         broken(x, PL_AUDIT_TRUNCATED, v->last_id + 1,
                "audit ids %" PRId64 " to %" PRId64 " were issued but are not there: rows were "
@@ -775,33 +791,34 @@ static int check_tail(verify_t *x)
     return 0;
 }
 
-static int64_t count_of(sqlite3 *db, const char *sql)
+static int64_t count_of(pl_db_t *db, const char *sql)
 {
-    sqlite3_stmt *s = NULL;
+    pl_dbs_t *s = NULL;
     int64_t n = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
-        n = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
+    if (pl_db_prepare(db, sql, &s) == PL_DB_OK && pl_dbs_step(s) == PL_DB_ROW)
+        n = pl_dbs_int64(s, 0);
+    pl_dbs_finalize(s);
     return n;
 }
 
 int pl_store_audit_verify(const char *url, const char *pub_pem_path, pl_audit_verdict_t *out)
 {
     memset(out, 0, sizeof *out);
-    if (strncmp(url, "sqlite:", 7) != 0) return -PL_EINVAL;
-    const char *path = url + 7;
-    if (access(path, R_OK) != 0) return -PL_EIO;
+    bool sqlite = strncmp(url, "sqlite:", 7) == 0;
+    if (sqlite && access(url + 7, R_OK) != 0) return -PL_EIO;
     verify_t x = {.v = out, .ck_expect_id = 1};
-    int rc = 0;
-    if (sqlite3_open_v2(path, &x.db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        sqlite3_close(x.db);
-        return -PL_EIO;
-    }
-    sqlite3_busy_timeout(x.db, 5000);
+    int rc = pl_db_open(&x.db, url);
+    if (rc < 0) return rc == -PL_EINVAL ? rc : -PL_EIO;
     /* One read transaction: a server appending meanwhile is not seen half-way. */
-    if (sqlite3_exec(x.db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) rc = -PL_EIO;
-    int64_t has_chain = count_of(x.db, "SELECT count(*) FROM sqlite_master WHERE type = "
-                                       "'table' AND name = 'audit_checkpoints'");
+    if (pl_db_exec(x.db, sqlite ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") !=
+        PL_DB_OK)
+        rc = -PL_EIO;
+    int64_t has_chain =
+        count_of(x.db, sqlite ? "SELECT count(*) FROM sqlite_master WHERE type = "
+                                "'table' AND name = 'audit_checkpoints'"
+                              : "SELECT count(*) FROM information_schema.tables WHERE "
+                                "table_schema = current_schema() AND table_name = "
+                                "'audit_checkpoints'");
     if (rc == 0 && has_chain < 0) rc = -PL_EIO;
     if (rc == 0 && has_chain == 0) rc = -PL_EINVAL;
     int64_t n_ck = rc == 0 ? count_of(x.db, "SELECT count(*) FROM audit_checkpoints") : 0;
@@ -814,16 +831,16 @@ int pl_store_audit_verify(const char *url, const char *pub_pem_path, pl_audit_ve
         }
         if (!x.pub || EVP_PKEY_get_id(x.pub) != EVP_PKEY_ED25519) rc = -PL_EPERM;
     }
-    if (rc == 0 && sqlite3_prepare_v2(x.db, "SELECT id, audit_id, hash, signed_at, signature "
-                                             "FROM audit_checkpoints ORDER BY id",
-                                      -1, &x.ck, NULL) != SQLITE_OK)
+    if (rc == 0 && pl_db_prepare(x.db, "SELECT id, audit_id, hash, signed_at, signature "
+                                        "FROM audit_checkpoints ORDER BY id",
+                                 &x.ck) != PL_DB_OK)
         rc = -PL_EIO;
     if (rc == 0) rc = ck_next(&x);
     if (rc == 0) rc = walk(&x);
     if (rc == 0 && out->broken == PL_AUDIT_INTACT) rc = check_tail(&x);
-    sqlite3_finalize(x.ck);
-    sqlite3_exec(x.db, "COMMIT", NULL, NULL, NULL);
-    sqlite3_close(x.db);
+    pl_dbs_finalize(x.ck);
+    pl_db_exec(x.db, "COMMIT");
+    pl_db_close(x.db);
     EVP_PKEY_free(x.pub);
     if (rc < 0) {
         int64_t n = out->checkpoints;
@@ -845,39 +862,39 @@ int pl_store_audit_of_patient(pl_store_t *st, int64_t patient_id, int64_t before
         "a.action, a.resource_type, a.resource_id, a.outcome, a.ip, a.user_agent, a.request_id "
         "FROM audit a LEFT JOIN users u ON u.id = a.actor_id LEFT JOIN orgs o ON o.id = a.org_id "
         "WHERE a.patient_id = ? AND a.id < ? ORDER BY a.id DESC LIMIT ?";
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
-    if (rc != SQLITE_OK) return pl__sq_err(st, rc, "audit of patient");
-    sqlite3_bind_int64(s, 1, patient_id);
-    sqlite3_bind_int64(s, 2, before_id > 0 ? before_id : INT64_MAX);
-    sqlite3_bind_int(s, 3, limit);
+    pl_dbs_t *s = NULL;
+    int rc = pl_db_prepare(st->db, sql, &s);
+    if (rc != PL_DB_OK) return pl__sq_err(st, rc, "audit of patient");
+    pl_dbs_bind_int64(s, 1, patient_id);
+    pl_dbs_bind_int64(s, 2, before_id > 0 ? before_id : INT64_MAX);
+    pl_dbs_bind_int(s, 3, limit);
     json_t *arr = json_array();
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int kind = sqlite3_column_type(s, 4) == SQLITE_NULL ? 0 : sqlite3_column_int(s, 4);
+    while ((rc = pl_dbs_step(s)) == PL_DB_ROW) {
+        int kind = pl_dbs_type(s, 4) == PL_DB_NULL ? 0 : pl_dbs_int(s, 4);
         json_t *o = json_pack(
             "{sI sI sI ss ss ss sI ss ss ss ss sI ss ss ss ss}", "id",
-            (json_int_t)sqlite3_column_int64(s, 0), "at", (json_int_t)sqlite3_column_int64(s, 1),
-            "actor_id", (json_int_t)sqlite3_column_int64(s, 2), "actor_name", text_or_empty(s, 3),
+            (json_int_t)pl_dbs_int64(s, 0), "at", (json_int_t)pl_dbs_int64(s, 1),
+            "actor_id", (json_int_t)pl_dbs_int64(s, 2), "actor_name", text_or_empty(s, 3),
             "actor_kind",
             kind == PL_USER_STAFF     ? "staff"
             : kind == PL_USER_PATIENT ? "patient"
             : kind == PL_USER_GUEST   ? "guest"
                                       : "",
-            "role", text_or_empty(s, 5), "org_id", (json_int_t)sqlite3_column_int64(s, 6),
+            "role", text_or_empty(s, 5), "org_id", (json_int_t)pl_dbs_int64(s, 6),
             "org_name", text_or_empty(s, 7), "org_code", text_or_empty(s, 8), "action",
             text_or_empty(s, 9), "resource_type", text_or_empty(s, 10), "resource_id",
-            (json_int_t)sqlite3_column_int64(s, 11), "outcome", text_or_empty(s, 12), "ip",
+            (json_int_t)pl_dbs_int64(s, 11), "outcome", text_or_empty(s, 12), "ip",
             text_or_empty(s, 13), "user_agent", text_or_empty(s, 14), "request_id",
             text_or_empty(s, 15));
         if (!o || json_array_append_new(arr, o) < 0) {
-            rc = SQLITE_NOMEM;
+            rc = PL_DB_NOMEM;
             break;
         }
     }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
+    pl_dbs_finalize(s);
+    if (rc != PL_DB_DONE) {
         json_decref(arr);
-        return rc == SQLITE_NOMEM ? -PL_ENOMEM : pl__sq_err(st, rc, "audit of patient");
+        return rc == PL_DB_NOMEM ? -PL_ENOMEM : pl__sq_err(st, rc, "audit of patient");
     }
     *out = arr;
     return 0;
@@ -889,28 +906,28 @@ int pl_store_audit_orgs_of_patient(pl_store_t *st, int64_t patient_id, json_t **
         "SELECT coalesce(a.org_id, 0), o.name, o.kind, min(a.at), max(a.at), count(*) "
         "FROM audit a LEFT JOIN orgs o ON o.id = a.org_id "
         "WHERE a.patient_id = ?1 AND a.outcome = 'ok' AND a.actor_id <> ?1 "
-        "GROUP BY coalesce(a.org_id, 0) ORDER BY max(a.at) DESC, 1";
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
-    if (rc != SQLITE_OK) return pl__sq_err(st, rc, "audit orgs of patient");
-    sqlite3_bind_int64(s, 1, patient_id);
+        "GROUP BY coalesce(a.org_id, 0), o.name, o.kind ORDER BY max(a.at) DESC, 1";
+    pl_dbs_t *s = NULL;
+    int rc = pl_db_prepare(st->db, sql, &s);
+    if (rc != PL_DB_OK) return pl__sq_err(st, rc, "audit orgs of patient");
+    pl_dbs_bind_int64(s, 1, patient_id);
     json_t *arr = json_array();
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = pl_dbs_step(s)) == PL_DB_ROW) {
         json_t *o = json_pack("{sI ss ss sI sI sI}", "org_id",
-                              (json_int_t)sqlite3_column_int64(s, 0), "name", text_or_empty(s, 1),
+                              (json_int_t)pl_dbs_int64(s, 0), "name", text_or_empty(s, 1),
                               "kind", text_or_empty(s, 2), "first_at",
-                              (json_int_t)sqlite3_column_int64(s, 3), "last_at",
-                              (json_int_t)sqlite3_column_int64(s, 4), "count",
-                              (json_int_t)sqlite3_column_int64(s, 5));
+                              (json_int_t)pl_dbs_int64(s, 3), "last_at",
+                              (json_int_t)pl_dbs_int64(s, 4), "count",
+                              (json_int_t)pl_dbs_int64(s, 5));
         if (!o || json_array_append_new(arr, o) < 0) {
-            rc = SQLITE_NOMEM;
+            rc = PL_DB_NOMEM;
             break;
         }
     }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
+    pl_dbs_finalize(s);
+    if (rc != PL_DB_DONE) {
         json_decref(arr);
-        return rc == SQLITE_NOMEM ? -PL_ENOMEM : pl__sq_err(st, rc, "audit orgs of patient");
+        return rc == PL_DB_NOMEM ? -PL_ENOMEM : pl__sq_err(st, rc, "audit orgs of patient");
     }
     *out = arr;
     return 0;

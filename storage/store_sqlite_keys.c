@@ -164,13 +164,13 @@ static int resolve(pl_store_t *st, int64_t id, int64_t org, bool legacy, const u
     return 0;
 }
 
-static int resolve_row(pl_store_t *st, sqlite3_stmt *s, int c_id, pl__sq_dkey_t **out)
+static int resolve_row(pl_store_t *st, pl_dbs_t *s, int c_id, pl__sq_dkey_t **out)
 {
-    int64_t id = sqlite3_column_int64(s, c_id);
-    int64_t org = sqlite3_column_int64(s, c_id + 1);
-    bool legacy = sqlite3_column_int(s, c_id + 2) != 0;
-    const uint8_t *w = sqlite3_column_blob(s, c_id + 3);
-    size_t wlen = (size_t)sqlite3_column_bytes(s, c_id + 3);
+    int64_t id = pl_dbs_int64(s, c_id);
+    int64_t org = pl_dbs_int64(s, c_id + 1);
+    bool legacy = pl_dbs_int(s, c_id + 2) != 0;
+    const uint8_t *w = pl_dbs_blob(s, c_id + 3);
+    size_t wlen = (size_t)pl_dbs_bytes(s, c_id + 3);
     int rc = resolve(st, id, org, legacy, w, wlen, out);
     if (rc == -PL_ECRYPTO)
         pl_log_error("store",
@@ -184,19 +184,19 @@ static int resolve_row(pl_store_t *st, sqlite3_stmt *s, int c_id, pl__sq_dkey_t 
 
 static int by_id(pl_store_t *st, int64_t id, pl__sq_dkey_t **out)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT " KEY_COLS " FROM data_keys WHERE id = ?");
+    pl_dbs_t *s = pl__sq_stmt(st, "SELECT " KEY_COLS " FROM data_keys WHERE id = ?");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, id);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
+    pl_dbs_bind_int64(s, 1, id);
+    int rc = pl_dbs_step(s);
+    if (rc == PL_DB_ROW)
         rc = resolve_row(st, s, 0, out);
-    else if (rc == SQLITE_DONE) {
+    else if (rc == PL_DB_DONE) {
         pl_log_error("store", "a sealed value names data key %lld, which does not exist",
                      (long long)id);
         rc = -PL_ECRYPTO;
     } else
         rc = pl__sq_err(st, rc, "data key read");
-    sqlite3_reset(s);
+    pl_dbs_reset(s);
     return rc;
 }
 
@@ -207,35 +207,33 @@ static int legacy_key(pl_store_t *st, pl__sq_dkey_t **out)
             *out = st->dkeys[i];
             return 0;
         }
-    sqlite3_stmt *s =
+    pl_dbs_t *s =
         pl__sq_stmt(st, "SELECT " KEY_COLS " FROM data_keys WHERE legacy = 1 ORDER BY id LIMIT 1");
     if (!s) return -PL_EINTERNAL;
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
+    int rc = pl_dbs_step(s);
+    if (rc == PL_DB_ROW)
         rc = resolve_row(st, s, 0, out);
-    else if (rc == SQLITE_DONE) {
+    else if (rc == PL_DB_DONE) {
         pl_log_error("store", "a value sealed before per-organisation keys, and no legacy key");
         rc = -PL_ECRYPTO;
     } else
         rc = pl__sq_err(st, rc, "legacy key read");
-    sqlite3_reset(s);
+    pl_dbs_reset(s);
     return rc;
 }
 
-/* Runs fn in the caller's transaction under a savepoint, or in its own BEGIN IMMEDIATE. */
+/* Runs fn in the caller's transaction under a savepoint, or in its own write transaction. */
 static int in_txn(pl_store_t *st, int (*fn)(pl_store_t *, void *), void *arg)
 {
-    bool own = sqlite3_get_autocommit(st->db) != 0;
-    if (sqlite3_exec(st->db, own ? "BEGIN IMMEDIATE" : "SAVEPOINT data_key", NULL, NULL, NULL) !=
-        SQLITE_OK)
-        return pl__sq_err(st, sqlite3_errcode(st->db), "data key begin");
+    bool own = pl_db_autocommit(st->db);
+    if ((own ? pl_db_begin(st->db) : pl_db_exec(st->db, "SAVEPOINT data_key")) != PL_DB_OK)
+        return pl__sq_err(st, pl_db_errcode(st->db), "data key begin");
     int rc = fn(st, arg);
     if (rc == 0 &&
-        sqlite3_exec(st->db, own ? "COMMIT" : "RELEASE data_key", NULL, NULL, NULL) != SQLITE_OK)
-        rc = pl__sq_err(st, sqlite3_errcode(st->db), "data key commit");
+        pl_db_exec(st->db, own ? "COMMIT" : "RELEASE data_key") != PL_DB_OK)
+        rc = pl__sq_err(st, pl_db_errcode(st->db), "data key commit");
     if (rc < 0)
-        sqlite3_exec(st->db, own ? "ROLLBACK" : "ROLLBACK TO data_key; RELEASE data_key", NULL,
-                     NULL, NULL);
+        pl_db_exec(st->db, own ? "ROLLBACK" : "ROLLBACK TO data_key; RELEASE data_key");
     return rc;
 }
 
@@ -244,30 +242,31 @@ static int in_txn(pl_store_t *st, int (*fn)(pl_store_t *, void *), void *arg)
 static int insert_key(pl_store_t *st, int64_t org, bool legacy, const uint8_t key[PL_AEAD_KEY_LEN],
                       int64_t now, pl__sq_dkey_t **out)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "INSERT INTO data_keys (org_id, legacy, wrapped, "
-                                      "created_at, retired_at) VALUES (?, ?, zeroblob(?), ?, ?)");
+    pl_dbs_t *s = pl__sq_stmt(st, "INSERT INTO data_keys (org_id, legacy, wrapped, "
+                                      "created_at, retired_at) VALUES (?, ?, ?, ?, ?)");
     if (!s) return -PL_EINTERNAL;
     if (org)
-        sqlite3_bind_int64(s, 1, org);
+        pl_dbs_bind_int64(s, 1, org);
     else
-        sqlite3_bind_null(s, 1);
-    sqlite3_bind_int(s, 2, legacy);
-    sqlite3_bind_int(s, 3, PL_SQ_WRAPPED_LEN);
-    sqlite3_bind_int64(s, 4, now);
+        pl_dbs_bind_null(s, 1);
+    pl_dbs_bind_int(s, 2, legacy);
+    static const uint8_t placeholder[PL_SQ_WRAPPED_LEN];
+    pl_dbs_bind_blob(s, 3, placeholder, sizeof placeholder);
+    pl_dbs_bind_int64(s, 4, now);
     if (legacy)
-        sqlite3_bind_int64(s, 5, now); /* never used for new writes */
+        pl_dbs_bind_int64(s, 5, now); /* never used for new writes */
     else
-        sqlite3_bind_null(s, 5);
+        pl_dbs_bind_null(s, 5);
     int rc = pl__sq_done(st, s, "data key insert");
     if (rc < 0) return rc;
-    int64_t id = sqlite3_last_insert_rowid(st->db);
+    int64_t id = pl_db_last_id(st->db);
     if (id <= 0 || id > (int64_t)UINT32_MAX) return -PL_EINTERNAL; /* the header holds 32 bits */
     uint8_t w[PL_SQ_WRAPPED_LEN];
     if ((rc = wrap(st->master, id, org, legacy, key, w)) < 0) return rc;
     if (!(s = pl__sq_stmt(st, "UPDATE data_keys SET wrapped = ? WHERE id = ?")))
         return -PL_EINTERNAL;
-    sqlite3_bind_blob(s, 1, w, sizeof w, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 2, id);
+    pl_dbs_bind_blob(s, 1, w, sizeof w);
+    pl_dbs_bind_int64(s, 2, id);
     if ((rc = pl__sq_done(st, s, "data key wrap")) < 0) return rc;
     pl__sq_dkey_t *e = cache_put(st, id, org, legacy, key, w);
     if (!e) return -PL_ENOMEM;
@@ -285,15 +284,15 @@ static int create_fn(pl_store_t *st, void *arg)
     create_arg_t *a = arg;
     /* Confirm the master key is still the one the rows are wrapped under (adopting the new one
      * if a rotation ran beside this process) before wrapping anything with it. */
-    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT " KEY_COLS " FROM data_keys ORDER BY id LIMIT 1");
+    pl_dbs_t *s = pl__sq_stmt(st, "SELECT " KEY_COLS " FROM data_keys ORDER BY id LIMIT 1");
     if (!s) return -PL_EINTERNAL;
-    int rc = sqlite3_step(s);
+    int rc = pl_dbs_step(s);
     pl__sq_dkey_t *first = NULL;
-    if (rc == SQLITE_ROW)
+    if (rc == PL_DB_ROW)
         rc = resolve_row(st, s, 0, &first);
     else
-        rc = rc == SQLITE_DONE ? 0 : pl__sq_err(st, rc, "data key check");
-    sqlite3_reset(s);
+        rc = rc == PL_DB_DONE ? 0 : pl__sq_err(st, rc, "data key check");
+    pl_dbs_reset(s);
     if (rc < 0) return rc;
     uint8_t key[PL_AEAD_KEY_LEN];
     if ((rc = pl_random_bytes(key, sizeof key)) < 0) return rc;
@@ -308,21 +307,21 @@ static int create_fn(pl_store_t *st, void *arg)
 /* org's current data key, made when it has none. */
 static int current_key(pl_store_t *st, int64_t org, pl__sq_dkey_t **out)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT " KEY_COLS " FROM data_keys WHERE org_id IS ? AND "
+    pl_dbs_t *s = pl__sq_stmt(st, "SELECT " KEY_COLS " FROM data_keys WHERE org_id IS NOT DISTINCT FROM CAST(? AS BIGINT) AND "
                                       "legacy = 0 AND retired_at IS NULL ORDER BY id DESC LIMIT 1");
     if (!s) return -PL_EINTERNAL;
     if (org)
-        sqlite3_bind_int64(s, 1, org);
+        pl_dbs_bind_int64(s, 1, org);
     else
-        sqlite3_bind_null(s, 1);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
+        pl_dbs_bind_null(s, 1);
+    int rc = pl_dbs_step(s);
+    if (rc == PL_DB_ROW) {
         rc = resolve_row(st, s, 0, out);
-        sqlite3_reset(s);
+        pl_dbs_reset(s);
         return rc;
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) return pl__sq_err(st, rc, "data key lookup");
+    pl_dbs_reset(s);
+    if (rc != PL_DB_DONE) return pl__sq_err(st, rc, "data key lookup");
     create_arg_t a = {.org = org, .now = pl_now_ms(), .made = NULL};
     if ((rc = in_txn(st, create_fn, &a)) < 0) return rc;
     *out = a.made;
@@ -331,18 +330,17 @@ static int current_key(pl_store_t *st, int64_t org, pl__sq_dkey_t **out)
 
 int pl__sq_keys_open(pl_store_t *st)
 {
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db, "SELECT " KEY_COLS " FROM data_keys ORDER BY id", -1, &s,
-                           NULL) != SQLITE_OK)
-        return pl__sq_err(st, sqlite3_errcode(st->db), "data keys load");
+    pl_dbs_t *s = NULL;
+    if (pl_db_prepare(st->db, "SELECT " KEY_COLS " FROM data_keys ORDER BY id", &s) != PL_DB_OK)
+        return pl__sq_err(st, pl_db_errcode(st->db), "data keys load");
     int rc, n = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = pl_dbs_step(s)) == PL_DB_ROW) {
         pl__sq_dkey_t *e = NULL;
-        int64_t id = sqlite3_column_int64(s, 0);
-        const void *w = sqlite3_column_blob(s, 3);
-        size_t wlen = (size_t)sqlite3_column_bytes(s, 3);
+        int64_t id = pl_dbs_int64(s, 0);
+        const void *w = pl_dbs_blob(s, 3);
+        size_t wlen = (size_t)pl_dbs_bytes(s, 3);
         rc =
-            resolve(st, id, sqlite3_column_int64(s, 1), sqlite3_column_int(s, 2) != 0, w, wlen, &e);
+            resolve(st, id, pl_dbs_int64(s, 1), pl_dbs_int(s, 2) != 0, w, wlen, &e);
         if (rc == -PL_ECRYPTO && n == 0)
             pl_log_error("store",
                          "the master key (%s) does not open this database's data keys: "
@@ -357,8 +355,8 @@ int pl__sq_keys_open(pl_store_t *st)
         if (rc < 0) break;
         n++;
     }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) return rc < 0 ? rc : pl__sq_err(st, rc, "data keys load");
+    pl_dbs_finalize(s);
+    if (rc != PL_DB_DONE) return rc < 0 ? rc : pl__sq_err(st, rc, "data keys load");
     pl__sq_dkey_t *shared = NULL;
     return current_key(st, 0, &shared);
 }
@@ -374,18 +372,18 @@ static int legacy_probe(pl_store_t *st, uint8_t **blob, size_t *len, char *aad, 
         "substr(totp_secret, 1, 1) = x'01' LIMIT 1"};
     static const char *const fmt[] = {"conv:%lld", "totp:%lld"};
     for (int i = 0; i < 2; i++) {
-        sqlite3_stmt *s = NULL;
-        if (sqlite3_prepare_v2(st->db, q[i], -1, &s, NULL) != SQLITE_OK)
-            return pl__sq_err(st, sqlite3_errcode(st->db), "legacy probe");
+        pl_dbs_t *s = NULL;
+        if (pl_db_prepare(st->db, q[i], &s) != PL_DB_OK)
+            return pl__sq_err(st, pl_db_errcode(st->db), "legacy probe");
         int found = 0;
-        if (sqlite3_step(s) == SQLITE_ROW) {
-            snprintf(aad, cap, fmt[i], (long long)sqlite3_column_int64(s, 0));
-            *len = (size_t)sqlite3_column_bytes(s, 1);
+        if (pl_dbs_step(s) == PL_DB_ROW) {
+            snprintf(aad, cap, fmt[i], (long long)pl_dbs_int64(s, 0));
+            *len = (size_t)pl_dbs_bytes(s, 1);
             *blob = malloc(*len ? *len : 1);
-            if (*blob && *len) memcpy(*blob, sqlite3_column_blob(s, 1), *len);
+            if (*blob && *len) memcpy(*blob, pl_dbs_blob(s, 1), *len);
             found = *blob ? 1 : -PL_ENOMEM;
         }
-        sqlite3_finalize(s);
+        pl_dbs_finalize(s);
         if (found) return found;
     }
     return 0;
@@ -467,14 +465,14 @@ int pl__sq_open(pl_store_t *st, const char *aad, const uint8_t *in, size_t inlen
 
 int pl__sq_conv_org(pl_store_t *st, int64_t conv_id, int64_t *org_id)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT org_id FROM conversations WHERE id = ?");
+    pl_dbs_t *s = pl__sq_stmt(st, "SELECT org_id FROM conversations WHERE id = ?");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, conv_id);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) *org_id = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    if (rc == SQLITE_ROW) return 0;
-    return rc == SQLITE_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "conversation org");
+    pl_dbs_bind_int64(s, 1, conv_id);
+    int rc = pl_dbs_step(s);
+    if (rc == PL_DB_ROW) *org_id = pl_dbs_int64(s, 0);
+    pl_dbs_reset(s);
+    if (rc == PL_DB_ROW) return 0;
+    return rc == PL_DB_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "conversation org");
 }
 
 /* ---- store_keys.h ---- */
@@ -489,13 +487,12 @@ typedef struct {
 static int rewrap_fn(pl_store_t *st, void *arg)
 {
     rewrap_arg_t *a = arg;
-    sqlite3_stmt *s = NULL;
+    pl_dbs_t *s = NULL;
     int rc;
-    if (sqlite3_prepare_v2(st->db, "SELECT " KEY_COLS " FROM data_keys ORDER BY id", -1, &s,
-                           NULL) != SQLITE_OK)
-        return pl__sq_err(st, sqlite3_errcode(st->db), "data keys load");
+    if (pl_db_prepare(st->db, "SELECT " KEY_COLS " FROM data_keys ORDER BY id", &s) != PL_DB_OK)
+        return pl__sq_err(st, pl_db_errcode(st->db), "data keys load");
     int64_t cap = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = pl_dbs_step(s)) == PL_DB_ROW) {
         pl__sq_dkey_t *e = NULL;
         if ((rc = resolve_row(st, s, 0, &e)) < 0) break;
         if (a->n == cap) {
@@ -511,16 +508,16 @@ static int rewrap_fn(pl_store_t *st, void *arg)
         }
         a->ents[a->n++] = e;
     }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) return rc < 0 ? rc : pl__sq_err(st, rc, "data keys load");
+    pl_dbs_finalize(s);
+    if (rc != PL_DB_DONE) return rc < 0 ? rc : pl__sq_err(st, rc, "data keys load");
     for (int64_t i = 0; i < a->n; i++) {
         pl__sq_dkey_t *e = a->ents[i];
         if ((rc = wrap(a->new_master, e->id, e->org_id, e->legacy, e->key, a->wrapped[i])) < 0)
             return rc;
-        sqlite3_stmt *u = pl__sq_stmt(st, "UPDATE data_keys SET wrapped = ? WHERE id = ?");
+        pl_dbs_t *u = pl__sq_stmt(st, "UPDATE data_keys SET wrapped = ? WHERE id = ?");
         if (!u) return -PL_EINTERNAL;
-        sqlite3_bind_blob(u, 1, a->wrapped[i], PL_SQ_WRAPPED_LEN, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(u, 2, e->id);
+        pl_dbs_bind_blob(u, 1, a->wrapped[i], PL_SQ_WRAPPED_LEN);
+        pl_dbs_bind_int64(u, 2, e->id);
         if ((rc = pl__sq_done(st, u, "data key rewrap")) < 0) return rc;
     }
     return 0;
@@ -528,7 +525,7 @@ static int rewrap_fn(pl_store_t *st, void *arg)
 
 int pl_store_keys_rewrap(pl_store_t *st, const uint8_t new_master[32], int64_t *rewrapped)
 {
-    if (!sqlite3_get_autocommit(st->db)) return -PL_EINVAL; /* one transaction of its own */
+    if (!pl_db_autocommit(st->db)) return -PL_EINVAL; /* one transaction of its own */
     rewrap_arg_t a = {.new_master = new_master, .n = 0, .ents = NULL, .wrapped = NULL};
     int rc = in_txn(st, rewrap_fn, &a);
     if (rc == 0) {
@@ -550,17 +547,17 @@ typedef struct {
 static int rotate_org_fn(pl_store_t *st, void *arg)
 {
     rotate_org_arg_t *a = arg;
-    sqlite3_stmt *s = pl__sq_stmt(st, "UPDATE data_keys SET retired_at = ? WHERE org_id IS ? AND "
+    pl_dbs_t *s = pl__sq_stmt(st, "UPDATE data_keys SET retired_at = ? WHERE org_id IS NOT DISTINCT FROM CAST(? AS BIGINT) AND "
                                       "legacy = 0 AND retired_at IS NULL");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, a->now);
+    pl_dbs_bind_int64(s, 1, a->now);
     if (a->org)
-        sqlite3_bind_int64(s, 2, a->org);
+        pl_dbs_bind_int64(s, 2, a->org);
     else
-        sqlite3_bind_null(s, 2);
+        pl_dbs_bind_null(s, 2);
     int rc = pl__sq_done(st, s, "data key retire");
     if (rc < 0) return rc;
-    a->retired = sqlite3_changes(st->db);
+    a->retired = pl_db_changes(st->db);
     create_arg_t c = {.org = a->org, .now = a->now, .made = NULL};
     if ((rc = create_fn(st, &c)) < 0) return rc;
     a->made = c.made;
@@ -580,17 +577,17 @@ int pl_store_keys_rotate_org(pl_store_t *st, int64_t org_id, int64_t now, int64_
 
 int pl_store_keys_stats(pl_store_t *st, pl_keys_stats_t *out)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT count(*), count(DISTINCT org_id), "
-                                      "coalesce(sum(retired_at IS NOT NULL AND legacy = 0), 0), "
+    pl_dbs_t *s = pl__sq_stmt(st, "SELECT count(*), count(DISTINCT org_id), "
+                                      "coalesce(sum(CASE WHEN retired_at IS NOT NULL AND legacy = 0 THEN 1 ELSE 0 END), 0), "
                                       "coalesce(sum(legacy), 0) FROM data_keys");
     if (!s) return -PL_EINTERNAL;
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        out->keys = sqlite3_column_int64(s, 0);
-        out->orgs = sqlite3_column_int64(s, 1);
-        out->retired = sqlite3_column_int64(s, 2);
-        out->legacy = sqlite3_column_int64(s, 3);
+    int rc = pl_dbs_step(s);
+    if (rc == PL_DB_ROW) {
+        out->keys = pl_dbs_int64(s, 0);
+        out->orgs = pl_dbs_int64(s, 1);
+        out->retired = pl_dbs_int64(s, 2);
+        out->legacy = pl_dbs_int64(s, 3);
     }
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW ? 0 : pl__sq_err(st, rc, "data key stats");
+    pl_dbs_reset(s);
+    return rc == PL_DB_ROW ? 0 : pl__sq_err(st, rc, "data key stats");
 }

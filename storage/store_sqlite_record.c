@@ -29,10 +29,10 @@ static void name_org(json_t *orgs, int64_t id)
     name_person(orgs, id);
 }
 
-static json_t *opt_int(sqlite3_stmt *s, int col)
+static json_t *opt_int(pl_dbs_t *s, int col)
 {
-    return sqlite3_column_type(s, col) == SQLITE_NULL ? NULL
-                                                      : json_integer(sqlite3_column_int64(s, col));
+    return pl_dbs_type(s, col) == PL_DB_NULL ? NULL
+                                                      : json_integer(pl_dbs_int64(s, col));
 }
 
 static void set_opt(json_t *o, const char *key, json_t *v)
@@ -42,52 +42,52 @@ static void set_opt(json_t *o, const char *key, json_t *v)
 
 static int messages_of(pl_store_t *st, int64_t conv_id, json_t *people, json_t **out)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT id, seq, sender_id, body, created_at, error_by, "
+    pl_dbs_t *s = pl__sq_stmt(st, "SELECT id, seq, sender_id, body, created_at, error_by, "
                                       "error_at, error_reason FROM messages "
                                       "WHERE conversation_id = ? AND internal = 0 ORDER BY seq, id");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, conv_id);
+    pl_dbs_bind_int64(s, 1, conv_id);
     char aad[48];
     snprintf(aad, sizeof aad, "msg:%lld", (long long)conv_id);
     json_t *arr = json_array();
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = pl_dbs_step(s)) == PL_DB_ROW) {
         char *body = NULL;
         size_t n = 0;
         if (pl__sq_open_col(st, s, 3, aad, &body, &n) < 0) {
-            rc = SQLITE_ERROR;
+            rc = PL_DB_ERROR;
             break;
         }
-        int64_t sender = sqlite3_column_int64(s, 2);
+        int64_t sender = pl_dbs_int64(s, 2);
         name_person(people, sender);
         json_array_append_new(arr, json_pack("{sI sI sI ss sI}", "id",
-                                             (json_int_t)sqlite3_column_int64(s, 0), "seq",
-                                             (json_int_t)sqlite3_column_int64(s, 1), "sender_id",
+                                             (json_int_t)pl_dbs_int64(s, 0), "seq",
+                                             (json_int_t)pl_dbs_int64(s, 1), "sender_id",
                                              (json_int_t)sender, "body", body, "created_at",
-                                             (json_int_t)sqlite3_column_int64(s, 4)));
+                                             (json_int_t)pl_dbs_int64(s, 4)));
         pl_wipe(body, n);
         free(body);
-        if (sqlite3_column_type(s, 6) != SQLITE_NULL) {
+        if (pl_dbs_type(s, 6) != PL_DB_NULL) {
             char eaad[48], *why = NULL;
             size_t wn = 0;
             snprintf(eaad, sizeof eaad, "msgerr:%lld", (long long)conv_id);
             if (pl__sq_open_col(st, s, 7, eaad, &why, &wn) < 0) {
-                rc = SQLITE_ERROR;
+                rc = PL_DB_ERROR;
                 break;
             }
-            int64_t by = sqlite3_column_int64(s, 5);
+            int64_t by = pl_dbs_int64(s, 5);
             name_person(people, by);
             json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "entered_in_error",
                                 json_pack("{sI sI ss}", "by", (json_int_t)by, "at",
-                                          (json_int_t)sqlite3_column_int64(s, 6), "reason", why));
+                                          (json_int_t)pl_dbs_int64(s, 6), "reason", why));
             pl_wipe(why, wn);
             free(why);
         }
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
+    pl_dbs_reset(s);
+    if (rc != PL_DB_DONE) {
         json_decref(arr);
-        return rc == SQLITE_ERROR ? -PL_ECRYPTO : pl__sq_err(st, rc, "record messages");
+        return rc == PL_DB_ERROR ? -PL_ECRYPTO : pl__sq_err(st, rc, "record messages");
     }
     /* Their attachments, as the messages carry them everywhere else. */
     size_t i;
@@ -136,32 +136,32 @@ static int messages_of(pl_store_t *st, int64_t conv_id, json_t *people, json_t *
 static int conversations_of(pl_store_t *st, int64_t patient_id, json_t *rec, json_t *people,
                             json_t *orgs)
 {
-    sqlite3_stmt *s = pl__sq_stmt(
+    pl_dbs_t *s = pl__sq_stmt(
         st, "SELECT c.id, c.org_id, c.kind, c.subject, c.status, c.created_at, c.updated_at, "
             "a.service_id, k.id FROM conversations c "
             "LEFT JOIN advice_requests a ON a.conversation_id = c.id "
             "LEFT JOIN cases k ON k.conversation_id = c.id WHERE c.patient_id = ? ORDER BY c.id");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, patient_id);
+    pl_dbs_bind_int64(s, 1, patient_id);
     char aad[48];
     snprintf(aad, sizeof aad, "conv:%lld", (long long)patient_id);
     json_t *arr = json_array();
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = pl_dbs_step(s)) == PL_DB_ROW) {
         char *subject = NULL;
         size_t n = 0;
         if (pl__sq_open_col(st, s, 3, aad, &subject, &n) < 0) {
-            rc = SQLITE_ERROR;
+            rc = PL_DB_ERROR;
             break;
         }
-        int64_t org = sqlite3_column_int64(s, 1);
+        int64_t org = pl_dbs_int64(s, 1);
         name_org(orgs, org);
-        json_t *c = json_pack("{sI sI ss ss ss sI sI}", "id", (json_int_t)sqlite3_column_int64(s, 0),
+        json_t *c = json_pack("{sI sI ss ss ss sI sI}", "id", (json_int_t)pl_dbs_int64(s, 0),
                               "org_id", (json_int_t)org, "kind",
-                              (const char *)sqlite3_column_text(s, 2), "subject", subject, "status",
-                              (const char *)sqlite3_column_text(s, 4), "created_at",
-                              (json_int_t)sqlite3_column_int64(s, 5), "updated_at",
-                              (json_int_t)sqlite3_column_int64(s, 6));
+                              (const char *)pl_dbs_text(s, 2), "subject", subject, "status",
+                              (const char *)pl_dbs_text(s, 4), "created_at",
+                              (json_int_t)pl_dbs_int64(s, 5), "updated_at",
+                              (json_int_t)pl_dbs_int64(s, 6));
         json_t *peer = opt_int(s, 7);
         if (peer) name_org(orgs, json_integer_value(peer));
         set_opt(c, "peer_org_id", peer);
@@ -170,10 +170,10 @@ static int conversations_of(pl_store_t *st, int64_t patient_id, json_t *rec, jso
         pl_wipe(subject, n);
         free(subject);
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
+    pl_dbs_reset(s);
+    if (rc != PL_DB_DONE) {
         json_decref(arr);
-        return rc == SQLITE_ERROR ? -PL_ECRYPTO : pl__sq_err(st, rc, "record conversations");
+        return rc == PL_DB_ERROR ? -PL_ECRYPTO : pl__sq_err(st, rc, "record conversations");
     }
     size_t i;
     json_t *c;
@@ -194,7 +194,7 @@ static int conversations_of(pl_store_t *st, int64_t patient_id, json_t *rec, jso
 static int consultations_of(pl_store_t *st, int64_t patient_id, json_t *rec, json_t *people,
                             json_t *orgs)
 {
-    sqlite3_stmt *s = pl__sq_stmt(
+    pl_dbs_t *s = pl__sq_stmt(
         st, "SELECT c.id, c.conversation_id, c.org_id, c.status, c.clinician_user_id, "
             "c.created_at, c.started_at, c.ended_at, ar.id, ck.id, (SELECT json_group_array("
             "cp.user_id) FROM consult_participants cp WHERE cp.consultation_id = c.id AND "
@@ -203,14 +203,14 @@ static int consultations_of(pl_store_t *st, int64_t patient_id, json_t *rec, jso
             "LEFT JOIN cases ck ON ck.conversation_id = c.conversation_id "
             "WHERE c.patient_id = ? ORDER BY c.id");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, patient_id);
+    pl_dbs_bind_int64(s, 1, patient_id);
     json_t *arr = json_array();
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int64_t clin = sqlite3_column_int64(s, 4);
+    while ((rc = pl_dbs_step(s)) == PL_DB_ROW) {
+        int64_t clin = pl_dbs_int64(s, 4);
         name_person(people, clin);
-        name_org(orgs, sqlite3_column_int64(s, 2));
-        const char *joined = (const char *)sqlite3_column_text(s, 10);
+        name_org(orgs, pl_dbs_int64(s, 2));
+        const char *joined = (const char *)pl_dbs_text(s, 10);
         json_t *parts = joined ? json_loads(joined, 0, NULL) : NULL;
         if (!json_is_array(parts)) {
             json_decref(parts);
@@ -220,20 +220,20 @@ static int consultations_of(pl_store_t *st, int64_t patient_id, json_t *rec, jso
         json_t *p;
         json_array_foreach(parts, i, p) name_person(people, json_integer_value(p));
         json_t *k = json_pack("{sI sI sI ss sI sI so}", "id",
-                              (json_int_t)sqlite3_column_int64(s, 0), "conversation_id",
-                              (json_int_t)sqlite3_column_int64(s, 1), "org_id",
-                              (json_int_t)sqlite3_column_int64(s, 2), "status",
-                              (const char *)sqlite3_column_text(s, 3), "clinician_id",
+                              (json_int_t)pl_dbs_int64(s, 0), "conversation_id",
+                              (json_int_t)pl_dbs_int64(s, 1), "org_id",
+                              (json_int_t)pl_dbs_int64(s, 2), "status",
+                              (const char *)pl_dbs_text(s, 3), "clinician_id",
                               (json_int_t)clin, "created_at",
-                              (json_int_t)sqlite3_column_int64(s, 5), "participants", parts);
+                              (json_int_t)pl_dbs_int64(s, 5), "participants", parts);
         set_opt(k, "started_at", opt_int(s, 6));
         set_opt(k, "ended_at", opt_int(s, 7));
         set_opt(k, "advice_id", opt_int(s, 8));
         set_opt(k, "case_id", opt_int(s, 9));
         json_array_append_new(arr, k);
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
+    pl_dbs_reset(s);
+    if (rc != PL_DB_DONE) {
         json_decref(arr);
         return pl__sq_err(st, rc, "record consultations");
     }
@@ -244,15 +244,15 @@ static int consultations_of(pl_store_t *st, int64_t patient_id, json_t *rec, jso
 static int advice_of(pl_store_t *st, int64_t patient_id, int64_t now, json_t *rec, json_t *people,
                      json_t *orgs)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT id FROM advice_requests WHERE patient_id = ? "
+    pl_dbs_t *s = pl__sq_stmt(st, "SELECT id FROM advice_requests WHERE patient_id = ? "
                                       "ORDER BY id");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, patient_id);
+    pl_dbs_bind_int64(s, 1, patient_id);
     int64_t ids[256];
     int n = 0, rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < 256) ids[n++] = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return pl__sq_err(st, rc, "record advice");
+    while ((rc = pl_dbs_step(s)) == PL_DB_ROW && n < 256) ids[n++] = pl_dbs_int64(s, 0);
+    pl_dbs_reset(s);
+    if (rc != PL_DB_DONE && rc != PL_DB_ROW) return pl__sq_err(st, rc, "record advice");
     json_t *arr = json_array();
     for (int i = 0; i < n; i++) {
         pl_advice_t a;
@@ -291,14 +291,14 @@ static int advice_of(pl_store_t *st, int64_t patient_id, int64_t now, json_t *re
 
 static int cases_of(pl_store_t *st, int64_t patient_id, json_t *rec, json_t *people, json_t *orgs)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT id FROM cases WHERE patient_id = ? ORDER BY id");
+    pl_dbs_t *s = pl__sq_stmt(st, "SELECT id FROM cases WHERE patient_id = ? ORDER BY id");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, patient_id);
+    pl_dbs_bind_int64(s, 1, patient_id);
     int64_t ids[256];
     int n = 0, rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < 256) ids[n++] = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return pl__sq_err(st, rc, "record cases");
+    while ((rc = pl_dbs_step(s)) == PL_DB_ROW && n < 256) ids[n++] = pl_dbs_int64(s, 0);
+    pl_dbs_reset(s);
+    if (rc != PL_DB_DONE && rc != PL_DB_ROW) return pl__sq_err(st, rc, "record cases");
     json_t *arr = json_array();
     for (int i = 0; i < n; i++) {
         json_t *v = NULL;
@@ -354,7 +354,7 @@ static int filings_of(pl_store_t *st, int64_t patient_id, json_t *rec, json_t *p
  * account still wrote what it wrote): staff with their roles, the patient, guests. */
 static int people_of(pl_store_t *st, json_t *ids, json_t *rec, json_t *orgs)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT u.display_name, u.kind, u.guest_role, "
+    pl_dbs_t *s = pl__sq_stmt(st, "SELECT u.display_name, u.kind, u.guest_role, "
                                       "(SELECT json_group_array(json_array(m.org_id, m.roles)) "
                                       "FROM memberships m WHERE m.user_id = u.id) "
                                       "FROM users u WHERE u.id = ?");
@@ -365,23 +365,23 @@ static int people_of(pl_store_t *st, json_t *ids, json_t *rec, json_t *orgs)
     json_object_foreach(ids, key, v)
     {
         int64_t id = strtoll(key, NULL, 10);
-        sqlite3_bind_int64(s, 1, id);
-        int rc = sqlite3_step(s);
-        if (rc != SQLITE_ROW) {
-            sqlite3_reset(s);
-            if (rc == SQLITE_DONE) continue;
+        pl_dbs_bind_int64(s, 1, id);
+        int rc = pl_dbs_step(s);
+        if (rc != PL_DB_ROW) {
+            pl_dbs_reset(s);
+            if (rc == PL_DB_DONE) continue;
             json_decref(arr);
             return pl__sq_err(st, rc, "record people");
         }
-        bool guest = sqlite3_column_type(s, 2) != SQLITE_NULL;
+        bool guest = pl_dbs_type(s, 2) != PL_DB_NULL;
         /* users.kind: 1 patient, 2 staff (a guest is a kind-2 row with a guest role). */
-        const char *kind = guest ? "guest" : sqlite3_column_int(s, 1) == 1 ? "patient" : "staff";
+        const char *kind = guest ? "guest" : pl_dbs_int(s, 1) == 1 ? "patient" : "staff";
         json_t *p = json_pack("{sI ss ss}", "id", (json_int_t)id, "display_name",
-                              (const char *)sqlite3_column_text(s, 0), "kind", kind);
+                              (const char *)pl_dbs_text(s, 0), "kind", kind);
         if (guest)
             json_object_set_new(p, "guest_role",
-                                json_string((const char *)sqlite3_column_text(s, 2)));
-        json_t *roles = json_array(), *ms = json_loads((const char *)sqlite3_column_text(s, 3), 0,
+                                json_string((const char *)pl_dbs_text(s, 2)));
+        json_t *roles = json_array(), *ms = json_loads((const char *)pl_dbs_text(s, 3), 0,
                                                        NULL), *m;
         size_t i;
         json_array_foreach(ms, i, m)
@@ -395,7 +395,7 @@ static int people_of(pl_store_t *st, json_t *ids, json_t *rec, json_t *orgs)
                                                            "role", pl_role_name(1u << b)));
         }
         json_decref(ms);
-        sqlite3_reset(s);
+        pl_dbs_reset(s);
         json_object_set_new(p, "roles", roles);
         json_array_append_new(arr, p);
     }
@@ -433,13 +433,13 @@ int pl_store_patient_record(pl_store_t *st, int64_t patient_id, int64_t now, jso
     if (rc == 0 && pat.kind != PL_USER_PATIENT) rc = -PL_ENOTFOUND;
     if (rc < 0 || (rc = pl_store_patient_dob(st, patient_id, dob)) < 0) return rc;
     char nhs[16] = "";
-    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT nhs_number FROM patients WHERE user_id = ?");
+    pl_dbs_t *s = pl__sq_stmt(st, "SELECT nhs_number FROM patients WHERE user_id = ?");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, patient_id);
-    if ((rc = sqlite3_step(s)) == SQLITE_ROW)
-        snprintf(nhs, sizeof nhs, "%s", (const char *)sqlite3_column_text(s, 0));
-    sqlite3_reset(s);
-    if (rc != SQLITE_ROW) return rc == SQLITE_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "record nhs");
+    pl_dbs_bind_int64(s, 1, patient_id);
+    if ((rc = pl_dbs_step(s)) == PL_DB_ROW)
+        snprintf(nhs, sizeof nhs, "%s", (const char *)pl_dbs_text(s, 0));
+    pl_dbs_reset(s);
+    if (rc != PL_DB_ROW) return rc == PL_DB_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "record nhs");
     json_t *people = json_object(), *orgs = json_object();
     json_t *rec = json_pack("{s{sI ss ss ss sI}}", "patient", "id", (json_int_t)patient_id,
                             "display_name", pat.display_name, "nhs_number", nhs, "date_of_birth",

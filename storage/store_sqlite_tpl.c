@@ -13,27 +13,27 @@
 
 int pl_store_org_staff(pl_store_t *st, int64_t org_id, json_t **out)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "SELECT u.id, u.display_name, m.roles FROM memberships m "
+    pl_dbs_t *s = pl__sq_stmt(st, "SELECT u.id, u.display_name, m.roles FROM memberships m "
                                       "JOIN users u ON u.id = m.user_id WHERE m.org_id = ? AND "
                                       "m.roles != 0 AND u.kind = ? AND u.disabled = 0 "
-                                      "ORDER BY u.display_name COLLATE NOCASE, u.id");
+                                      "ORDER BY lower(u.display_name), u.id");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, org_id);
-    sqlite3_bind_int(s, 2, PL_USER_STAFF);
+    pl_dbs_bind_int64(s, 1, org_id);
+    pl_dbs_bind_int(s, 2, PL_USER_STAFF);
     json_t *arr = json_array();
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        unsigned bits = (unsigned)sqlite3_column_int(s, 2);
+    while ((rc = pl_dbs_step(s)) == PL_DB_ROW) {
+        unsigned bits = (unsigned)pl_dbs_int(s, 2);
         json_t *roles = json_array();
         for (int b = 0; b < PL_ROLE_COUNT; b++)
             if (bits & (1u << b)) json_array_append_new(roles, json_string(pl_role_name(1u << b)));
         json_array_append_new(arr,
-                              json_pack("{sI ss so}", "id", (json_int_t)sqlite3_column_int64(s, 0),
-                                        "display_name", (const char *)sqlite3_column_text(s, 1),
+                              json_pack("{sI ss so}", "id", (json_int_t)pl_dbs_int64(s, 0),
+                                        "display_name", (const char *)pl_dbs_text(s, 1),
                                         "roles", roles));
     }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
+    pl_dbs_reset(s);
+    if (rc != PL_DB_DONE) {
         json_decref(arr);
         return pl__sq_err(st, rc, "org staff");
     }
@@ -45,13 +45,13 @@ int pl_store_org_staff(pl_store_t *st, int64_t org_id, json_t **out)
 
 #define TPL_COLS "SELECT id, org_id, title, body, updated_at FROM reply_templates "
 
-static json_t *tpl_row_json(sqlite3_stmt *s)
+static json_t *tpl_row_json(pl_dbs_t *s)
 {
-    return json_pack("{sI sI ss ss sI}", "id", (json_int_t)sqlite3_column_int64(s, 0), "org_id",
-                     (json_int_t)sqlite3_column_int64(s, 1), "title",
-                     (const char *)sqlite3_column_text(s, 2), "body",
-                     (const char *)sqlite3_column_text(s, 3), "updated_at",
-                     (json_int_t)sqlite3_column_int64(s, 4));
+    return json_pack("{sI sI ss ss sI}", "id", (json_int_t)pl_dbs_int64(s, 0), "org_id",
+                     (json_int_t)pl_dbs_int64(s, 1), "title",
+                     (const char *)pl_dbs_text(s, 2), "body",
+                     (const char *)pl_dbs_text(s, 3), "updated_at",
+                     (json_int_t)pl_dbs_int64(s, 4));
 }
 
 int pl_store_tpl_create(pl_store_t *st, int64_t org_id, const char *title, const char *body,
@@ -59,89 +59,89 @@ int pl_store_tpl_create(pl_store_t *st, int64_t org_id, const char *title, const
 {
     /* Count and insert run in the caller's one transaction on the one storage thread, so two
      * creates cannot both pass the check. */
-    sqlite3_stmt *s =
+    pl_dbs_t *s =
         pl__sq_stmt(st, "SELECT count(*) FROM reply_templates WHERE org_id = ? AND deleted = 0");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, org_id);
-    int rc = sqlite3_step(s);
-    int64_t live = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    sqlite3_reset(s);
-    if (rc != SQLITE_ROW) return pl__sq_err(st, rc, "template count");
+    pl_dbs_bind_int64(s, 1, org_id);
+    int rc = pl_dbs_step(s);
+    int64_t live = rc == PL_DB_ROW ? pl_dbs_int64(s, 0) : 0;
+    pl_dbs_reset(s);
+    if (rc != PL_DB_ROW) return pl__sq_err(st, rc, "template count");
     if (live >= PL_TPL_MAX_PER_ORG) return -PL_ECONFLICT;
 
     s = pl__sq_stmt(st, "INSERT INTO reply_templates (org_id, title, body, created_by, "
                         "created_at, updated_by, updated_at) VALUES (?1,?2,?3,?4,?5,?4,?5)");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, org_id);
-    sqlite3_bind_text(s, 2, title, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 3, body, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 4, by);
-    sqlite3_bind_int64(s, 5, now);
+    pl_dbs_bind_int64(s, 1, org_id);
+    pl_dbs_bind_text(s, 2, title, -1);
+    pl_dbs_bind_text(s, 3, body, -1);
+    pl_dbs_bind_int64(s, 4, by);
+    pl_dbs_bind_int64(s, 5, now);
     if ((rc = pl__sq_done(st, s, "template create")) < 0) return rc;
-    if (id) *id = sqlite3_last_insert_rowid(st->db);
+    if (id) *id = pl_db_last_id(st->db);
     return 0;
 }
 
 int pl_store_tpl_update(pl_store_t *st, int64_t id, int64_t org_id, const char *title,
                         const char *body, int64_t by, int64_t now)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "UPDATE reply_templates SET title = ?, body = ?, "
+    pl_dbs_t *s = pl__sq_stmt(st, "UPDATE reply_templates SET title = ?, body = ?, "
                                       "updated_by = ?, updated_at = ? "
                                       "WHERE id = ? AND org_id = ? AND deleted = 0");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_text(s, 1, title, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 2, body, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 3, by);
-    sqlite3_bind_int64(s, 4, now);
-    sqlite3_bind_int64(s, 5, id);
-    sqlite3_bind_int64(s, 6, org_id);
+    pl_dbs_bind_text(s, 1, title, -1);
+    pl_dbs_bind_text(s, 2, body, -1);
+    pl_dbs_bind_int64(s, 3, by);
+    pl_dbs_bind_int64(s, 4, now);
+    pl_dbs_bind_int64(s, 5, id);
+    pl_dbs_bind_int64(s, 6, org_id);
     int rc = pl__sq_done(st, s, "template update");
-    return rc == 0 && sqlite3_changes(st->db) == 0 ? -PL_ENOTFOUND : rc;
+    return rc == 0 && pl_db_changes(st->db) == 0 ? -PL_ENOTFOUND : rc;
 }
 
 int pl_store_tpl_delete(pl_store_t *st, int64_t id, int64_t org_id, int64_t by, int64_t now)
 {
-    sqlite3_stmt *s = pl__sq_stmt(st, "UPDATE reply_templates SET deleted = 1, updated_by = ?, "
+    pl_dbs_t *s = pl__sq_stmt(st, "UPDATE reply_templates SET deleted = 1, updated_by = ?, "
                                       "updated_at = ? WHERE id = ? AND org_id = ? AND deleted = 0");
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, by);
-    sqlite3_bind_int64(s, 2, now);
-    sqlite3_bind_int64(s, 3, id);
-    sqlite3_bind_int64(s, 4, org_id);
+    pl_dbs_bind_int64(s, 1, by);
+    pl_dbs_bind_int64(s, 2, now);
+    pl_dbs_bind_int64(s, 3, id);
+    pl_dbs_bind_int64(s, 4, org_id);
     int rc = pl__sq_done(st, s, "template delete");
-    return rc == 0 && sqlite3_changes(st->db) == 0 ? -PL_ENOTFOUND : rc;
+    return rc == 0 && pl_db_changes(st->db) == 0 ? -PL_ENOTFOUND : rc;
 }
 
 int pl_store_tpl_json(pl_store_t *st, int64_t id, json_t **out)
 {
     static const char sql[] = TPL_COLS "WHERE id = ? AND deleted = 0";
-    sqlite3_stmt *s = pl__sq_stmt(st, sql);
+    pl_dbs_t *s = pl__sq_stmt(st, sql);
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, id);
-    int rc = sqlite3_step(s);
-    json_t *t = rc == SQLITE_ROW ? tpl_row_json(s) : NULL;
-    sqlite3_reset(s);
-    if (rc == SQLITE_ROW) {
+    pl_dbs_bind_int64(s, 1, id);
+    int rc = pl_dbs_step(s);
+    json_t *t = rc == PL_DB_ROW ? tpl_row_json(s) : NULL;
+    pl_dbs_reset(s);
+    if (rc == PL_DB_ROW) {
         if (!t) return -PL_ENOMEM;
         *out = t;
         return 0;
     }
-    return rc == SQLITE_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "template get");
+    return rc == PL_DB_DONE ? -PL_ENOTFOUND : pl__sq_err(st, rc, "template get");
 }
 
 int pl_store_tpl_list(pl_store_t *st, int64_t org_id, json_t **out)
 {
     static const char sql[] =
-        TPL_COLS "WHERE org_id = ? AND deleted = 0 ORDER BY title COLLATE NOCASE, id";
-    sqlite3_stmt *s = pl__sq_stmt(st, sql);
+        TPL_COLS "WHERE org_id = ? AND deleted = 0 ORDER BY lower(title), id";
+    pl_dbs_t *s = pl__sq_stmt(st, sql);
     if (!s) return -PL_EINTERNAL;
-    sqlite3_bind_int64(s, 1, org_id);
+    pl_dbs_bind_int64(s, 1, org_id);
     json_t *arr = json_array();
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+    while ((rc = pl_dbs_step(s)) == PL_DB_ROW)
         json_array_append_new(arr, tpl_row_json(s));
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
+    pl_dbs_reset(s);
+    if (rc != PL_DB_DONE) {
         json_decref(arr);
         return pl__sq_err(st, rc, "template list");
     }

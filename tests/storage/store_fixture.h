@@ -1,7 +1,12 @@
-/* Shared fixture for the SQLite store tests (test_store_sqlite.c, test_store_sqlite_msg.c,
- * test_store_sqlite_tpl.c): a fresh store in its own mkdtemp directory under a random key,
- * seeded with two practices (A and B), patients and staff; helpers read the raw database where
- * a test must see what is really on disk. Header-only: each test binary includes it once. */
+/* Shared fixture for the store tests (test_store_sqlite*.c): a fresh store in its own mkdtemp
+ * directory under a random key, seeded with two practices (A and B), patients and staff; helpers
+ * read the raw database where a test must see what is really stored. Header-only: each test
+ * binary includes it once.
+ *
+ * With PARLEY_TEST_BACKEND=postgres (and PARLEY_TEST_PG, see scripts/testdb.sh) every test runs
+ * on a fresh PostgreSQL database instead of the SQLite file: the same store tests, both
+ * backends. The few tests about SQLite itself (its file, its WAL, its migration history) call
+ * sqlite_only() and are skipped there. */
 #ifndef PL_TEST_STORE_FIXTURE_H
 #define PL_TEST_STORE_FIXTURE_H
 
@@ -13,7 +18,6 @@
 #include <cmocka.h>
 
 #include <dirent.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,13 +27,16 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "storage/db.h"
 #include "storage/schema.h"
 #include "storage/store.h"
+#include "tests/support/pg_fx.h"
 
 typedef struct {
     char dir[64];
-    char path[128]; /* <dir>/parley.db */
-    char url[160];  /* sqlite:<path> */
+    char path[128]; /* <dir>/parley.db (SQLite) */
+    char url[300];  /* sqlite:<path>, or the test's own PostgreSQL database */
+    bool pg;
     uint8_t key[32];
     pl_store_t *st;
     int64_t org_a, org_b;
@@ -39,6 +46,19 @@ typedef struct {
 } fx_t;
 
 #define HOUR_MS (3600 * 1000LL)
+
+/* Whether this run is on PostgreSQL (PARLEY_TEST_BACKEND=postgres). */
+static inline bool fx_backend_pg(void)
+{
+    const char *b = getenv("PARLEY_TEST_BACKEND");
+    return b && strcmp(b, "postgres") == 0;
+}
+
+/* For tests of SQLite itself: skipped on the PostgreSQL run. */
+#define sqlite_only(f)                                                                             \
+    do {                                                                                           \
+        if ((f)->pg) skip();                                                                       \
+    } while (0)
 
 /* ---- fixture ---- */
 
@@ -82,6 +102,8 @@ static inline int setup(void **state)
     if (!mkdtemp(f->dir)) return -1;
     snprintf(f->path, sizeof f->path, "%s/parley.db", f->dir);
     snprintf(f->url, sizeof f->url, "sqlite:%s", f->path);
+    f->pg = fx_backend_pg();
+    if (f->pg && pg_fx_create_db(f->url, sizeof f->url) != 0) return -1;
     if (pl_random_bytes(f->key, sizeof f->key) != 0) return -1;
     if (pl_store_open(&f->st, f->url, f->key) != 0) return -1;
     f->now = pl_now_ms();
@@ -104,6 +126,7 @@ static inline int teardown(void **state)
 {
     fx_t *f = *state;
     pl_store_close(f->st);
+    if (f->pg) pg_fx_drop_db(f->url);
     DIR *d = opendir(f->dir);
     if (d) {
         struct dirent *e;
@@ -139,26 +162,34 @@ static inline void reopen_refused(fx_t *f, const uint8_t *key)
 
 /* ---- helpers ---- */
 
-/* One integer from a query on a separate raw connection to the database file. */
+/* A separate raw connection to the test's database, as another process would have. */
+static inline pl_db_t *raw_open(const fx_t *f)
+{
+    pl_db_t *db = NULL;
+    assert_int_equal(pl_db_open(&db, f->url), 0);
+    return db;
+}
+
+/* One integer from a query on a separate raw connection. */
 static inline int64_t raw_int(const fx_t *f, const char *sql)
 {
-    sqlite3 *db = NULL;
-    sqlite3_stmt *s = NULL;
-    assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    int64_t v = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    sqlite3_close(db);
+    pl_db_t *db = raw_open(f);
+    pl_dbs_t *s = NULL;
+    int rc = pl_db_prepare(db, sql, &s);
+    if (rc == PL_DB_OK) rc = pl_dbs_step(s);
+    if (rc != PL_DB_ROW) fail_msg("raw_int: %s: %s", sql, pl_db_errmsg(db));
+    int64_t v = pl_dbs_int64(s, 0);
+    pl_dbs_finalize(s);
+    pl_db_close(db);
     return v;
 }
 
 static inline void raw_exec(const fx_t *f, const char *sql)
 {
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
+    pl_db_t *db = raw_open(f);
+    int rc = pl_db_exec(db, sql);
+    if (rc != PL_DB_OK) fail_msg("raw_exec: %s: %s", sql, pl_db_errmsg(db));
+    pl_db_close(db);
 }
 
 static inline int64_t jint(const json_t *o, const char *k)
@@ -234,8 +265,39 @@ static inline bool file_contains(const char *path, const char *needle)
     return found;
 }
 
+/* PostgreSQL: whether any row of any of the store's tables holds needle, as text or as bytes
+ * (a bytea column shows as hex in a row's text form). */
+static inline bool pg_rows_contain(const fx_t *f, const char *needle)
+{
+    pl_db_t *db = raw_open(f);
+    pl_dbs_t *t = NULL;
+    assert_int_equal(pl_db_prepare(db, "SELECT table_name FROM information_schema.tables WHERE "
+                                       "table_schema = current_schema()", &t), PL_DB_OK);
+    char hex[512] = "";
+    for (size_t i = 0; needle[i] && i * 2 + 2 < sizeof hex; i++)
+        snprintf(hex + i * 2, 3, "%02x", (unsigned char)needle[i]);
+    bool found = false;
+    while (!found && pl_dbs_step(t) == PL_DB_ROW) {
+        char sql[256];
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM \"%s\" x WHERE strpos(CAST(x AS text), ?1) "
+                 "> 0 OR strpos(CAST(x AS text), ?2) > 0", pl_dbs_text(t, 0));
+        pl_dbs_t *q = NULL;
+        assert_int_equal(pl_db_prepare(db, sql, &q), PL_DB_OK);
+        pl_dbs_bind_text(q, 1, needle, -1);
+        pl_dbs_bind_text(q, 2, hex, -1);
+        assert_int_equal(pl_dbs_step(q), PL_DB_ROW);
+        found = pl_dbs_int64(q, 0) > 0;
+        pl_dbs_finalize(q);
+    }
+    pl_dbs_finalize(t);
+    pl_db_close(db);
+    return found;
+}
+
+/* Whether needle is anywhere in what the store keeps: the SQLite files, or PostgreSQL's rows. */
 static inline bool store_files_contain(const fx_t *f, const char *needle)
 {
+    if (f->pg) return pg_rows_contain(f, needle);
     char p[160];
     bool found = file_contains(f->path, needle);
     snprintf(p, sizeof p, "%s-wal", f->path);

@@ -7,6 +7,7 @@
 static void test_open_creates_database_and_wal_with_mode_0600(void **state)
 {
     fx_t *f = *state;
+    sqlite_only(f); /* PostgreSQL keeps its files itself */
     struct stat sb;
     char wal[160];
     (void)new_conv(f, f->org_a, f->pat1, "c1"); /* a write, so the WAL exists */
@@ -25,8 +26,10 @@ static void test_reopen_runs_no_migration_and_keeps_data(void **state)
     reopen(f, f->key);
     reopen(f, f->key);
 
-    /* One schema_version row per migration: the reopens added none. */
-    assert_int_equal(raw_int(f, "SELECT count(*) FROM schema_version"), pl_schema_version);
+    /* One schema_version row per migration (PostgreSQL: one for its baseline, then one per
+     * migration after it): the reopens added none. */
+    assert_int_equal(raw_int(f, "SELECT count(*) FROM schema_version"),
+                     f->pg ? pl_schema_pg_version - pl_schema_pg_base + 1 : pl_schema_version);
     assert_int_equal(raw_int(f, "SELECT max(version) FROM schema_version"), pl_schema_version);
     pl_org_t o;
     assert_int_equal(pl_store_org_by_code(f->st, "A81001", &o), 0);
@@ -50,7 +53,12 @@ static void test_open_rejects_unknown_scheme_and_missing_directory(void **state)
     fx_t *f = *state;
     pl_store_t *st = NULL;
     char url[200];
-    assert_int_equal(pl_store_open(&st, "postgres://x", f->key), -PL_EINVAL);
+    assert_int_equal(pl_store_open(&st, "mysql://x", f->key), -PL_EINVAL);
+    assert_int_equal(pl_store_open(&st, "sqlite", f->key), -PL_EINVAL);
+    /* A PostgreSQL that is not there is unavailable (retry later), not a bad setting. */
+    assert_int_equal(pl_store_open(&st, "postgres://nobody@127.0.0.1:1/none", f->key),
+                     -PL_EUNAVAIL);
+    assert_null(st);
     snprintf(url, sizeof url, "sqlite:%s/no/such/dir/x.db", f->dir);
     assert_int_equal(pl_store_open(&st, url, f->key), -PL_EIO);
     assert_null(st);

@@ -356,16 +356,18 @@ static void test_question_and_summary_are_sealed_and_bound_to_their_request(void
     int64_t id = advice(a, "seal1");
     /* On disk: blobs, neither of them the words, nor the thread's subject. */
     char sql[160];
-    snprintf(sql, sizeof sql,
-             "SELECT typeof(question) = 'blob' AND typeof(summary) = 'blob' FROM "
-             "advice_requests WHERE id = %lld",
-             (long long)id);
-    assert_int_equal(raw_int(f, sql), 1);
-    snprintf(sql, sizeof sql,
-             "SELECT instr(CAST(question AS TEXT), 'psoriasis') + "
-             "instr(CAST(summary AS TEXT), 'hydrocortisone') FROM advice_requests WHERE id = %lld",
-             (long long)id);
-    assert_int_equal(raw_int(f, sql), 0);
+    if (!f->pg) { /* PostgreSQL's columns are typed bytea; the scans below cover both */
+        snprintf(sql, sizeof sql,
+                 "SELECT typeof(question) = 'blob' AND typeof(summary) = 'blob' FROM "
+                 "advice_requests WHERE id = %lld",
+                 (long long)id);
+        assert_int_equal(raw_int(f, sql), 1);
+        snprintf(sql, sizeof sql,
+                 "SELECT instr(CAST(question AS TEXT), 'psoriasis') + instr(CAST(summary AS "
+                 "TEXT), 'hydrocortisone') FROM advice_requests WHERE id = %lld",
+                 (long long)id);
+        assert_int_equal(raw_int(f, sql), 0);
+    }
     snprintf(sql, sizeof sql, "SELECT length(question) > %d FROM advice_requests WHERE id = %lld",
              (int)strlen(QUESTION), (long long)id);
     assert_int_equal(raw_int(f, sql), 1); /* nonce and tag on top of the text */

@@ -57,10 +57,18 @@ static void append_n(fx_t *f, int n)
  * access to the file can. */
 static void tamper(fx_t *f, const char *sql)
 {
-    raw_exec(f, "DROP TRIGGER IF EXISTS audit_append_only_update; "
-                "DROP TRIGGER IF EXISTS audit_append_only_delete; "
-                "DROP TRIGGER IF EXISTS audit_checkpoints_append_only_update; "
-                "DROP TRIGGER IF EXISTS audit_checkpoints_append_only_delete;");
+    if (f->pg)
+        raw_exec(f, "DROP TRIGGER IF EXISTS audit_append_only_update ON audit; "
+                    "DROP TRIGGER IF EXISTS audit_append_only_delete ON audit; "
+                    "DROP TRIGGER IF EXISTS audit_append_only_truncate ON audit; "
+                    "DROP TRIGGER IF EXISTS audit_checkpoints_append_only_update ON "
+                    "audit_checkpoints; DROP TRIGGER IF EXISTS "
+                    "audit_checkpoints_append_only_delete ON audit_checkpoints;");
+    else
+        raw_exec(f, "DROP TRIGGER IF EXISTS audit_append_only_update; "
+                    "DROP TRIGGER IF EXISTS audit_append_only_delete; "
+                    "DROP TRIGGER IF EXISTS audit_checkpoints_append_only_update; "
+                    "DROP TRIGGER IF EXISTS audit_checkpoints_append_only_delete;");
     raw_exec(f, sql);
 }
 
@@ -88,14 +96,13 @@ static char *raw_text(fx_t *f, int64_t id, const char *col)
     char sql[160];
     snprintf(sql, sizeof sql, "SELECT coalesce(%s, '') FROM audit WHERE id = %lld", col,
              (long long)id);
-    sqlite3 *db = NULL;
-    sqlite3_stmt *s = NULL;
-    assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    char *out = strdup((const char *)sqlite3_column_text(s, 0));
-    sqlite3_finalize(s);
-    sqlite3_close(db);
+    pl_db_t *db = raw_open(f);
+    pl_dbs_t *s = NULL;
+    assert_int_equal(pl_db_prepare(db, sql, &s), PL_DB_OK);
+    assert_int_equal(pl_dbs_step(s), PL_DB_ROW);
+    char *out = strdup(pl_dbs_text(s, 0));
+    pl_dbs_finalize(s);
+    pl_db_close(db);
     return out;
 }
 
@@ -107,25 +114,24 @@ static void expected_hash(fx_t *f, int64_t id, const char *prev_hex, char out[65
                                        "patient_id"};
     static const char *const texts[] = {"role", "action", "resource_type", "outcome", "ip",
                                         "user_agent", "request_id"};
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    pl_db_t *db = raw_open(f);
     json_t *o = json_object();
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < (pass ? 7 : 6); i++) {
             const char *col = pass ? texts[i] : ints[i];
             char sql[128];
             snprintf(sql, sizeof sql, "SELECT %s FROM audit WHERE id = %lld", col, (long long)id);
-            sqlite3_stmt *s = NULL;
-            assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-            assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-            json_t *v = sqlite3_column_type(s, 0) == SQLITE_NULL ? json_null()
-                        : pass ? json_string((const char *)sqlite3_column_text(s, 0))
-                               : json_integer(sqlite3_column_int64(s, 0));
+            pl_dbs_t *s = NULL;
+            assert_int_equal(pl_db_prepare(db, sql, &s), PL_DB_OK);
+            assert_int_equal(pl_dbs_step(s), PL_DB_ROW);
+            json_t *v = pl_dbs_type(s, 0) == PL_DB_NULL ? json_null()
+                        : pass ? json_string(pl_dbs_text(s, 0))
+                               : json_integer(pl_dbs_int64(s, 0));
             json_object_set_new(o, col, v);
-            sqlite3_finalize(s);
+            pl_dbs_finalize(s);
         }
     }
-    sqlite3_close(db);
+    pl_db_close(db);
     char *canon = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
     json_decref(o);
     size_t n = strlen(canon);
@@ -248,15 +254,14 @@ static void test_the_application_cannot_change_or_delete_audit_rows(void **state
 {
     fx_t *f = *state;
     append_n(f, 4);
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "UPDATE audit SET action = 'x' WHERE id = 1", 0, 0, 0),
-                     SQLITE_CONSTRAINT);
-    assert_int_equal(sqlite3_exec(db, "DELETE FROM audit WHERE id = 2", 0, 0, 0),
-                     SQLITE_CONSTRAINT);
-    assert_int_equal(sqlite3_exec(db, "DELETE FROM audit_checkpoints", 0, 0, 0),
-                     SQLITE_CONSTRAINT);
-    sqlite3_close(db);
+    pl_db_t *db = raw_open(f);
+    assert_int_equal(pl_db_exec(db, "UPDATE audit SET action = 'x' WHERE id = 1"),
+                     PL_DB_CONSTRAINT);
+    assert_int_equal(pl_db_exec(db, "DELETE FROM audit WHERE id = 2"), PL_DB_CONSTRAINT);
+    assert_int_equal(pl_db_exec(db, "DELETE FROM audit_checkpoints"), PL_DB_CONSTRAINT);
+    if (f->pg) /* which row triggers do not see */
+        assert_int_equal(pl_db_exec(db, "TRUNCATE audit, audit_checkpoints"), PL_DB_CONSTRAINT);
+    pl_db_close(db);
 }
 
 static void test_forced_checkpoint_needs_a_key_and_names_the_newest_row(void **state)
@@ -284,6 +289,7 @@ static void test_forced_checkpoint_needs_a_key_and_names_the_newest_row(void **s
 static void test_rows_there_before_the_chain_are_chained_by_the_migration(void **state)
 {
     fx_t *f = *state;
+    sqlite_only(f); /* PostgreSQL starts at schema 12, chained from its first row */
     append_n(f, 3);
     pl_store_close(f->st);
     f->st = NULL;
@@ -334,8 +340,9 @@ static void test_deleting_and_renumbering_is_a_prev_hash_mismatch(void **state)
 {
     fx_t *f = *state;
     append_n(f, 6);
-    tamper(f, "DELETE FROM audit WHERE id = 5; UPDATE audit SET id = 5 WHERE id = 6; "
-              "UPDATE sqlite_sequence SET seq = 5 WHERE name = 'audit'");
+    tamper(f, "DELETE FROM audit WHERE id = 5; UPDATE audit SET id = 5 WHERE id = 6");
+    raw_exec(f, f->pg ? "UPDATE audit_head SET last_id = 5"
+                      : "UPDATE sqlite_sequence SET seq = 5 WHERE name = 'audit'");
     assert_broken(f, PL_AUDIT_PREV_MISMATCH, 5);
 }
 
@@ -343,8 +350,9 @@ static void test_deleting_the_checkpointed_last_row_is_caught_by_the_checkpoint(
 {
     fx_t *f = *state;
     append_n(f, 8); /* checkpoint 2 names row 8 */
-    tamper(f, "DELETE FROM audit WHERE id = 8; "
-              "UPDATE sqlite_sequence SET seq = 7 WHERE name = 'audit'");
+    tamper(f, "DELETE FROM audit WHERE id = 8");
+    raw_exec(f, f->pg ? "UPDATE audit_head SET last_id = 7"
+                      : "UPDATE sqlite_sequence SET seq = 7 WHERE name = 'audit'");
     assert_broken(f, PL_AUDIT_CKPT_MISSING_ROW, 8);
 }
 
@@ -484,8 +492,8 @@ static void test_a_row_inserted_behind_the_stores_back_is_caught(void **state)
 {
     fx_t *f = *state;
     append_n(f, 3);
-    tamper(f, "INSERT INTO audit (at, actor_id, action, resource_type, resource_id) "
-              "VALUES (5, 1, 'x', 'y', 1)");
+    tamper(f, "INSERT INTO audit (id, at, actor_id, action, resource_type, resource_id) "
+              "VALUES ((SELECT max(id) + 1 FROM audit), 5, 1, 'x', 'y', 1)");
     assert_broken(f, PL_AUDIT_NO_HASH, 4);
     /* Reopening must not adopt it into the chain. */
     reopen(f, f->key);

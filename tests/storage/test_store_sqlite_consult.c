@@ -5,6 +5,7 @@
  * (migration 4): the users row that can never sign in, waiting and admission of an invited
  * guest, guest links and whose links a revocation ends, and how the JSON view lists them. */
 #include "tests/storage/store_fixture.h"
+#include <sqlite3.h>
 
 #include "storage/aead.h"
 
@@ -394,15 +395,14 @@ static void test_revoke_ends_every_live_link_of_that_consultation_only(void **s)
 /* One text value from a query on a separate raw connection ("" for NULL). */
 static void raw_text(const fx_t *f, const char *sql, char *out, size_t cap)
 {
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    const char *t = (const char *)sqlite3_column_text(st, 0);
+    pl_db_t *db = raw_open(f);
+    pl_dbs_t *st = NULL;
+    assert_int_equal(pl_db_prepare(db, sql, &st), PL_DB_OK);
+    assert_int_equal(pl_dbs_step(st), PL_DB_ROW);
+    const char *t = pl_dbs_text(st, 0);
     snprintf(out, cap, "%s", t ? t : "");
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    pl_dbs_finalize(st);
+    pl_db_close(db);
 }
 
 static int64_t new_guest(fx_t *f, const char *name, const char *role)
@@ -430,7 +430,8 @@ static void test_guest_is_a_user_that_cannot_sign_in_and_belongs_nowhere(void **
     /* In the table: kind 2 with guest_role set, a username nobody chose, a hash no password
      * verifies. */
     snprintf(sql, sizeof sql,
-             "SELECT kind * 10 + (guest_role = 'interpreter') FROM users WHERE id = %lld",
+             "SELECT kind * 10 + CASE WHEN guest_role = 'interpreter' THEN 1 ELSE 0 END FROM "
+             "users WHERE id = %lld",
              (long long)g);
     assert_int_equal(raw_int(f, sql), 21);
     snprintf(sql, sizeof sql, "SELECT password_hash FROM users WHERE id = %lld", (long long)g);

@@ -15,31 +15,29 @@
 /* Column 0 of the first row of sql (on a separate connection), malloc'd; *len its size. */
 static uint8_t *raw_blob(const fx_t *f, const char *sql, size_t *len)
 {
-    sqlite3 *db = NULL;
-    sqlite3_stmt *s = NULL;
-    assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    *len = (size_t)sqlite3_column_bytes(s, 0);
+    pl_db_t *db = raw_open(f);
+    pl_dbs_t *s = NULL;
+    assert_int_equal(pl_db_prepare(db, sql, &s), PL_DB_OK);
+    assert_int_equal(pl_dbs_step(s), PL_DB_ROW);
+    *len = (size_t)pl_dbs_bytes(s, 0);
     uint8_t *out = malloc(*len + 1);
     assert_non_null(out);
-    memcpy(out, sqlite3_column_blob(s, 0), *len);
-    sqlite3_finalize(s);
-    sqlite3_close(db);
+    memcpy(out, pl_dbs_blob(s, 0), *len);
+    pl_dbs_finalize(s);
+    pl_db_close(db);
     return out;
 }
 
 /* Runs sql with blob bound to ?1. */
 static void raw_set_blob(const fx_t *f, const char *sql, const uint8_t *blob, size_t len)
 {
-    sqlite3 *db = NULL;
-    sqlite3_stmt *s = NULL;
-    assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-    sqlite3_bind_blob(s, 1, blob, (int)len, SQLITE_TRANSIENT);
-    assert_int_equal(sqlite3_step(s), SQLITE_DONE);
-    sqlite3_finalize(s);
-    sqlite3_close(db);
+    pl_db_t *db = raw_open(f);
+    pl_dbs_t *s = NULL;
+    assert_int_equal(pl_db_prepare(db, sql, &s), PL_DB_OK);
+    pl_dbs_bind_blob(s, 1, blob, (int)len);
+    assert_int_equal(pl_dbs_step(s), PL_DB_DONE);
+    pl_dbs_finalize(s);
+    pl_db_close(db);
 }
 
 static uint32_t key_id_of(const uint8_t *blob, size_t len)
@@ -51,10 +49,10 @@ static uint32_t key_id_of(const uint8_t *blob, size_t len)
 
 static int64_t current_key_of(const fx_t *f, int64_t org)
 {
-    char sql[200], who[32] = "NULL";
-    if (org) snprintf(who, sizeof who, "%lld", (long long)org);
+    char sql[200], who[32] = "IS NULL";
+    if (org) snprintf(who, sizeof who, "= %lld", (long long)org);
     snprintf(sql, sizeof sql,
-             "SELECT id FROM data_keys WHERE org_id IS %s AND retired_at IS NULL AND legacy = 0",
+             "SELECT id FROM data_keys WHERE org_id %s AND retired_at IS NULL AND legacy = 0",
              who);
     return raw_int(f, sql);
 }
@@ -215,6 +213,7 @@ static void make_pre_upgrade(fx_t *f, int64_t conv, int64_t patient, int64_t msg
 static void test_values_sealed_before_the_upgrade_still_open_and_new_ones_are_keyed(void **state)
 {
     fx_t *f = *state;
+    sqlite_only(f); /* an upgrade from SQLite schemas before data keys */
     int64_t c = new_conv(f, f->org_a, f->pat1, "c1");
     pl_msg_t m = send_msg(f, c, f->pat1, false, "t1", "x");
     make_pre_upgrade(f, c, f->pat1, m.id, "Old subject", "written by the old code");
@@ -253,6 +252,7 @@ static void test_values_sealed_before_the_upgrade_still_open_and_new_ones_are_ke
 static void test_upgrade_under_the_wrong_key_is_refused_and_changes_nothing(void **state)
 {
     fx_t *f = *state;
+    sqlite_only(f); /* an upgrade from SQLite schemas before data keys */
     int64_t c = new_conv(f, f->org_a, f->pat1, "c1");
     pl_msg_t m = send_msg(f, c, f->pat1, false, "t1", "x");
     make_pre_upgrade(f, c, f->pat1, m.id, "Old subject", "kept safe");
@@ -311,6 +311,7 @@ static void test_rotation_rewraps_every_key_and_leaves_the_data_alone(void **sta
 static void test_a_rotation_interrupted_before_the_rename_is_finished_at_open(void **state)
 {
     fx_t *f = *state;
+    sqlite_only(f); /* data.key.new is looked for beside the database file */
     int64_t c = new_conv(f, f->org_a, f->pat1, "a1");
     pl_msg_t m = send_msg(f, c, f->pat1, false, "t1", "survives the crash");
     write_key_file(f, PL_DATADIR_KEY, f->key);
@@ -381,8 +382,10 @@ static void test_an_altered_or_moved_wrapped_key_is_detected(void **state)
     /* One flipped bit in B's wrapped key. */
     raw_exec(f, "CREATE TABLE saved AS SELECT * FROM data_keys");
     snprintf(sql, sizeof sql,
-             "UPDATE data_keys SET wrapped = substr(wrapped, 1, 20) || "
-             "x'ff' || substr(wrapped, 22) WHERE id = %lld",
+             f->pg ? "UPDATE data_keys SET wrapped = overlay(wrapped placing decode('ff', 'hex') "
+                     "from 21 for 1) WHERE id = %lld"
+                   : "UPDATE data_keys SET wrapped = substr(wrapped, 1, 20) || "
+                     "x'ff' || substr(wrapped, 22) WHERE id = %lld",
              (long long)kb);
     raw_exec(f, sql);
     reopen_refused(f, f->key);
