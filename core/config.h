@@ -45,6 +45,9 @@ typedef struct {
     char record_ca_file[512];    /* CA bundle trusted for the endpoint; empty: system store */
     int record_max_attempts;     /* an entry is dead-lettered after this many failed tries */
     int record_retry_base_s;     /* back-off base: base * 2^(tries-1), at most an hour */
+    /* a cluster of nodes on one PostgreSQL store (signalling/cluster.c, docs/CLUSTER.md) */
+    char bus[512];               /* redis://host:port[/db] of the event bus; empty: one node */
+    char node_id[64];            /* this node's name; empty: <hostname>:<port> */
 } pl_config_t;
 
 void pl_config_defaults(pl_config_t *c);

@@ -10,9 +10,10 @@
 #   scripts/testdb.sh pg-start DIR       start it again, same port and data
 #   scripts/testdb.sh redis-restart DIR  restart Redis on the same port (its data is not kept)
 #
-# start writes DIR/env and prints the same two lines on stdout; everything else goes to stderr:
+# start writes DIR/env and prints the same three lines on stdout; everything else goes to stderr:
 #   export PARLEY_TEST_PG=postgresql://parley@127.0.0.1:PORT/parley
 #   export PARLEY_TEST_REDIS=redis://127.0.0.1:RPORT
+#   export PARLEY_TEST_DB_DIR=DIR (absolute)
 # Typical use, from a Makefile recipe or CI step:
 #   d=$(mktemp -d) && trap 'scripts/testdb.sh stop "$d"' EXIT
 #   eval "$(scripts/testdb.sh start "$d")" && ./run-the-tests
@@ -311,8 +312,10 @@ redis_stop() {
 write_env() {
   local pg="export PARLEY_TEST_PG=postgresql://parley@127.0.0.1:$PG_PORT/parley"
   local rd="export PARLEY_TEST_REDIS=redis://127.0.0.1:$REDIS_PORT"
-  printf '%s\n%s\n' "$pg" "$rd" >"$DIR/env"
-  printf '%s\n%s\n' "$pg" "$rd"
+  # The outage tests stop and start this PostgreSQL through the script: they need DIR.
+  local dd="export PARLEY_TEST_DB_DIR=$(cd "$DIR" && pwd)"
+  printf '%s\n%s\n%s\n' "$pg" "$rd" "$dd" >"$DIR/env"
+  printf '%s\n%s\n%s\n' "$pg" "$rd" "$dd"
 }
 
 start_failed() {

@@ -47,6 +47,12 @@ int pl_admin_open_store(const pl_args_t *a, pl_store_t **out)
     pl_config_load_env(&cfg);
     const char *dir = pl_args_get(a, "data-dir");
     if (dir) pl_config_set(&cfg, "data_dir", dir);
+    /* A cluster's shared PostgreSQL, as PARLEY_STORE names it for every command. */
+    const char *store = pl_args_get(a, "store");
+    if (store && pl_config_set(&cfg, "store", store) < 0) {
+        fprintf(stderr, "bad --store\n");
+        return -PL_EINVAL;
+    }
     uint8_t key[32];
     int rc = pl_datadir_prepare(cfg.data_dir);
     if (rc == 0) rc = pl_datadir_read_key(cfg.data_dir, key);

@@ -55,7 +55,7 @@ static void presence_done(pl_job_t *job, int status)
 {
     presence_t *p = (presence_t *)job;
     if (status == 0)
-        pl_events_fanout(p->srv, p->events);
+        pl_events_committed(p->srv, p->events);
     else
         pl_log_warn("consult", "could not record %s for consultation %lld: %s",
                     presence_type(p->what), (long long)p->consultation_id, pl_strerror(status));

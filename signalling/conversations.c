@@ -612,7 +612,7 @@ static void typing_after(pl_req_t *r, int status)
     if (status < 0) return;
     pl_conv_t conv = {.id = json_integer_value(json_object_get(r->params, "conversation_id")),
                       .org_id = r->i1, .patient_id = r->i2};
-    pl_events_typing(r->srv, &conv, &r->actor,
+    pl_cluster_typing(r->srv, &conv, &r->actor,
                      json_is_true(json_object_get(r->params, "typing")));
 }
 

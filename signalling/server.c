@@ -135,8 +135,19 @@ int pl_server_create(pl_server_t **out, uv_loop_t *loop, const pl_config_t *cfg)
     char url[700];
     pl_config_store_url(cfg, url, sizeof url);
     if (rc == 0) rc = pl_store_open(&srv->store, url, srv->data_key);
-    /* Calls live in this process: whoever the last run left "present" is in no call now. */
-    if (rc == 0) rc = pl_store_consult_presence_reset(srv->store);
+    bool sqlite = strncmp(url, "sqlite:", 7) == 0;
+    /* SQLite finds the audit signing key beside its file; a shared store's is in our data
+     * directory (the same key on every node). */
+    char ak[1100];
+    pl_datadir_path(cfg->data_dir, PL_DATADIR_AUDIT_KEY, ak, sizeof ak);
+    if (rc == 0 && !sqlite && access(ak, F_OK) == 0)
+        rc = pl_store_audit_set_signing_key(srv->store, ak);
+    /* Calls live in this process: whoever the last run left "present" is in no call now. In a
+     * cluster the other nodes' calls go on: a node's own are ended when its rooms move
+     * (cluster.c). */
+    if (rc == 0 && !cfg->bus[0]) rc = pl_store_consult_presence_reset(srv->store);
+    int64_t head = 0;
+    if (rc == 0 && cfg->bus[0]) rc = pl_store_events_head(srv->store, &head);
     if (rc == 0) rc = pl_imap_create(&srv->by_user);
     if (rc == 0) rc = pl_imap_create(&srv->by_org);
     if (rc == 0) rc = pl_imap_create(&srv->guests);
@@ -201,6 +212,10 @@ int pl_server_create(pl_server_t **out, uv_loop_t *loop, const pl_config_t *cfg)
         pl_server_destroy(srv);
         return -PL_EIO;
     }
+    if (pl_cluster_start(srv, head) < 0) {
+        pl_server_destroy(srv);
+        return -PL_EINVAL;
+    }
     if (pl_call_start(srv) < 0) {
         pl_server_destroy(srv);
         return -PL_EIO;
@@ -217,8 +232,8 @@ int pl_server_create(pl_server_t **out, uv_loop_t *loop, const pl_config_t *cfg)
     /* A short attachment_unsent_ttl_s (tests) sweeps more often than the tick would allow. */
     if (every > pl_attach_sweep_every_ms(cfg)) every = pl_attach_sweep_every_ms(cfg);
     uv_timer_start(&srv->housekeeping, housekeeping_cb, every, every);
-    pl_log_info("server", "listening on https://%s:%d (store %s)", cfg->bind, cfg->port,
-                strncmp(url, "sqlite:", 7) == 0 ? "sqlite" : "other");
+    pl_log_info("server", "listening on https://%s:%d (store %s%s)", cfg->bind, cfg->port,
+                sqlite ? "sqlite" : "postgresql", srv->cluster ? ", cluster" : "");
     *out = srv;
     return 0;
 }
@@ -241,6 +256,7 @@ void pl_server_shutdown(pl_server_t *srv)
     pl_worker_t *w = srv->worker;
     srv->worker = NULL;
     pl_worker_destroy(w);
+    pl_cluster_stop(srv);
     uv_timer_stop(&srv->housekeeping);
     uv_close((uv_handle_t *)&srv->housekeeping, NULL);
     pl_call_stop(srv);
@@ -263,9 +279,11 @@ void pl_server_destroy(pl_server_t *srv)
     pl_outbox_stop(srv);
     if (srv->lws) lws_context_destroy(srv->lws);
     if (srv->worker) {
-        pl_worker_destroy(srv->worker);
+        pl_worker_t *w = srv->worker;
         srv->worker = NULL;
+        pl_worker_destroy(w);
     }
+    pl_cluster_stop(srv);
     pl_outbox_destroy(srv);
     pl_store_close(srv->store);
     pl_imap_destroy(srv->by_user);

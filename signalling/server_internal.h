@@ -26,6 +26,7 @@ typedef struct pl_conn pl_conn_t;
 #define PL_UA_MAX 256
 typedef struct pl_throttle pl_throttle_t;
 typedef struct pl_outbox pl_outbox_t;
+typedef struct pl_cluster pl_cluster_t;
 
 struct pl_server {
     uv_loop_t *loop;
@@ -56,6 +57,7 @@ struct pl_server {
     int64_t attach_sweep_at; /* ms: the next sweep of uploads never sent is due (0: at once) */
     bool attach_sweeping;    /* a sweep job is on the storage thread */
     pl_outbox_t *outbox;     /* write-back to the record system (outbox.c); NULL when off */
+    pl_cluster_t *cluster;   /* the other nodes (cluster.c); NULL when this node is alone */
 };
 
 typedef struct pl_frame {
@@ -220,6 +222,20 @@ bool pl_handler_allowed_before_totp(const char *type);
 void pl_events_fanout(pl_server_t *srv, json_t *events); /* borrowed array */
 void pl_events_typing(pl_server_t *srv, const pl_conv_t *conv, const pl_actor_t *who,
                       bool typing);
+
+/* ---- cluster.c ---- */
+/* Starts listening to the other nodes when the bus option is set (0 and nothing otherwise);
+ * head is the newest cursor when this node started: the tail fans out what comes after. */
+int pl_cluster_start(pl_server_t *srv, int64_t head);
+/* After the worker has drained. */
+void pl_cluster_stop(pl_server_t *srv);
+/* Events a request committed (borrowed): fanned out here alone, or through the cluster's log. */
+void pl_events_committed(pl_server_t *srv, json_t *events);
+/* Someone typing: to this node's connections and, in a cluster, the other nodes'. */
+void pl_cluster_typing(pl_server_t *srv, const pl_conv_t *conv, const pl_actor_t *who,
+                       bool typing);
+/* This node's name in the cluster, or NULL alone. */
+const char *pl_cluster_node(const pl_server_t *srv);
 int pl_events_subscribe(pl_conn_t *c, const char *id, int64_t cursor);
 /* Wire frame for a stored event, redacted for a patient's eyes if for_patient; new reference. */
 json_t *pl_event_frame(json_t *ev, bool for_patient);

@@ -436,7 +436,7 @@ static void req_done(pl_job_t *job, int status)
             pl_conn_reply_ok(r->conn, r->id, json_incref(r->result));
         }
     }
-    if (status == 0 && json_array_size(r->events)) pl_events_fanout(r->srv, r->events);
+    if (status == 0 && json_array_size(r->events)) pl_events_committed(r->srv, r->events);
     pl_req_free(r);
 }
 

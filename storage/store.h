@@ -232,6 +232,11 @@ int pl_store_event_set_case(pl_store_t *st, int64_t id, int64_t case_id);
 int pl_store_events_since(pl_store_t *st, const pl_actor_t *actor, int64_t after, int limit,
                           json_t **out);
 int pl_store_events_head(pl_store_t *st, int64_t *head);
+/* Every event after `after`, whoever may see it, oldest first, at most limit: a cluster node's
+ * read of the log it fans out from (signalling/cluster.c). As pl_store_events_since's, plus
+ * "audience" (the members with access at now) on a case discussion's. Callers run each
+ * through authz for each connection. */
+int pl_store_events_tail(pl_store_t *st, int64_t after, int limit, int64_t now, json_t **out);
 
 /* A practice team's shared, non-patient data (store_sqlite_tpl.c). Stored in plain text. */
 

@@ -581,6 +581,37 @@ int pl_store_event_set_case(pl_store_t *st, int64_t id, int64_t case_id)
     return pl__sq_done(st, s, "event case");
 }
 
+/* The events a statement of the shape of pl_store_events_since's returns, as JSON. */
+static int events_rows(pl_store_t *st, pl_dbs_t *s, const char *what, json_t **out)
+{
+    json_t *arr = json_array();
+    int rc;
+    while ((rc = pl_dbs_step(s)) == PL_DB_ROW) {
+        int64_t conv = pl_dbs_int64(s, 1);
+        char aad[48];
+        snprintf(aad, sizeof aad, "event:%lld", (long long)conv);
+        json_t *payload = pl__sq_open_json(st, s, 6, aad);
+        if (!payload) payload = json_object(); /* logged by the opener; keep the cursor moving */
+        json_array_append_new(
+            arr, json_pack("{sI sI sI sI sI sI sb ss so sI}", "cursor",
+                           (json_int_t)pl_dbs_int64(s, 0), "conversation_id",
+                           (json_int_t)conv, "org_id", (json_int_t)pl_dbs_int64(s, 2),
+                           "peer_org_id", (json_int_t)pl_dbs_int64(s, 8), "case_id",
+                           (json_int_t)pl_dbs_int64(s, 9),
+                           "patient_id", (json_int_t)pl_dbs_int64(s, 3), "staff_only",
+                           pl_dbs_int(s, 4) != 0, "type",
+                           (const char *)pl_dbs_text(s, 5), "payload", payload, "at",
+                           (json_int_t)pl_dbs_int64(s, 7)));
+    }
+    pl_dbs_reset(s);
+    if (rc != PL_DB_DONE) {
+        json_decref(arr);
+        return pl__sq_err(st, rc, what);
+    }
+    *out = arr;
+    return 0;
+}
+
 int pl_store_events_since(pl_store_t *st, const pl_actor_t *actor, int64_t after, int limit,
                           json_t **out)
 {
@@ -613,29 +644,41 @@ int pl_store_events_since(pl_store_t *st, const pl_actor_t *actor, int64_t after
     pl_dbs_bind_int64(s, 2, after);
     pl_dbs_bind_int(s, 3, limit);
     if (!guest && actor->kind != PL_USER_PATIENT) pl_dbs_bind_int64(s, 4, pl_now_ms());
-    json_t *arr = json_array();
-    int rc;
-    while ((rc = pl_dbs_step(s)) == PL_DB_ROW) {
-        int64_t conv = pl_dbs_int64(s, 1);
-        char aad[48];
-        snprintf(aad, sizeof aad, "event:%lld", (long long)conv);
-        json_t *payload = pl__sq_open_json(st, s, 6, aad);
-        if (!payload) payload = json_object(); /* logged by the opener; keep the cursor moving */
-        json_array_append_new(
-            arr, json_pack("{sI sI sI sI sI sI sb ss so sI}", "cursor",
-                           (json_int_t)pl_dbs_int64(s, 0), "conversation_id",
-                           (json_int_t)conv, "org_id", (json_int_t)pl_dbs_int64(s, 2),
-                           "peer_org_id", (json_int_t)pl_dbs_int64(s, 8), "case_id",
-                           (json_int_t)pl_dbs_int64(s, 9),
-                           "patient_id", (json_int_t)pl_dbs_int64(s, 3), "staff_only",
-                           pl_dbs_int(s, 4) != 0, "type",
-                           (const char *)pl_dbs_text(s, 5), "payload", payload, "at",
-                           (json_int_t)pl_dbs_int64(s, 7)));
+    return events_rows(st, s, "events since", out);
+}
+
+int pl_store_events_tail(pl_store_t *st, int64_t after, int limit, int64_t now, json_t **out)
+{
+    static const char sql[] =
+        "SELECT id, conversation_id, org_id, patient_id, staff_only, type, payload, created_at, "
+        "coalesce(peer_org_id, 0), coalesce(case_id, 0) FROM events WHERE id > ?1 ORDER BY id "
+        "LIMIT ?2";
+    pl_dbs_t *s = pl__sq_stmt(st, sql);
+    if (!s) return -PL_EINTERNAL;
+    pl_dbs_bind_int64(s, 1, after);
+    pl_dbs_bind_int(s, 2, limit);
+    json_t *arr = NULL;
+    int rc = events_rows(st, s, "events tail", &arr);
+    if (rc < 0) return rc;
+    /* A case discussion's events go to its members with access now, as on the node that
+     * stored them (signalling/ws.c names them at the commit). */
+    size_t i;
+    json_t *ev;
+    json_array_foreach(arr, i, ev)
+    {
+        int64_t case_id = json_integer_value(json_object_get(ev, "case_id"));
+        if (!case_id) continue;
+        int64_t ids[PL_CASE_MAX_MEMBERS];
+        int n = 0;
+        if ((rc = pl_store_case_audience(st, case_id, now, ids, PL_CASE_MAX_MEMBERS, &n)) < 0)
+            break;
+        json_t *aud = json_array();
+        for (int k = 0; k < n; k++) json_array_append_new(aud, json_integer(ids[k]));
+        json_object_set_new(ev, "audience", aud);
     }
-    pl_dbs_reset(s);
-    if (rc != PL_DB_DONE) {
+    if (rc < 0) {
         json_decref(arr);
-        return pl__sq_err(st, rc, "events since");
+        return rc;
     }
     *out = arr;
     return 0;
