@@ -29,8 +29,8 @@ BENCH_BINS := $(BENCH_SRCS:%.c=$(B)/%)
 
 DATA_DIR ?= var
 
-.PHONY: all deps deps-browser deps-bench web web-tests run test test-asan unit integration \
-        browser bench-messaging bench-media clean format
+.PHONY: all deps deps-browser deps-bench web web-tests run run-cluster test test-asan unit \
+        integration browser bench-messaging bench-media bench-cluster clean format
 all: $(B)/parley $(UNIT_BINS) $(INTEG_BINS) $(BENCH_BINS)
 
 deps:
@@ -71,11 +71,20 @@ run: web
 	./$(B)/parley demo --data-dir $(DATA_DIR)
 	./$(B)/parley serve --data-dir $(DATA_DIR)
 
-# Each test binary is its own process, then the browser scenarios (tests/browser, real
-# Chromium); tests/run.sh prints the one closing tally line.
+# Three nodes on one PostgreSQL and one Redis, all on loopback (scripts/cluster.sh).
+run-cluster: web deps-browser
+	@$(MAKE) --no-print-directory $(B)/parley
+	bash scripts/cluster.sh $(B)
+
+# Each test binary is its own process, then the store and integration tests once more on
+# PostgreSQL (PG_BINS), then the browser scenarios (tests/browser, real Chromium); tests/run.sh
+# prints the one closing tally line. scripts/with-testdb.sh runs a private PostgreSQL and Redis
+# on loopback for the run.
+PG_BINS := $(filter-out %/test_cluster,$(filter $(B)/tests/storage/test_store_% $(B)/tests/integration/%,$(UNIT_BINS) $(INTEG_BINS)))
 test: web-tests
 	@$(MAKE) --no-print-directory all
-	@PARLEY_BIN=$(CURDIR)/$(B)/parley BROWSER_TESTS=1 bash tests/run.sh $(UNIT_BINS) $(INTEG_BINS)
+	@PARLEY_BIN=$(CURDIR)/$(B)/parley BROWSER_TESTS=1 PG_TESTS="$(PG_BINS)" \
+	    bash scripts/with-testdb.sh bash tests/run.sh $(UNIT_BINS) $(INTEG_BINS)
 
 # The whole suite under AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer.
 test-asan: deps
@@ -94,9 +103,9 @@ unit: deps
 	@$(MAKE) --no-print-directory $(UNIT_BINS)
 	@bash tests/run.sh $(UNIT_BINS)
 
-integration: deps
+integration: deps-browser
 	@$(MAKE) --no-print-directory $(B)/parley $(INTEG_BINS)
-	@PARLEY_BIN=$(CURDIR)/$(B)/parley bash tests/run.sh $(INTEG_BINS)
+	@PARLEY_BIN=$(CURDIR)/$(B)/parley bash scripts/with-testdb.sh bash tests/run.sh $(INTEG_BINS)
 
 # Only the browser scenarios (screenshots land in tests/browser/screenshots/).
 browser: web-tests

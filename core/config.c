@@ -42,6 +42,8 @@ static const struct opt {
     S("log_level", log_level, "info", "debug, info, warn or error"),
     S("bus", bus, "", "Redis URL of a cluster's event bus (redis://host:port); empty: one node"),
     S("node_id", node_id, "", "this node's name in a cluster (empty: <hostname>:<port>)"),
+    S("node_url", node_url, "",
+      "where clients reach this node in a cluster, for calls held here (empty: wss://bind:port/)"),
     I("max_message_bytes", max_message_bytes, 1, 1 << 20, "16384", "largest message body"),
     I("max_frame_bytes", max_frame_bytes, 1024, 1 << 22, "65536",
       "hard cap on one WebSocket message"),

@@ -48,6 +48,7 @@ typedef struct {
     /* a cluster of nodes on one PostgreSQL store (signalling/cluster.c, docs/CLUSTER.md) */
     char bus[512];               /* redis://host:port[/db] of the event bus; empty: one node */
     char node_id[64];            /* this node's name; empty: <hostname>:<port> */
+    char node_url[300];          /* where clients reach this node (wss://...); empty: bind:port */
 } pl_config_t;
 
 void pl_config_defaults(pl_config_t *c);

@@ -22,6 +22,7 @@ static const struct {
     [PL_EINTERNAL] = {"internal error", "internal", 500},
     [PL_EUNKNOWN_TYPE] = {"unknown message type", "unknown_type", 400},
     [PL_ETOTP] = {"second factor required or wrong", "totp_required", 401},
+    [PL_EMOVED] = {"held by another server of the cluster", "moved", 421},
 };
 
 static int idx(int err)

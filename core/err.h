@@ -22,6 +22,7 @@ enum {
     PL_EINTERNAL = 13, /* broken invariant, bug               -> internal */
     PL_EUNKNOWN_TYPE = 14, /* unknown message type            -> unknown_type */
     PL_ETOTP = 15,     /* second factor required or wrong     -> totp_required */
+    PL_EMOVED = 16,    /* held by another node of the cluster -> moved */
     PL_ERR_MAX_
 };
 

@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 int pl_args_parse(pl_args_t *a, int argc, char **argv)
 {
@@ -60,7 +61,17 @@ int pl_admin_open_store(const pl_args_t *a, pl_store_t **out)
     pl_config_store_url(&cfg, url, sizeof url);
     if (rc == 0) rc = pl_store_open(out, url, key);
     pl_wipe(key, sizeof key);
-    if (rc < 0) fprintf(stderr, "cannot open the store in %s: %s\n", cfg.data_dir, pl_strerror(rc));
+    /* SQLite finds the audit signing key beside its file; a shared store's is in the data
+     * directory, as the server sets it (server.c). */
+    char ak[1100];
+    pl_datadir_path(cfg.data_dir, PL_DATADIR_AUDIT_KEY, ak, sizeof ak);
+    if (rc == 0 && strncmp(url, "sqlite:", 7) != 0 && access(ak, F_OK) == 0 &&
+        (rc = pl_store_audit_set_signing_key(*out, ak)) < 0) {
+        pl_store_close(*out);
+        *out = NULL;
+    }
+    if (rc < 0)
+        fprintf(stderr, "cannot open the store of %s: %s\n", cfg.data_dir, pl_strerror(rc));
     return rc;
 }
 

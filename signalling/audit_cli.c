@@ -46,8 +46,15 @@ static int verify_main(const pl_args_t *a)
         fprintf(stderr, "audit verify: bad --data-dir\n");
         return 2;
     }
+    const char *store = pl_args_get(a, "store");
+    if (store && pl_config_set(&cfg, "store", store) < 0) {
+        fprintf(stderr, "audit verify: bad --store\n");
+        return 2;
+    }
     char url[700], pub[1024];
     pl_config_store_url(&cfg, url, sizeof url);
+    /* A PostgreSQL URL may hold a password: name the store without it. */
+    const char *name = strncmp(url, "sqlite:", 7) == 0 ? url : "the PostgreSQL store";
     const char *key = pl_args_get(a, "public-key");
     if (!key) {
         pl_datadir_path(cfg.data_dir, PL_DATADIR_AUDIT_PUB, pub, sizeof pub);
@@ -61,12 +68,12 @@ static int verify_main(const pl_args_t *a)
         return 2;
     }
     if (rc == -PL_EINVAL) {
-        fprintf(stderr, "audit verify: %s has no audit chain yet (a store from before it, or "
-                "not an sqlite: store); open it once with this version of parley\n", url);
+        fprintf(stderr, "audit verify: %s has no audit chain yet (a store from before it); "
+                "open it once with this version of parley\n", name);
         return 2;
     }
     if (rc < 0) {
-        fprintf(stderr, "audit verify: cannot read the database %s: %s\n", url, pl_strerror(rc));
+        fprintf(stderr, "audit verify: cannot read the database %s: %s\n", name, pl_strerror(rc));
         return 2;
     }
     if (v.broken != PL_AUDIT_INTACT) {

@@ -84,6 +84,7 @@ static void call_free(pl_server_t *srv, pl_call_t *c)
 {
     while (c->members) member_free(c, c->members);
     pl_media_room_destroy(c->room);
+    pl_room_unpin(srv, c->consultation_id);
     pl_call_t **pp = &srv->calls;
     while (*pp && *pp != c) pp = &(*pp)->next;
     if (*pp) *pp = c->next;
@@ -191,8 +192,12 @@ static void call_timer_cb(uv_timer_t *t)
             member_free(c, m);
             freed = true;
         }
-        if (!c->members) call_free(srv, c);
-        else if (freed) slots_push(srv, c);
+        if (!c->members) {
+            call_free(srv, c);
+        } else {
+            if (freed) slots_push(srv, c);
+            pl_room_renew(srv, c->consultation_id); /* still held here (rooms.c) */
+        }
     }
 }
 
@@ -501,7 +506,7 @@ static void fp_string(const uint8_t fp[32], char out[PL_DTLS_FP_STR_LEN])
     }
 }
 
-static void join_after(pl_req_t *r, int status)
+static void join_here(pl_req_t *r, int status)
 {
     pl_sdp_offer_t *offer = (pl_sdp_offer_t *)(intptr_t)r->i1;
     r->i1 = 0;
@@ -605,6 +610,50 @@ static void join_after(pl_req_t *r, int status)
     json_object_set_new(r->result, "ice_transport_policy", json_string(policy(srv)));
     free(answer);
     if (!reoffer) slots_push(srv, c);
+}
+
+/* The room's node is known (rooms.c): here, or another one the client must go to. */
+static void pinned(void *ud, int status, const char *holder, const char *url)
+{
+    pl_req_t *r = ud;
+    if (status == 0) {
+        join_here(r, 0);
+        pl_req_finish(r, 0);
+        return;
+    }
+    pl_sdp_offer_destroy((pl_sdp_offer_t *)(intptr_t)r->i1);
+    r->i1 = 0;
+    r->no_reply = true;
+    if (r->conn && r->conn->wsi) {
+        if (status == -PL_EMOVED)
+            pl_conn_send_json(r->conn, json_pack("{ss sb s{ss ss s{ss ss}}}", "id", r->id, "ok", 0,
+                                                 "error", "code", pl_err_code(status), "message",
+                                                 "this call is held by another server: connect "
+                                                 "there and join again",
+                                                 "node", "id", holder, "url", url));
+        else
+            pl_conn_reply_err(r->conn, r->id, status,
+                              "the server holding this call cannot be found just now: try again");
+    }
+    pl_req_finish(r, 0);
+}
+
+/* In a cluster a room lives on one node: a join that would open it here first makes sure no
+ * other node has it (rooms.c). */
+static void join_after(pl_req_t *r, int status)
+{
+    pl_server_t *srv = r->srv;
+    if (status == 0 && srv->media && srv->cluster && strcmp(r->type, "consult.reoffer") != 0 &&
+        !call_find(srv, r->i2)) {
+        r->parked = true;
+        if (pl_room_pin(srv, r->i2, pinned, r) == 0) return;
+        r->parked = false;
+        pl_sdp_offer_destroy((pl_sdp_offer_t *)(intptr_t)r->i1);
+        r->i1 = 0;
+        fail(r, -PL_EUNAVAIL, "the server holding this call cannot be found just now: try again");
+        return;
+    }
+    join_here(r, status);
 }
 
 static int h_join(pl_conn_t *c, const char *id, json_t *req)

@@ -36,6 +36,7 @@ struct pl_cluster {
     pl_server_t *srv;
     pl_bus_t *bus;
     char node[PL_BUS_NODE_ID_MAX + 1];
+    char url[300]; /* where clients reach this node (node_url) */
     int64_t tail;   /* every event up to here has been fanned out by this node */
     bool reading;   /* a tail job is on the storage thread */
     bool again;     /* woken while reading: read once more when it is back */
@@ -99,7 +100,9 @@ static void tail_kick(pl_cluster_t *cl)
 
 static void poll_cb(uv_timer_t *h)
 {
-    tail_kick(h->data);
+    pl_cluster_t *cl = h->data;
+    pl_room_heartbeat(cl->srv, cl->url);
+    tail_kick(cl);
 }
 
 /* ---- typing ---- */
@@ -179,8 +182,10 @@ static void bus_message(void *ud, const char *channel, const char *payload, size
 static void bus_state(void *ud, bool up)
 {
     pl_cluster_t *cl = ud;
+    if (!up) return;
     /* Whatever other nodes published while we could not hear is in the store. */
-    if (up) tail_kick(cl);
+    pl_room_heartbeat(cl->srv, cl->url);
+    tail_kick(cl);
 }
 
 int pl_cluster_start(pl_server_t *srv, int64_t head)
@@ -199,6 +204,10 @@ int pl_cluster_start(pl_server_t *srv, int64_t head)
         host[sizeof host - 1] = 0;
         snprintf(cl->node, sizeof cl->node, "%s:%d", host, cfg->port);
     }
+    if (cfg->node_url[0])
+        snprintf(cl->url, sizeof cl->url, "%s", cfg->node_url);
+    else
+        snprintf(cl->url, sizeof cl->url, "wss://%s:%d/", cfg->bind, cfg->port);
     pl_bus_listener_t l = {.message = bus_message, .state = bus_state, .ud = cl};
     int rc = pl_bus_create(&cl->bus, srv->loop, cfg->bus, cl->node, &l);
     if (rc == 0) rc = pl_bus_subscribe(cl->bus, CH_EVENTS);
@@ -222,7 +231,7 @@ const char *pl_cluster_node(const pl_server_t *srv)
     return srv->cluster ? srv->cluster->node : NULL;
 }
 
-pl_bus_t *pl_cluster_bus(const pl_server_t *srv)
+struct pl_bus *pl_cluster_bus(const pl_server_t *srv)
 {
     return srv->cluster ? srv->cluster->bus : NULL;
 }

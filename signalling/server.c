@@ -256,10 +256,10 @@ void pl_server_shutdown(pl_server_t *srv)
     pl_worker_t *w = srv->worker;
     srv->worker = NULL;
     pl_worker_destroy(w);
-    pl_cluster_stop(srv);
     uv_timer_stop(&srv->housekeeping);
     uv_close((uv_handle_t *)&srv->housekeeping, NULL);
-    pl_call_stop(srv);
+    pl_call_stop(srv); /* before the bus goes: its rooms' leases are handed back */
+    pl_cluster_stop(srv);
     for (pl_conn_t *c = srv->conns; c; c = c->next) pl_conn_close(c, 1001, "server restarting");
     /* Give the close frames and queued replies a moment to leave, then tear lws down. */
     uv_timer_t *t = malloc(sizeof *t);

@@ -128,6 +128,7 @@ struct pl_req {
     pl_req_run_fn run;
     pl_req_after_fn after; /* optional, on the loop before the reply is sent */
     bool no_reply;
+    bool parked; /* set by after: it finishes later with pl_req_finish */
     int64_t i1, i2, i3; /* handler scratch */
 };
 
@@ -152,6 +153,9 @@ pl_req_t *pl_req_new(pl_conn_t *c, const char *id, const char *type, json_t *par
                      pl_req_run_fn run);
 /* Submits to the storage thread; on failure replies with the error and frees r. */
 void pl_req_submit(pl_req_t *r);
+/* Replies (unless no_reply), fans out the committed events and frees r: what the worker's done
+ * callback does after `after`, for a request `after` parked. */
+void pl_req_finish(pl_req_t *r, int status);
 void pl_req_free(pl_req_t *r);
 /* What every request module's handlers share. pl_req_start: new + submit, -PL_ENOMEM if it
  * could not be made. pl_req_reject: a malformed request, counted as bad input and answered on
@@ -236,6 +240,20 @@ void pl_cluster_typing(pl_server_t *srv, const pl_conv_t *conv, const pl_actor_t
                        bool typing);
 /* This node's name in the cluster, or NULL alone. */
 const char *pl_cluster_node(const pl_server_t *srv);
+/* The bus, or NULL alone. */
+struct pl_bus *pl_cluster_bus(const pl_server_t *srv);
+
+/* ---- rooms.c: which node holds a call's media room ---- */
+/* status 0: the room is here (pinned to this node); -PL_EMOVED: holder (its node id) holds it,
+ * reachable at holder_url; -PL_EUNAVAIL: the bus cannot say now. */
+typedef void (*pl_room_pin_cb)(void *ud, int status, const char *holder, const char *holder_url);
+/* Pins room to this node, or finds who holds it. cb is called exactly once (at once when this
+ * node is alone) unless an error is returned. */
+int pl_room_pin(pl_server_t *srv, int64_t room, pl_room_pin_cb cb, void *ud);
+void pl_room_renew(pl_server_t *srv, int64_t room);
+void pl_room_unpin(pl_server_t *srv, int64_t room);
+/* This node is alive, at url: every second (cluster.c). */
+void pl_room_heartbeat(pl_server_t *srv, const char *url);
 int pl_events_subscribe(pl_conn_t *c, const char *id, int64_t cursor);
 /* Wire frame for a stored event, redacted for a patient's eyes if for_patient; new reference. */
 json_t *pl_event_frame(json_t *ev, bool for_patient);

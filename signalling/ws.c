@@ -425,6 +425,14 @@ static void req_done(pl_job_t *job, int status)
     pl_req_t *r = (pl_req_t *)job;
     if (status < 0) json_array_clear(r->events);
     if (r->after) r->after(r, status);
+    /* after has more to do first (asked another node): it calls pl_req_finish itself. */
+    if (r->parked) return;
+    pl_req_finish(r, status);
+}
+
+void pl_req_finish(pl_req_t *r, int status)
+{
+    r->parked = false;
     /* The refused request's own writes were rolled back: the refusal is written on its own. */
     if (status == -PL_EPERM && !r->no_reply && r->conn)
         pl_req_audit_denied(r->conn, &r->actor, r->id, r->type, r->params);

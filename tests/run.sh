@@ -3,9 +3,17 @@
 # cmocka prints per-test lines; a binary that crashes or exits non-zero counts as failed.
 set -u
 pass=0; fail=0; failed=()
-for t in "$@"; do
+# The binaries in PG_TESTS run a second time on PostgreSQL (PARLEY_TEST_BACKEND=postgres: the
+# store fixture and the test servers then use a fresh database each), when one is configured.
+runs=("$@")
+if [ -n "${PG_TESTS:-}" ] && [ -n "${PARLEY_TEST_PG:-}" ]; then
+  for t in $PG_TESTS; do runs+=("pg:$t"); done
+fi
+for t in "${runs[@]}"; do
+  backend=sqlite
+  if [ "${t#pg:}" != "$t" ]; then backend=postgres; t=${t#pg:}; echo "# on PostgreSQL: $t"; fi
   [ -x "$t" ] || continue
-  out=$("$t" 2>&1); rc=$?
+  out=$(PARLEY_TEST_BACKEND=$backend "$t" 2>&1); rc=$?
   echo "$out"
   p=$(printf '%s\n' "$out" | grep -c '^\[       OK \]')
   f=$(printf '%s\n' "$out" | grep -c '^\[  FAILED  \]' )
@@ -14,6 +22,7 @@ for t in "$@"; do
   pass=$((pass + p)); fail=$((fail + f))
   if [ $rc -ne 0 ]; then
     [ "$f" -eq 0 ] && fail=$((fail + 1))
+    [ "$backend" = postgres ] && t="$t (PostgreSQL)"
     failed+=("$t")
   fi
 done

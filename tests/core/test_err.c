@@ -34,6 +34,7 @@ static const struct {
     {PL_EINTERNAL, "internal"},
     {PL_EUNKNOWN_TYPE, "unknown_type"},
     {PL_ETOTP, "totp_required"},
+    {PL_EMOVED, "moved"},
 };
 #define NDOCUMENTED (sizeof documented / sizeof documented[0])
 
@@ -55,6 +56,7 @@ static const struct {
     {"timeout", 408},
     {"unknown_type", 400},
     {"totp_required", 401},
+    {"moved", 421},
 };
 #define NPROTOCOL (sizeof protocol / sizeof protocol[0])
 

@@ -6,6 +6,7 @@
  * password, a session token, a username typed for an unknown account or an NHS number. */
 #include "tests/support/https.h"
 #include "tests/support/pclient.h"
+#include "tests/support/rawdb.h"
 
 #include <setjmp.h>
 #include <stdbool.h>
@@ -15,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sqlite3.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -36,47 +36,61 @@ static int teardown(void **s)
     return 0;
 }
 
-static sqlite3 *db_open(void)
+/* The server's database (SQLite or PostgreSQL, as the tests run), beside the server. */
+static pl_db_t *db_open(void)
 {
-    char path[400];
-    snprintf(path, sizeof path, "%s/parley.db", fx.dir);
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
+    pl_db_t *db = NULL;
+    assert_int_equal(rawdb_open(&db, fx.dir), 0);
     return db;
+}
+
+static pl_dbs_t *db_prepare(pl_db_t *db, const char *sql)
+{
+    pl_dbs_t *s = NULL;
+    if (pl_db_prepare(db, sql, &s) != PL_DB_OK) print_error("%s\n%s\n", pl_db_errmsg(db), sql);
+    assert_non_null(s);
+    return s;
+}
+
+/* Steps s: PL_DB_ROW or PL_DB_DONE, asserted (an error names the SQL engine's message). */
+static int db_step(pl_db_t *db, pl_dbs_t *s)
+{
+    int rc = pl_dbs_step(s);
+    if (rc != PL_DB_ROW && rc != PL_DB_DONE) print_error("%s\n", pl_db_errmsg(db));
+    assert_true(rc == PL_DB_ROW || rc == PL_DB_DONE);
+    return rc;
 }
 
 /* The first column of the first row of sql with ?1 = a (and ?2 = b if b is not NULL), as an
  * integer; -1 when there is no row. */
 static long long db_int(const char *sql, const char *a, const char *b)
 {
-    sqlite3 *db = db_open();
-    sqlite3_stmt *s = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-    if (a) sqlite3_bind_text(s, 1, a, -1, SQLITE_TRANSIENT);
-    if (b) sqlite3_bind_text(s, 2, b, -1, SQLITE_TRANSIENT);
-    long long v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
-    sqlite3_finalize(s);
-    sqlite3_close(db);
+    pl_db_t *db = db_open();
+    pl_dbs_t *s = db_prepare(db, sql);
+    if (a) pl_dbs_bind_text(s, 1, a, -1);
+    if (b) pl_dbs_bind_text(s, 2, b, -1);
+    long long v = db_step(db, s) == PL_DB_ROW ? pl_dbs_int64(s, 0) : -1;
+    pl_dbs_finalize(s);
+    pl_db_close(db);
     return v;
 }
 
-/* A text column of the newest audit row of action by actor (as sql text). Caller frees. */
+/* A column of the newest audit row of action by actor, as text (sql text; "<null>" for NULL).
+ * Caller frees. */
 static char *newest(const char *column, const char *action, long long actor)
 {
     char sql[300];
     snprintf(sql, sizeof sql,
-             "SELECT coalesce(%s, '<null>') FROM audit WHERE action = ?1 AND actor_id = %lld "
-             "ORDER BY id DESC LIMIT 1",
+             "SELECT coalesce(CAST(%s AS TEXT), '<null>') FROM audit WHERE action = ?1 AND "
+             "actor_id = %lld ORDER BY id DESC LIMIT 1",
              column, actor);
-    sqlite3 *db = db_open();
-    sqlite3_stmt *s = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-    sqlite3_bind_text(s, 1, action, -1, SQLITE_TRANSIENT);
+    pl_db_t *db = db_open();
+    pl_dbs_t *s = db_prepare(db, sql);
+    pl_dbs_bind_text(s, 1, action, -1);
     char *out = NULL;
-    if (sqlite3_step(s) == SQLITE_ROW) out = strdup((const char *)sqlite3_column_text(s, 0));
-    sqlite3_finalize(s);
-    sqlite3_close(db);
+    if (db_step(db, s) == PL_DB_ROW) out = strdup(pl_dbs_text(s, 0));
+    pl_dbs_finalize(s);
+    pl_db_close(db);
     return out;
 }
 
@@ -263,10 +277,16 @@ static void test_a_refusal_is_audited_as_denied_and_the_chain_still_verifies(voi
 /* Whether any text column of any audit row contains needle. */
 static bool trail_contains(const char *needle)
 {
-    return db_int("SELECT count(*) FROM audit WHERE instr(coalesce(role,'') || '|' || action || "
-                  "'|' || resource_type || '|' || outcome || '|' || coalesce(ip,'') || '|' || "
-                  "coalesce(user_agent,'') || '|' || coalesce(request_id,''), ?1) > 0",
-                  needle, NULL) > 0;
+    /* Searched here rather than in SQL: SQLite's instr and PostgreSQL's strpos differ. */
+    int64_t n = -1;
+    assert_int_equal(rawdb_count_containing(fx.dir,
+                                            "SELECT coalesce(role,'') || '|' || action || '|' || "
+                                            "resource_type || '|' || outcome || '|' || "
+                                            "coalesce(ip,'') || '|' || coalesce(user_agent,'') || "
+                                            "'|' || coalesce(request_id,'') FROM audit",
+                                            needle, strlen(needle), &n),
+                     0);
+    return n > 0;
 }
 
 static void test_sign_ins_are_audited_and_the_trail_holds_no_secrets(void **s)
@@ -330,17 +350,15 @@ static void test_sign_ins_are_audited_and_the_trail_holds_no_secrets(void **s)
         const char *pw = json_string_value(json_object_get(l, "password"));
         if (pw && strlen(pw) >= 6) assert_false(trail_contains(pw));
     }
-    sqlite3 *db = db_open();
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT nhs_number FROM patients", -1, &st, NULL),
-                     SQLITE_OK);
+    pl_db_t *db = db_open();
+    pl_dbs_t *st = db_prepare(db, "SELECT nhs_number FROM patients");
     int n = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        assert_false(trail_contains((const char *)sqlite3_column_text(st, 0)));
+    while (db_step(db, st) == PL_DB_ROW) {
+        assert_false(trail_contains(pl_dbs_text(st, 0)));
         n++;
     }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    pl_dbs_finalize(st);
+    pl_db_close(db);
     assert_true(n > 0);
 }
 

@@ -1,16 +1,18 @@
 /* Integration: `parley audit verify` and `parley audit checkpoint` on the real binary, beside a
- * live server whose logins and requests write the audit trail; then the database file is
- * tampered with directly and verify must fail naming the row. */
+ * live server whose logins and requests write the audit trail; then the database (SQLite's file
+ * or the PostgreSQL database, as the tests run) is tampered with directly and verify must fail
+ * naming the row. */
 #include "tests/support/pclient.h"
+#include "tests/support/rawdb.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sqlite3.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -29,42 +31,37 @@ static int teardown(void **s)
     return 0;
 }
 
-static void db_path(char *out, size_t cap)
-{
-    snprintf(out, cap, "%s/parley.db", fx.dir);
-}
-
 static long long db_int(const char *sql)
 {
-    char path[400];
-    db_path(path, sizeof path);
-    sqlite3 *db = NULL;
-    sqlite3_stmt *s = NULL;
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    long long v = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    sqlite3_close(db);
+    int64_t v = 0;
+    assert_int_equal(rawdb_read_int(fx.dir, sql, 0, &v), 0);
     return v;
 }
 
-/* What someone with write access to the file does: drop the guards, then change rows. */
+/* Whether the tests run on PostgreSQL, where some SQL below differs. */
+static bool on_pg(void)
+{
+    pl_db_t *db = NULL;
+    assert_int_equal(rawdb_open(&db, fx.dir), 0);
+    bool pg = pl_db_is_pg(db);
+    pl_db_close(db);
+    return pg;
+}
+
+/* What someone with write access to the database does: drop the guards, then change rows. */
 static void tamper(const char *sql)
 {
-    char path[400];
-    db_path(path, sizeof path);
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    assert_int_equal(sqlite3_exec(db, "DROP TRIGGER audit_append_only_update; "
-                                      "DROP TRIGGER audit_append_only_delete; "
-                                      "DROP TRIGGER audit_checkpoints_append_only_update; "
-                                      "DROP TRIGGER audit_checkpoints_append_only_delete;",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
+    static const char *const drop_sqlite = "DROP TRIGGER audit_append_only_update; "
+                                           "DROP TRIGGER audit_append_only_delete; "
+                                           "DROP TRIGGER audit_checkpoints_append_only_update; "
+                                           "DROP TRIGGER audit_checkpoints_append_only_delete;";
+    static const char *const drop_pg =
+        "DROP TRIGGER audit_append_only_update ON audit; "
+        "DROP TRIGGER audit_append_only_delete ON audit; "
+        "DROP TRIGGER audit_checkpoints_append_only_update ON audit_checkpoints; "
+        "DROP TRIGGER audit_checkpoints_append_only_delete ON audit_checkpoints;";
+    assert_int_equal(rawdb_exec_script(fx.dir, on_pg() ? drop_pg : drop_sqlite), 0);
+    assert_int_equal(rawdb_exec_script(fx.dir, sql), 0);
 }
 
 static int run_verify(char **out)
@@ -134,10 +131,17 @@ static void test_verify_names_a_removed_checkpointed_row(void **s)
     pl_test_server_stop(fx.srv); /* and after the server is gone, on the file alone */
     long long last = db_int("SELECT max(id) FROM audit");
     char sql[200], want[80];
-    snprintf(sql, sizeof sql,
-             "DELETE FROM audit WHERE id = %lld; "
-             "UPDATE sqlite_sequence SET seq = %lld WHERE name = 'audit'",
-             last, last - 1);
+    /* Removed cleanly: the next id is the removed one's again. */
+    if (on_pg())
+        snprintf(sql, sizeof sql,
+                 "DELETE FROM audit WHERE id = %lld; "
+                 "UPDATE audit_head SET last_id = %lld",
+                 last, last - 1);
+    else
+        snprintf(sql, sizeof sql,
+                 "DELETE FROM audit WHERE id = %lld; "
+                 "UPDATE sqlite_sequence SET seq = %lld WHERE name = 'audit'",
+                 last, last - 1);
     tamper(sql);
     char *out = NULL;
     assert_int_equal(run_verify(&out), 1);
@@ -152,9 +156,14 @@ static void test_verify_refuses_a_forged_checkpoint_and_bad_usage(void **s)
     make_activity();
     const char *ck[] = {"audit", "checkpoint", "--data-dir", fx.dir, NULL};
     assert_int_equal(pl_test_run_cli(NULL, ck), 0);
-    tamper("UPDATE audit_checkpoints SET signature = "
-           "substr('0123456789abcdef', 1 + (instr('0123456789abcdef', substr(signature, 1, 1)) "
-           "% 16), 1) || substr(signature, 2)");
+    /* The first hex digit of the signature changed to the next one (SQLite's instr is
+     * PostgreSQL's strpos). */
+    char forge[300];
+    snprintf(forge, sizeof forge,
+             "UPDATE audit_checkpoints SET signature = substr('0123456789abcdef', 1 + (%s"
+             "('0123456789abcdef', substr(signature, 1, 1)) %% 16), 1) || substr(signature, 2)",
+             on_pg() ? "strpos" : "instr");
+    tamper(forge);
     char *out = NULL;
     assert_int_equal(run_verify(&out), 1);
     assert_non_null(strstr(out, "bad checkpoint signature"));

@@ -16,8 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "media/rtp.h"
+#include "tests/support/call_peer.h"
 #include "tests/support/pclient.h"
 #include "tests/support/pg_fx.h"
 #include "tests/support/redis_fx.h"
@@ -339,6 +342,129 @@ static void test_redis_restart_loses_no_event(void **state)
     pl_pc_destroy(pt);
 }
 
+
+/* ---- calls: a room is held by one node ---- */
+
+typedef struct {
+    pl_call_peer_t p;
+    int audio_in;
+} peer_t;
+
+static void on_media(void *opaque, const uint8_t *buf, size_t len, bool rtcp)
+{
+    peer_t *p = opaque;
+    pl_rtp_packet_t r;
+    if (!rtcp && pl_rtp_parse(buf, len, &r) == 0) p->audio_in++;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The port in a node URL (wss://host:port/). */
+static int url_port(const char *url)
+{
+    const char *c = url ? strrchr(url, ':') : NULL;
+    return c ? atoi(c + 1) : -1;
+}
+
+/* Joins kid on node i's media; the reply (caller decrefs). */
+static json_t *join_on(peer_t *p, pl_pc_t *pc, int i, json_int_t kid)
+{
+    memset(p, 0, sizeof *p);
+    assert_int_equal(pl_call_peer_open(&p->p, pl_test_server_media_port(cl.node[i]), on_media, p),
+                     0);
+    return pl_call_peer_join(&p->p, pc, kid, "consult.join");
+}
+
+/* gp sends audio; true once ann has received some. */
+static bool media_flows(peer_t *gp, peer_t *ann)
+{
+    pl_call_peer_t *others[] = {&ann->p};
+    if (pl_call_peer_connect(&gp->p, others, 1) != 0) return false;
+    pl_call_peer_t *others2[] = {&gp->p};
+    if (pl_call_peer_connect(&ann->p, others2, 1) != 0) return false;
+    uint8_t buf[1500];
+    for (int i = 0; i < 200 && ann->audio_in < 5; i++) {
+        pl_rtp_header_t h = {.pt = 111, .seq = (uint16_t)(100 + i), .timestamp = 960u * i,
+                             .ssrc = PL_RTC_OFFER_AUDIO_SSRC};
+        size_t len = 0;
+        if (pl_rtp_write(&h, (const uint8_t *)"opus", 4, buf, sizeof buf - 200, &len) == 0)
+            pl_rtc_client_send(gp->p.cli, buf, len, sizeof buf, false);
+        usleep(10 * 1000);
+        pl_call_peer_poll(&gp->p);
+        pl_call_peer_poll(&ann->p);
+    }
+    return ann->audio_in >= 5;
+}
+
+static void test_a_call_is_held_by_one_node_and_moves_when_it_dies(void **state)
+{
+    pl_pc_t *gp = open_on(0, "dr.patel"), *ann = open_on(1, "ann.taylor");
+    pl_fixture_t f = {.logins = cl.logins};
+    json_t *r = pl_pc_callf(gp, T, "{ss sI}", "type", "consult.book", "patient_id",
+                            (json_int_t)pl_fixture_user_id(&f, "ann.taylor"));
+    json_int_t kid = json_integer_value(json_object_get(json_object_get(r, "consultation"), "id"));
+    json_decref(r);
+    assert_true(kid > 0);
+    json_decref(pl_pc_callf(ann, T, "{ss sI}", "type", "consult.wait", "consultation_id", kid));
+    json_decref(pl_pc_callf(gp, T, "{ss sI}", "type", "consult.admit", "consultation_id", kid));
+
+    /* The clinician opens the call on node a: it is held there. */
+    static peer_t gpp, annp;
+    r = join_on(&gpp, gp, 0, kid);
+    assert_true(pl_pc_is_ok(r));
+    json_decref(r);
+    /* The patient, on node b, is sent to node a. */
+    r = join_on(&annp, ann, 1, kid);
+    assert_true(pl_pc_is_error(r, "moved"));
+    const char *url = json_string_value(
+        json_object_get(json_object_get(json_object_get(r, "error"), "node"), "url"));
+    assert_int_equal(url_port(url), node_port(0));
+    json_decref(r);
+    pl_call_peer_close(&annp.p);
+    pl_pc_destroy(ann);
+    ann = open_on(0, "ann.taylor");
+    r = join_on(&annp, ann, 0, kid);
+    assert_true(pl_pc_is_ok(r));
+    json_decref(r);
+    assert_true(media_flows(&gpp, &annp));
+
+    /* Node a dies. Both come back through node b; the room is re-pinned there within seconds. */
+    node_kill(0);
+    pl_pc_abort(gp);
+    pl_pc_abort(ann);
+    pl_call_peer_close(&gpp.p);
+    pl_call_peer_close(&annp.p);
+    gp = open_on(1, "dr.patel");
+    ann = open_on(1, "ann.taylor");
+    int64_t t0 = now_ms(), moved_at = 0;
+    for (;;) {
+        r = join_on(&gpp, gp, 1, kid);
+        if (pl_pc_is_ok(r)) break;
+        assert_true(pl_pc_is_error(r, "moved") || pl_pc_is_error(r, "unavailable"));
+        json_decref(r);
+        pl_call_peer_close(&gpp.p);
+        assert_true(now_ms() - t0 < 8000);
+        usleep(250 * 1000);
+    }
+    moved_at = now_ms() - t0;
+    json_decref(r);
+    fprintf(stderr, "room re-pinned %lld ms after the node died\n", (long long)moved_at);
+    r = join_on(&annp, ann, 1, kid);
+    assert_true(pl_pc_is_ok(r));
+    json_decref(r);
+    assert_true(media_flows(&gpp, &annp));
+    pl_call_peer_close(&gpp.p);
+    pl_call_peer_close(&annp.p);
+    pl_pc_destroy(gp);
+    pl_pc_destroy(ann);
+    assert_int_equal(node_start(0), 0);
+}
+
 static int testdb(const char *what)
 {
     const char *dir = getenv("PARLEY_TEST_DB_DIR");
@@ -397,6 +523,7 @@ int main(void)
         cmocka_unit_test(test_messages_receipts_and_typing_cross_nodes),
         cmocka_unit_test(test_sigkill_of_a_node_loses_and_repeats_nothing),
         cmocka_unit_test(test_redis_restart_loses_no_event),
+        cmocka_unit_test(test_a_call_is_held_by_one_node_and_moves_when_it_dies),
         cmocka_unit_test(test_postgres_outage_is_unavailable_then_resumes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -4,9 +4,9 @@
  * group; tests that add templates remove them again, except the limit test, which runs last and
  * uses Hillside. */
 #include "tests/support/pclient.h"
+#include "tests/support/rawdb.h"
 
 #include <setjmp.h>
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -74,27 +74,26 @@ static json_int_t first_template_id(pl_pc_t *staff, json_int_t org)
     return id;
 }
 
-/* Audit rows for a template action, read from the server's database file. */
+/* Audit rows for a template action, read from the server's database. */
 static int audit_count(const char *action, json_int_t tpl_id)
 {
-    char path[320];
-    snprintf(path, sizeof path, "%s/parley.db", fx.dir);
-    sqlite3 *db = NULL;
-    sqlite3_stmt *s = NULL;
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    assert_int_equal(sqlite3_prepare_v2(db,
-                                        "SELECT count(*) FROM audit WHERE action = ? AND "
-                                        "outcome = 'ok' AND resource_type = 'template' AND "
-                                        "resource_id = ?",
-                                        -1, &s, NULL),
-                     SQLITE_OK);
-    sqlite3_bind_text(s, 1, action, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, tpl_id);
-    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    int n = sqlite3_column_int(s, 0);
-    sqlite3_finalize(s);
-    sqlite3_close(db);
+    pl_db_t *db = NULL;
+    pl_dbs_t *s = NULL;
+    assert_int_equal(rawdb_open(&db, fx.dir), 0);
+    assert_int_equal(pl_db_prepare(db,
+                                   "SELECT count(*) FROM audit WHERE action = ?1 AND "
+                                   "outcome = 'ok' AND resource_type = 'template' AND "
+                                   "resource_id = ?2",
+                                   &s),
+                     PL_DB_OK);
+    pl_dbs_bind_text(s, 1, action, -1);
+    pl_dbs_bind_int64(s, 2, tpl_id);
+    int rc = pl_dbs_step(s);
+    if (rc != PL_DB_ROW) print_error("audit_count: %s\n", pl_db_errmsg(db));
+    assert_int_equal(rc, PL_DB_ROW);
+    int n = pl_dbs_int(s, 0);
+    pl_dbs_finalize(s);
+    pl_db_close(db);
     return n;
 }
 

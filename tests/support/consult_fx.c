@@ -1,9 +1,9 @@
 /* See consult_fx.h. Nothing here asserts: the benches link this file without cmocka. */
 #include "tests/support/consult_fx.h"
 #include "tests/support/https.h"
+#include "tests/support/rawdb.h"
 
 #include <errno.h>
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,98 +123,40 @@ int cfx_metric_read(const pl_fixture_t *f, const char *name, long long *out)
     return p ? 0 : -ENOENT;
 }
 
-/* Opens the fixture's database (read-only unless write) and prepares sql. 0 or -EIO (nothing
- * left open). */
-static int db_open(const pl_fixture_t *f, bool write, const char *sql, sqlite3 **db,
-                   sqlite3_stmt **s)
-{
-    char path[320];
-    snprintf(path, sizeof path, "%s/parley.db", f->dir);
-    *db = NULL;
-    *s = NULL;
-    int flags = write ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
-    if (sqlite3_open_v2(path, db, flags, NULL) != SQLITE_OK) {
-        sqlite3_close(*db);
-        return -EIO;
-    }
-    sqlite3_busy_timeout(*db, 5000);
-    if (sqlite3_prepare_v2(*db, sql, -1, s, NULL) != SQLITE_OK) {
-        sqlite3_close(*db);
-        return -EIO;
-    }
-    return 0;
-}
-
-static int db_prepare(const pl_fixture_t *f, const char *sql, sqlite3 **db, sqlite3_stmt **s)
-{
-    return db_open(f, false, sql, db, s);
-}
-
-/* Steps s once: 0 on a row, -ENOENT if none, -EIO on an error. */
-static int db_step(sqlite3_stmt *s)
-{
-    int rc = sqlite3_step(s);
-    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
-}
-
+/* The fixture's database, through rawdb: SQLite's file or the data directory's PostgreSQL
+ * database, whichever the tests run on. */
 int cfx_audit_read(const pl_fixture_t *f, const char *action, int64_t consultation, int *out)
 {
-    sqlite3 *db;
-    sqlite3_stmt *s;
-    int rc = db_prepare(f,
-                        "SELECT count(*) FROM audit WHERE action = ? AND outcome = 'ok' AND "
-                        "resource_type = 'consultation' AND resource_id = ?",
-                        &db, &s);
-    if (rc < 0) return rc;
-    sqlite3_bind_text(s, 1, action, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, consultation);
-    rc = db_step(s);
-    if (rc == 0) *out = sqlite3_column_int(s, 0);
-    sqlite3_finalize(s);
-    sqlite3_close(db);
-    return rc < 0 ? -EIO : 0;
+    pl_db_t *db;
+    if (rawdb_open(&db, f->dir) < 0) return -EIO;
+    pl_dbs_t *s = NULL;
+    int rc = pl_db_prepare(db,
+                           "SELECT count(*) FROM audit WHERE action = ?1 AND outcome = 'ok' AND "
+                           "resource_type = 'consultation' AND resource_id = ?2",
+                           &s);
+    if (rc == PL_DB_OK) {
+        pl_dbs_bind_text(s, 1, action, -1);
+        pl_dbs_bind_int64(s, 2, consultation);
+        rc = pl_dbs_step(s);
+        if (rc == PL_DB_ROW) *out = pl_dbs_int(s, 0);
+    }
+    if (rc != PL_DB_ROW) fprintf(stderr, "cfx_audit_read: %s\n", pl_db_errmsg(db));
+    pl_dbs_finalize(s);
+    pl_db_close(db);
+    return rc == PL_DB_ROW ? 0 : -EIO;
 }
 
 int cfx_db_read_int(const pl_fixture_t *f, const char *sql, int64_t arg, int64_t *out)
 {
-    sqlite3 *db;
-    sqlite3_stmt *s;
-    int rc = db_prepare(f, sql, &db, &s);
-    if (rc < 0) return rc;
-    if (sqlite3_bind_parameter_count(s) > 0) sqlite3_bind_int64(s, 1, arg);
-    rc = db_step(s);
-    if (rc == 0) *out = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    sqlite3_close(db);
-    return rc;
+    return rawdb_read_int(f->dir, sql, arg, out);
 }
 
 int cfx_db_read_text(const pl_fixture_t *f, const char *sql, int64_t arg, char *buf, size_t cap)
 {
-    sqlite3 *db;
-    sqlite3_stmt *s;
-    int rc = db_prepare(f, sql, &db, &s);
-    if (rc < 0) return rc;
-    if (sqlite3_bind_parameter_count(s) > 0) sqlite3_bind_int64(s, 1, arg);
-    rc = db_step(s);
-    if (rc == 0) {
-        const char *t = (const char *)sqlite3_column_text(s, 0);
-        snprintf(buf, cap, "%s", t ? t : "");
-    }
-    sqlite3_finalize(s);
-    sqlite3_close(db);
-    return rc;
+    return rawdb_read_text(f->dir, sql, arg, buf, cap);
 }
 
 int cfx_db_exec(const pl_fixture_t *f, const char *sql, int64_t arg)
 {
-    sqlite3 *db;
-    sqlite3_stmt *s;
-    int rc = db_open(f, true, sql, &db, &s);
-    if (rc < 0) return rc;
-    if (sqlite3_bind_parameter_count(s) > 0) sqlite3_bind_int64(s, 1, arg);
-    rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
-    sqlite3_finalize(s);
-    sqlite3_close(db);
-    return rc;
+    return rawdb_exec(f->dir, sql, arg) < 0 ? -EIO : 0;
 }

@@ -72,11 +72,12 @@ void cfx_join_free(cfx_join_resp_t *j);
 int cfx_metric_read(const pl_fixture_t *f, const char *name, long long *out);
 /* Audit rows with this action about this consultation that went through (outcome ok; a refusal
  * leaves a "denied" row of the request type): 0 and *out, or -EIO. Reads the
- * fixture's database directly, read-only, alongside the running server. */
+ * fixture's database directly (tests/support/rawdb.h: SQLite or PostgreSQL, as the tests run),
+ * alongside the running server. */
 int cfx_audit_read(const pl_fixture_t *f, const char *action, int64_t consultation, int *out);
 /* The first column of the first row of sql (one ? bound to arg) on the fixture's database, as
  * an integer (*out) or as text (into buf, "" for NULL). 0, -ENOENT when there is no row, or
- * -EIO. */
+ * -EIO. The SQL must be what both SQLite and PostgreSQL accept (see rawdb.h). */
 int cfx_db_read_int(const pl_fixture_t *f, const char *sql, int64_t arg, int64_t *out);
 int cfx_db_read_text(const pl_fixture_t *f, const char *sql, int64_t arg, char *buf, size_t cap);
 /* Runs one statement of sql (one ? bound to arg, if it has one) on the fixture's database,

@@ -2,10 +2,17 @@
  * runs its CLI (see server.h). Children are forked with PR_SET_PDEATHSIG so they die with the
  * test process, get the default SIGPIPE action and an empty signal mask back (the test may have
  * changed both), and inherit no descriptor but stdin/stdout/stderr. Readiness is the server's
- * own /healthz over real TLS, the same path every test then uses. */
+ * own /healthz over real TLS, the same path every test then uses.
+ *
+ * The store: with PARLEY_TEST_BACKEND=postgres every data directory gets a database of its own
+ * on the PARLEY_TEST_PG server (pg_fx), named to the children through PARLEY_STORE in an
+ * environment built for them (the parent's own environment is never changed). The registry of
+ * directory -> URL is a process singleton, as the tests are: servers and CLI commands are
+ * started from the test's main thread. */
 #include "tests/support/server.h"
 #include "tests/support/https.h"
 #include "tests/support/internal.h"
+#include "tests/support/pg_fx.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +36,9 @@
 #define STOP_TIMEOUT_MS 10000
 #define CLI_TIMEOUT_MS 60000
 #define LOG_TAIL_BYTES 4096
+#define STORE_URL_MAX 1024
+
+extern char **environ;
 
 struct pl_test_server {
     pid_t pid; /* 0 when not running */
@@ -100,9 +110,10 @@ static void child_fd(int fd, int target)
         dup2(fd, target);
 }
 
-/* Forks and execs argv[0] with the given stdin/stdout/stderr. Only async-signal-safe calls run in
- * the child. Returns the pid or a negative errno. */
-static pid_t spawn(char *const argv[], int in_fd, int out_fd, int err_fd)
+/* Forks and execs argv[0] with the given stdin/stdout/stderr and environment (NULL: this
+ * process's). Only async-signal-safe calls run in the child. Returns the pid or a negative
+ * errno. */
+static pid_t spawn(char *const argv[], char *const envp[], int in_fd, int out_fd, int err_fd)
 {
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -123,11 +134,193 @@ static pid_t spawn(char *const argv[], int in_fd, int out_fd, int err_fd)
     sigaction(SIGPIPE, &dfl, NULL);
     /* Descriptors the test opened without O_CLOEXEC (close_range(2), CLOSE_RANGE_CLOEXEC). */
     syscall(SYS_close_range, 3U, ~0U, 4U);
-    execv(argv[0], argv);
+    execve(argv[0], argv, envp ? envp : environ);
     static const char msg[] = "tests/support: exec of PARLEY_BIN failed\n";
     ssize_t ignored = write(2, msg, sizeof msg - 1);
     (void)ignored;
     _exit(127);
+}
+
+/* ---- the store of each data directory ---- */
+
+typedef struct {
+    char *dir; /* canonical path (realpath), or the path as given while it did not exist */
+    char url[STORE_URL_MAX];
+} store_entry_t;
+
+static store_entry_t **stores; /* each entry allocated alone, so its url never moves */
+static size_t n_stores, cap_stores;
+static pid_t stores_pid; /* the process that made them: a forked child never drops them */
+
+int pl_test_backend_is_pg(void)
+{
+    const char *b = getenv("PARLEY_TEST_BACKEND");
+    return b && strcmp(b, "postgres") == 0;
+}
+
+static int keep_env(void)
+{
+    const char *env = getenv("PARLEY_TEST_KEEP");
+    return env && *env && strcmp(env, "0") != 0;
+}
+
+/* The database name of a URL made by pg_fx_create_db (never the whole URL: it may carry a
+ * password). */
+static void db_name(const char *url, char *out, size_t cap)
+{
+    const char *slash = strrchr(url, '/'), *name = slash ? slash + 1 : "?";
+    size_t n = strcspn(name, "?");
+    snprintf(out, cap, "%.*s", (int)n, name);
+}
+
+/* Drops the database of stores[i] (or names it, under PARLEY_TEST_KEEP) and forgets it. */
+static void drop_store(size_t i)
+{
+    store_entry_t *e = stores[i];
+    if (keep_env()) {
+        char name[256];
+        db_name(e->url, name, sizeof name);
+        fprintf(stderr, "tests/support: database %s of %s kept (PARLEY_TEST_KEEP)\n", name, e->dir);
+    } else {
+        pg_fx_drop_db(e->url);
+    }
+    free(e->dir);
+    free(e);
+    stores[i] = stores[--n_stores];
+}
+
+static void drop_all_stores(void)
+{
+    if (getpid() != stores_pid) return;
+    while (n_stores > 0)
+        drop_store(n_stores - 1);
+    free(stores);
+    stores = NULL;
+    cap_stores = 0;
+}
+
+/* The index of dir's registry entry, or -1. An entry made before its directory existed is
+ * found by the path as given, and re-keyed to the canonical path once there is one. */
+static ssize_t find_store(const char *dir)
+{
+    char *canon = realpath(dir, NULL);
+    ssize_t hit = -1;
+    for (size_t i = 0; i < n_stores && hit < 0; i++)
+        if (strcmp(stores[i]->dir, canon ? canon : dir) == 0) hit = (ssize_t)i;
+    for (size_t i = 0; i < n_stores && hit < 0 && canon; i++)
+        if (strcmp(stores[i]->dir, dir) == 0) {
+            hit = (ssize_t)i;
+            free(stores[i]->dir);
+            stores[i]->dir = canon;
+            canon = NULL;
+        }
+    free(canon);
+    return hit;
+}
+
+const char *pl_test_store_url(const char *data_dir)
+{
+    if (!pl_test_backend_is_pg() || !data_dir || !*data_dir) return NULL;
+    if (!pg_fx_available()) {
+        fprintf(stderr, "tests/support: PARLEY_TEST_BACKEND=postgres needs PARLEY_TEST_PG "
+                        "(eval \"$(bash scripts/testdb.sh start DIR)\")\n");
+        return NULL;
+    }
+    ssize_t i = find_store(data_dir);
+    if (i >= 0) return stores[i]->url;
+    if (n_stores == cap_stores) {
+        size_t cap = cap_stores ? cap_stores * 2 : 8;
+        store_entry_t **grown = realloc(stores, cap * sizeof *grown);
+        if (!grown) return NULL;
+        stores = grown;
+        cap_stores = cap;
+    }
+    store_entry_t *e = calloc(1, sizeof *e);
+    if (!e) return NULL;
+    e->dir = realpath(data_dir, NULL);
+    if (!e->dir) e->dir = strdup(data_dir);
+    if (!e->dir || pg_fx_create_db(e->url, sizeof e->url) < 0) {
+        free(e->dir);
+        free(e);
+        return NULL;
+    }
+    if (stores_pid != getpid()) {
+        stores_pid = getpid();
+        atexit(drop_all_stores);
+    }
+    stores[n_stores++] = e;
+    return e->url;
+}
+
+/* Echoes the store's error lines of dir/server.log to stderr: on PostgreSQL, SQL the engine
+ * refused is the first thing to look for when a test fails, and the directory is about to go. */
+static void print_log_errors(const char *dir)
+{
+    char path[4096], line[4096];
+    snprintf(path, sizeof path, "%s/server.log", dir);
+    FILE *f = fopen(path, "re");
+    if (!f) return;
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, "\"level\":\"error\"") && strstr(line, "\"module\":\"store\""))
+            fprintf(stderr, "server.log: %s", line);
+    fclose(f);
+}
+
+/* Drops the database of dir, if it has one (dir is about to be removed). */
+static void forget_store(const char *dir)
+{
+    if (n_stores == 0) return;
+    ssize_t i = find_store(dir);
+    if (i < 0) return;
+    print_log_errors(dir);
+    drop_store((size_t)i);
+}
+
+/* A copy of this process's environment with PARLEY_STORE=url in place of any it had, for a
+ * child: *envp (free with free_env), or NULL in *envp when url is NULL (inherit as is). 0 or
+ * -ENOMEM. */
+static int store_env(const char *url, char ***envp)
+{
+    *envp = NULL;
+    if (!url) return 0;
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **env = calloc(n + 2, sizeof *env);
+    if (!env) return -ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "PARLEY_STORE=", 13) != 0) env[k++] = environ[i];
+    if (asprintf(&env[k], "PARLEY_STORE=%s", url) < 0) {
+        free(env);
+        return -ENOMEM;
+    }
+    *envp = env;
+    return 0;
+}
+
+static void free_env(char **envp)
+{
+    if (!envp) return;
+    size_t n = 0;
+    while (envp[n + 1])
+        n++;
+    free(envp[n]); /* the one string store_env made; the rest belong to environ */
+    free(envp);
+}
+
+/* The child environment for a command on dir: in postgres mode, the dir's store; otherwise
+ * inherited. 0, or a negative errno (-EIO when the database could not be made). */
+static int env_for_dir(const char *dir, char ***envp)
+{
+    *envp = NULL;
+    if (!dir || !pl_test_backend_is_pg()) return 0;
+    const char *url = pl_test_store_url(dir);
+    if (!url) {
+        fprintf(stderr, "tests/support: no PostgreSQL store for %s\n", dir);
+        return -EIO;
+    }
+    return store_env(url, envp);
 }
 
 static const char *parley_bin(const char *who)
@@ -224,12 +417,17 @@ static int launch(pl_test_server_t *s, const char *bin, const char *const *extra
     for (size_t i = 0; i < nextra; i++)
         argv[nfixed + i] = (char *)extra_args[i];
 
-    int err = 0;
+    char **envp = NULL;
+    int err = env_for_dir(s->dir, &envp);
+    if (err < 0) {
+        free(argv);
+        return err;
+    }
     int log_fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (log_fd < 0 || null_fd < 0) err = -errno;
     if (err == 0) {
-        pid_t pid = spawn(argv, null_fd, log_fd, log_fd);
+        pid_t pid = spawn(argv, envp, null_fd, log_fd, log_fd);
         if (pid < 0)
             err = pid;
         else
@@ -237,6 +435,7 @@ static int launch(pl_test_server_t *s, const char *bin, const char *const *extra
     }
     if (log_fd >= 0) close(log_fd);
     if (null_fd >= 0) close(null_fd);
+    free_env(envp);
     free(argv);
     return err;
 }
@@ -408,18 +607,28 @@ int pl_test_run_cli_input(char **out, const char *input, const char *const *args
     char **argv = calloc(nargs + 2, sizeof *argv);
     if (!argv) return -ENOMEM;
     argv[0] = (char *)bin;
-    for (size_t i = 0; i < nargs; i++)
+    const char *dir = NULL;
+    for (size_t i = 0; i < nargs; i++) {
         argv[i + 1] = (char *)args[i];
+        if (i + 1 < nargs && strcmp(args[i], "--data-dir") == 0) dir = args[i + 1];
+    }
+    char **envp = NULL;
+    int err = env_for_dir(dir, &envp);
+    if (err < 0) {
+        free(argv);
+        return err;
+    }
 
-    int outp[2] = {-1, -1}, inp[2] = {-1, -1}, null_fd = -1, err = 0;
+    int outp[2] = {-1, -1}, inp[2] = {-1, -1}, null_fd = -1;
     if (pipe2(outp, O_CLOEXEC) < 0) err = -errno;
     if (err == 0 && input && pipe2(inp, O_CLOEXEC) < 0) err = -errno;
     if (err == 0 && !input && (null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) err = -errno;
     pid_t pid = 0;
     if (err == 0) {
-        pid = spawn(argv, input ? inp[0] : null_fd, outp[1], 2);
+        pid = spawn(argv, envp, input ? inp[0] : null_fd, outp[1], 2);
         if (pid < 0) err = pid;
     }
+    free_env(envp);
     free(argv);
     if (null_fd >= 0) close(null_fd);
     if (inp[0] >= 0) close(inp[0]);
@@ -472,6 +681,7 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 int pl_test_rmtree(const char *path)
 {
     if (!path || !*path || strcmp(path, "/") == 0) return -EINVAL;
+    forget_store(path);
     struct stat st;
     if (lstat(path, &st) < 0) return errno == ENOENT ? 0 : -errno;
     int r = nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);

@@ -54,7 +54,32 @@ int pl_test_run_cli(char **out, const char *const *args);
 int pl_test_run_cli_input(char **out, const char *input, const char *const *args);
 
 /* Removes a directory tree (rm -rf, without following symlinks). Returns 0 (also when it does not
- * exist) or a negative errno; refuses "" and "/" with -EINVAL. */
+ * exist) or a negative errno; refuses "" and "/" with -EINVAL. A PostgreSQL store registered for
+ * exactly this directory (pl_test_store_url) is dropped with it. */
 int pl_test_rmtree(const char *path);
+
+/* ---- the store behind a data directory ----
+ *
+ * By default every server and CLI command keeps its store in SQLite, in D/parley.db. With
+ * PARLEY_TEST_BACKEND=postgres in the environment (and PARLEY_TEST_PG naming a server, as
+ * scripts/testdb.sh prints) each data directory gets a fresh PostgreSQL database of its own
+ * instead: pl_test_server_start and pl_test_run_cli[_input] then run the child with PARLEY_STORE
+ * set to that directory's database (for a CLI command, the directory after its --data-dir
+ * argument; one without --data-dir gets the environment unchanged). The databases are dropped
+ * by pl_test_rmtree of their directory (pl_fixture_stop, pl_test_server_destroy) and, for any
+ * left, when the test process exits; with PARLEY_TEST_KEEP set they are kept and named on
+ * stderr instead. A crash may leave a few behind (named parley_t_*). Before a directory's
+ * database is dropped, the store's error lines in its server.log are copied to stderr, since
+ * pl_fixture_stop removes the log with the directory. */
+
+/* Whether the tests run on PostgreSQL (PARLEY_TEST_BACKEND=postgres). */
+int pl_test_backend_is_pg(void);
+
+/* In postgres mode: the store URL of data_dir. The first call for a directory creates its
+ * database (pg_fx_create_db); later calls, for the same directory by any path that resolves to
+ * it (realpath, when it exists), return the same URL. The string is owned by the registry and
+ * stays valid until the directory's database is dropped. NULL in SQLite mode (the store is then
+ * "sqlite:<data_dir>/parley.db", the server's default), or on failure (a message on stderr). */
+const char *pl_test_store_url(const char *data_dir);
 
 #endif

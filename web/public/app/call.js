@@ -118,11 +118,20 @@ export class Call extends EventTarget {
     this.statsTimer = setInterval(() => this.poll(), STATS_EVERY_MS);
   }
 
-  async join() {
+  async join(moves = 0) {
     const pc = this.pc;
     const offer = await pc.createOffer();
     await pc.setLocalDescription(offer);
-    const r = await this.app.conn.request('consult.join', { consultation_id: this.consultationId, offer: pc.localDescription.sdp });
+    let r;
+    try {
+      r = await this.app.conn.request('consult.join', { consultation_id: this.consultationId, offer: pc.localDescription.sdp });
+    } catch (e) {
+      // In a cluster the call is held by one server: go there and offer again.
+      if (e.code !== 'moved' || !e.node || moves >= 3 || pc !== this.pc) throw e;
+      await pc.setLocalDescription({ type: 'rollback' });
+      this.app.conn.moveTo(e.node.url);
+      return this.join(moves + 1);
+    }
     if (pc !== this.pc || this.state === 'closed') return;
     this.useIceServers(r.ice_servers);
     await pc.setRemoteDescription({ type: 'answer', sdp: r.answer });

@@ -79,6 +79,7 @@ export class Connection extends EventTarget {
     // navigator.onLine is only a hint (a machine with only loopback reports false while the
     // server is right there): try anyway, and let a failed connection say otherwise.
     this.setState('connecting');
+    this.readyHere = false;
     let ws;
     try {
       ws = new WebSocket(this.url, 'parley.v1');
@@ -110,6 +111,7 @@ export class Connection extends EventTarget {
     if (Object.prototype.hasOwnProperty.call(f, 'ok')) return this.onReply(f);
     switch (f.type) {
       case 'session.ready':
+        this.readyHere = true;
         this.session = f;
         this.attempt = 0;
         this.setState('ready');
@@ -165,11 +167,25 @@ export class Connection extends EventTarget {
       return;
     }
     this.queue.splice(i, 1);
-    q.reject(new ConnError(code || 'internal', message || 'something went wrong'));
+    const err = new ConnError(code || 'internal', message || 'something went wrong');
+    if (f.error && f.error.node) err.node = f.error.node; // "moved": the node to go to
+    q.reject(err);
+  }
+
+  // A call held by another node of a cluster (error "moved"): talk to that node from now on.
+  // If it cannot be reached, the next attempt goes back to the address the page started with
+  // (the load balancer), which sends us wherever the call is by then.
+  moveTo(url) {
+    if (!url || url === this.url) return;
+    if (!this.home) this.home = this.url;
+    this.url = url;
+    this.attempt = 0;
+    this.dropped('moving to the server holding the call');
   }
 
   onClosed(code, reason) {
     this.stopHeartbeat();
+    if (this.home && this.url !== this.home && !this.readyHere) this.url = this.home;
     if (code === 4401) {
       this.signedOut(reason === 'signed out' ? 'You have signed out.' : 'Your session has ended. Sign in again.');
       return;
