@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make run-cluster: a three-node Parley cluster on this machine, for development and trying it
-# out. PostgreSQL and Redis run on loopback from var/cluster/db (scripts/testdb.sh: trust
-# authentication on 127.0.0.1, so never for real data); three nodes share them, each with its
+# out. PostgreSQL and Redis run on loopback from a directory under /tmp (scripts/testdb.sh: trust
+# authentication on 127.0.0.1, so never for real data; PostgreSQL runs as the postgres user when
+# this runs as root, and must be able to reach it); three nodes share them, each with its
 # own data directory (var/cluster/node1..3) holding the same master key and audit key, on
 # https://127.0.0.1:8443, 8444 and 8445 (media on UDP 40000, 40001, 40002). Ctrl-C stops all.
 # A production deployment is described in docs/DEPLOY.md.
@@ -18,12 +19,13 @@ pids=()
 stop_all() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  bash scripts/testdb.sh stop "$root/db"
+  bash scripts/testdb.sh stop "$db"
 }
+db=$(mktemp -d /tmp/parley-cluster-db-XXXXXX)
 trap stop_all EXIT INT TERM
 
-rm -rf "$root/db"
-eval "$(bash scripts/testdb.sh start "$root/db")"
+env_lines=$(bash scripts/testdb.sh start "$db") || { echo "cluster: PostgreSQL and Redis did not start" >&2; exit 1; }
+eval "$env_lines"
 store=$PARLEY_TEST_PG
 bus=$PARLEY_TEST_REDIS
 

@@ -14,6 +14,7 @@
 #include "core/util.h"
 #include "signalling/attach.h"
 #include "signalling/record.h"
+#include "signalling/bus.h"
 #include "signalling/server_internal.h"
 #include "storage/attach_sniff.h"
 
@@ -413,12 +414,18 @@ static void health_done(pl_job_t *job, int status)
 {
     health_t *h = (health_t *)job;
     h->srv->store_ok = status == 0;
-    pl_http_respond(h->hr, status == 0 ? 200 : 503,
-                    json_pack("{ss ss sI si}", "status", status == 0 ? "ok" : "degraded", "store",
-                              status == 0 ? "ok" : pl_err_code(status), "connections",
-                              (json_int_t)h->srv->metrics.connections, "store_queue",
-                              pl_worker_pending(h->srv->worker)),
-                    NULL);
+    json_t *body = json_pack("{ss ss sI si}", "status", status == 0 ? "ok" : "degraded", "store",
+                             status == 0 ? "ok" : pl_err_code(status), "connections",
+                             (json_int_t)h->srv->metrics.connections, "store_queue",
+                             pl_worker_pending(h->srv->worker));
+    /* A node of a cluster also says who it is and whether it hears the others. Without the bus
+     * it still serves (live events from other nodes come by the one-second poll), so it stays
+     * "ok" for the load balancer. */
+    if (body && h->srv->cluster)
+        json_object_set_new(body, "cluster",
+                            json_pack("{ss ss}", "node", pl_cluster_node(h->srv), "bus",
+                                      pl_bus_up(pl_cluster_bus(h->srv)) ? "ok" : "down"));
+    pl_http_respond(h->hr, status == 0 ? 200 : 503, body, NULL);
     free(h);
 }
 
