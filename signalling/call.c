@@ -506,6 +506,8 @@ static void fp_string(const uint8_t fp[32], char out[PL_DTLS_FP_STR_LEN])
     }
 }
 
+static void clear_presence(pl_server_t *srv, int64_t room);
+
 static void join_here(pl_req_t *r, int status)
 {
     pl_sdp_offer_t *offer = (pl_sdp_offer_t *)(intptr_t)r->i1;
@@ -548,6 +550,7 @@ static void join_here(pl_req_t *r, int status)
             c->consultation_id = kid;
             c->next = srv->calls;
             srv->calls = c;
+            clear_presence(srv, kid);
         }
         /* A second join by the same person (a reloaded page, a second device) replaces the
          * first: one person, one place in the call. */
@@ -610,6 +613,32 @@ static void join_here(pl_req_t *r, int status)
     json_object_set_new(r->result, "ice_transport_policy", json_string(policy(srv)));
     free(answer);
     if (!reoffer) slots_push(srv, c);
+}
+
+typedef struct {
+    pl_job_t job;
+    int64_t room;
+} clear_t;
+
+static int clear_run(pl_store_t *st, pl_job_t *job)
+{
+    return pl_store_consult_presence_clear_room(st, ((clear_t *)job)->room);
+}
+
+static void clear_done(pl_job_t *job, int status)
+{
+    if (status < 0) pl_log_warn("call", "could not clear a room's presence: %s", pl_strerror(status));
+    free(job);
+}
+
+/* A room opening on this node of a cluster may have been held by a node that died with people
+ * in it: they are in no call now (a single node does this for every room when it starts). */
+static void clear_presence(pl_server_t *srv, int64_t room)
+{
+    clear_t *c = srv->cluster ? calloc(1, sizeof *c) : NULL;
+    if (!c) return;
+    c->room = room;
+    if (pl_worker_submit(srv->worker, &c->job, clear_run, clear_done) < 0) free(c);
 }
 
 /* The room's node is known (rooms.c): here, or another one the client must go to. */

@@ -365,6 +365,10 @@ int pl_store_consult_part_admit(pl_store_t *st, int64_t consultation_id, int64_t
 /* At server start: nobody is in a call (calls live in the server process). With several nodes
  * sharing one store this must become per node. */
 int pl_store_consult_presence_reset(pl_store_t *st);
+/* Nobody is present in the call held in room (a consultation id): its own participants and
+ * those of consultations held in it. A cluster node opening a room that another node held
+ * before it died: whoever was "present" there is in no call now. */
+int pl_store_consult_presence_clear_room(pl_store_t *st, int64_t room);
 
 /* Join links, keyed by the hex SHA-256 of the token. guest_id 0 makes the patient's link. */
 int pl_store_consult_link_create(pl_store_t *st, int64_t consultation_id, int64_t guest_id,

@@ -408,6 +408,16 @@ int pl_store_consult_presence_reset(pl_store_t *st)
     return pl__sq_done(st, s, "consult presence reset");
 }
 
+int pl_store_consult_presence_clear_room(pl_store_t *st, int64_t room)
+{
+    pl_dbs_t *s = pl__sq_stmt(st, "UPDATE consult_participants SET present = 0 WHERE present = 1 "
+                                  "AND (consultation_id = ?1 OR consultation_id IN (SELECT id "
+                                  "FROM consultations WHERE room_id = ?1))");
+    if (!s) return -PL_EINTERNAL;
+    pl_dbs_bind_int64(s, 1, room);
+    return pl__sq_done(st, s, "consult presence clear");
+}
+
 /* ---- guests ---- */
 
 int pl_store_guest_create(pl_store_t *st, const char *display_name, const char *role, int64_t now,

@@ -454,6 +454,15 @@ static void test_a_call_is_held_by_one_node_and_moves_when_it_dies(void **state)
     moved_at = now_ms() - t0;
     json_decref(r);
     fprintf(stderr, "room re-pinned %lld ms after the node died\n", (long long)moved_at);
+    /* Whoever the dead node had in the call is in no call now, until they join again. */
+    int64_t ann_id = pl_fixture_user_id(&f, "ann.taylor");
+    r = pl_pc_callf(gp, T, "{ss sI}", "type", "consult.get", "consultation_id", kid);
+    json_t *present = json_object_get(json_object_get(r, "consultation"), "present"), *who;
+    assert_true(json_is_array(present));
+    size_t k;
+    json_array_foreach(present, k, who)
+        assert_int_not_equal(json_integer_value(json_object_get(who, "user_id")), ann_id);
+    json_decref(r);
     r = join_on(&annp, ann, 1, kid);
     assert_true(pl_pc_is_ok(r));
     json_decref(r);
