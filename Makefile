@@ -87,13 +87,15 @@ test: web-tests
 	    bash scripts/with-testdb.sh bash tests/run.sh $(UNIT_BINS) $(INTEG_BINS)
 
 # The whole suite under AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer.
-test-asan: deps
+# The cluster test and the PostgreSQL driver run too (scripts/with-testdb.sh); the second pass of
+# the store and integration tests on PostgreSQL is make test's.
+test-asan: deps-browser
 	@$(MAKE) --no-print-directory B=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" all
 	@rm -rf build-asan/reports && mkdir -p build-asan/reports
 	@ASAN_OPTIONS=detect_leaks=1:log_path=$(CURDIR)/build-asan/reports/asan \
 	    UBSAN_OPTIONS=print_stacktrace=1:log_path=$(CURDIR)/build-asan/reports/ubsan \
-	    PARLEY_BIN=$(CURDIR)/build-asan/parley bash tests/run.sh \
+	    PARLEY_BIN=$(CURDIR)/build-asan/parley bash scripts/with-testdb.sh bash tests/run.sh \
 	    $(UNIT_SRCS:%.c=build-asan/%) $(INTEG_SRCS:%.c=build-asan/%)
 	@# Servers run as children with their output in a log file: their reports land here too.
 	@if ls build-asan/reports/* >/dev/null 2>&1; then cat build-asan/reports/*; \
@@ -115,6 +117,13 @@ browser: web-tests
 bench-messaging: deps
 	@$(MAKE) --no-print-directory $(B)/parley $(B)/bench/bench_messaging
 	PARLEY_BIN=$(CURDIR)/$(B)/parley ./$(B)/bench/bench_messaging $(BENCH_ARGS)
+
+# Three nodes on one PostgreSQL and one Redis, every measured delivery crossing nodes
+# (docs/BENCHMARKS.md). with-testdb.sh starts private servers on loopback and stops them after.
+bench-cluster: deps-browser
+	@$(MAKE) --no-print-directory $(B)/parley $(B)/bench/bench_cluster
+	PARLEY_BIN=$(CURDIR)/$(B)/parley bash scripts/with-testdb.sh ./$(B)/bench/bench_cluster \
+	    $(BENCH_ARGS)
 
 # Media forwarding, Parley against Janus's VideoRoom in the same run (docs/BENCHMARKS.md). Runs
 # as root to get its own network namespace; otherwise it measures Parley only.

@@ -90,6 +90,7 @@ static void tail_kick(pl_cluster_t *cl)
     t->cl = cl;
     t->after = cl->tail;
     t->now = pl_now_ms();
+    t->job.read_only = true; /* never waits for the cluster's write lock */
     cl->again = false;
     if (pl_worker_submit(cl->srv->worker, &t->job, tail_run, tail_done) < 0) {
         free(t);

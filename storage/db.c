@@ -39,6 +39,11 @@ int pl_db_begin(pl_db_t *db)
     return db->ops->begin(db);
 }
 
+int pl_db_begin_read(pl_db_t *db)
+{
+    return db->ops->begin_read(db);
+}
+
 int pl_db_prepare(pl_db_t *db, const char *sql, pl_dbs_t **out)
 {
     *out = NULL;

@@ -53,6 +53,9 @@ int pl_db_exec(pl_db_t *db, const char *sql);
 /* Starts a write transaction: SQLite's BEGIN IMMEDIATE; on PostgreSQL, BEGIN plus the cluster's
  * write lock (see db_pg.c), which keeps event cursors committing in order across nodes. */
 int pl_db_begin(pl_db_t *db);
+/* Starts a transaction that will only read: PostgreSQL takes no write lock; SQLite begins as
+ * pl_db_begin does. */
+int pl_db_begin_read(pl_db_t *db);
 /* A statement of its own (caller finalizes). PL_DB_OK or a PL_DB code. */
 int pl_db_prepare(pl_db_t *db, const char *sql, pl_dbs_t **out);
 /* A statement cached for the life of the connection, keyed by the address of sql (pass a

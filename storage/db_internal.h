@@ -11,6 +11,7 @@ typedef struct {
     void (*close)(pl_db_t *db);
     int (*exec)(pl_db_t *db, const char *sql);
     int (*begin)(pl_db_t *db);
+    int (*begin_read)(pl_db_t *db);
     int (*prepare)(pl_db_t *db, const char *sql, pl_dbs_t **out);
     void (*finalize)(pl_dbs_t *s);
     void (*reset)(pl_dbs_t *s);

@@ -52,6 +52,8 @@ typedef struct {
     bool broken;   /* the connection was lost inside that transaction */
     char outer_sp[32]; /* a SAVEPOINT that began the transaction: its RELEASE commits */
     int64_t changes;
+    int64_t last_id;    /* from the last INSERT that returned its id (auto_id) */
+    bool last_id_known; /* false after an INSERT that did not: ask lastval() */
     int errcode;
     char errmsg[256];
 } pg_db_t;
@@ -67,6 +69,8 @@ typedef struct {
     PGresult *res;
     int row, nrows;
     bool ran;
+    bool insert;  /* an INSERT */
+    bool auto_id; /* an INSERT given "RETURNING id" here, its row read by the driver */
     unsigned char **blob; /* this row's decoded bytea columns */
     size_t *blob_len;
     int ncols;
@@ -245,6 +249,21 @@ static int pg_exec(pl_db_t *db, const char *sql)
     return exec_raw(db, sql);
 }
 
+/* A batch that only reads: no write lock, so reading the event log never waits for another
+ * node's commit. Safe because writers commit one at a time in cursor order: any snapshot
+ * holds every event up to some cursor and none after it (gaps are rolled-back ids). */
+static int pg_begin_read(pl_db_t *db)
+{
+    pg_db_t *d = D(db);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int rc = exec_raw(db, "BEGIN");
+        if (rc != PL_DB_UNAVAIL) return rc;
+        d->txn = false;
+        d->broken = false;
+    }
+    return PL_DB_UNAVAIL;
+}
+
 static int pg_begin(pl_db_t *db)
 {
     pg_db_t *d = D(db);
@@ -288,7 +307,8 @@ static char *put_name(char *o, const char *p, size_t n)
 static char *translate(const char *sql, int *nparams)
 {
     size_t n = strlen(sql);
-    char *out = malloc(n * 2 + 64), *o = out;
+    /* Room for the worst case: every ? a $NNN, every name renamed, and " RETURNING id". */
+    char *out = malloc(n * 4 + 64), *o = out;
     if (!out) return NULL;
     int max = 0;
     char quote = 0;
@@ -323,6 +343,34 @@ static char *translate(const char *sql, int *nparams)
     return out;
 }
 
+/* Tables whose rows get their id from an identity column (schema_pg.c). */
+static const char *const id_tables[] = {
+    "orgs",          "users",           "conversations", "messages",         "events",
+    "reply_templates", "consultations", "consult_links", "attachments",      "agreements",
+    "advice_requests", "cases",         "filings",       "outbox",           "data_keys",
+};
+
+/* An INSERT into one of id_tables without a RETURNING of its own: the driver adds RETURNING id
+ * and keeps the id for pl_db_last_id, which saves the round trip lastval() would cost. The
+ * statement still looks to the caller as if it returned no rows. */
+static bool wants_auto_id(const char *sql, bool *insert)
+{
+    const char *p = sql;
+    while (isspace((unsigned char)*p)) p++;
+    *insert = strncasecmp(p, "INSERT", 6) == 0;
+    if (!*insert || strcasestr(sql, "RETURNING")) return false;
+    p += 6;
+    while (isspace((unsigned char)*p)) p++;
+    if (strncasecmp(p, "INTO", 4) != 0) return false;
+    p += 4;
+    while (isspace((unsigned char)*p)) p++;
+    size_t n = 0;
+    while (isalnum((unsigned char)p[n]) || p[n] == '_') n++;
+    for (size_t i = 0; i < sizeof id_tables / sizeof id_tables[0]; i++)
+        if (strlen(id_tables[i]) == n && strncmp(p, id_tables[i], n) == 0) return true;
+    return false;
+}
+
 static void clear_row(pg_stmt_t *s)
 {
     for (int i = 0; i < s->ncols; i++) {
@@ -348,6 +396,12 @@ static int pg_prepare(pl_db_t *db, const char *sql, pl_dbs_t **out)
     if (!s) return PL_DB_NOMEM;
     s->base.db = db;
     s->sql = translate(sql, &s->nparams);
+    s->auto_id = wants_auto_id(sql, &s->insert);
+    if (s->sql && s->auto_id) {
+        size_t len = strlen(s->sql);
+        while (len && (isspace((unsigned char)s->sql[len - 1]) || s->sql[len - 1] == ';')) len--;
+        strcpy(s->sql + len, " RETURNING id"); /* translate left room */
+    }
     int n = s->nparams ? s->nparams : 1;
     s->vals = calloc((size_t)n, sizeof *s->vals);
     s->lens = calloc((size_t)n, sizeof *s->lens);
@@ -465,6 +519,14 @@ static int run(pg_stmt_t *s)
     }
     d->changes = atoll(PQcmdTuples(s->res));
     s->nrows = t == PGRES_TUPLES_OK ? PQntuples(s->res) : 0;
+    if (s->auto_id) {
+        /* The id is the driver's: the caller sees what it asked for, no rows. */
+        if (s->nrows > 0) d->last_id = strtoll(PQgetvalue(s->res, s->nrows - 1, 0), NULL, 10);
+        d->last_id_known = s->nrows > 0;
+        s->nrows = 0;
+    } else if (s->insert) {
+        d->last_id_known = false;
+    }
     int ncols = PQnfields(s->res);
     if (ncols > s->ncols) {
         unsigned char **b = realloc(s->blob, (size_t)ncols * sizeof *b);
@@ -578,6 +640,7 @@ static int64_t pg_changes(pl_db_t *db)
 static int64_t pg_last_id(pl_db_t *db)
 {
     pg_db_t *d = D(db);
+    if (d->last_id_known) return d->last_id;
     if (ready(d) != PL_DB_OK) return 0;
     /* Called straight after an INSERT into a table whose id is an identity column, so lastval()
      * is that row's id. */
@@ -615,7 +678,7 @@ static void pg_close(pl_db_t *db)
 }
 
 static const pl__db_ops_t pg_ops = {
-    pg_close,     pg_exec,      pg_begin,  pg_prepare, pg_finalize, pg_reset,
+    pg_close,     pg_exec,      pg_begin,     pg_begin_read,  pg_prepare, pg_finalize, pg_reset,
     pg_bind_int64, pg_bind_text, pg_bind_blob, pg_bind_null, pg_step,  pg_type,
     pg_col_int64,     pg_text,      pg_blob,   pg_bytes,   pg_changes,  pg_last_id,
     pg_autocommit, pg_errmsg,   pg_errcode,

@@ -139,7 +139,7 @@ static int sq_errcode(pl_db_t *db)
 }
 
 static const pl__db_ops_t sq_ops = {
-    sq_close,     sq_exec,      sq_begin,  sq_prepare, sq_finalize, sq_reset,
+    sq_close,     sq_exec,      sq_begin,     sq_begin,  sq_prepare, sq_finalize, sq_reset,
     sq_bind_int64, sq_bind_text, sq_bind_blob, sq_bind_null, sq_step,  sq_type,
     sq_int64,     sq_text,      sq_blob,   sq_bytes,   sq_changes,  sq_last_id,
     sq_autocommit, sq_errmsg,   sq_errcode,

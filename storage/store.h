@@ -128,6 +128,9 @@ int pl_store_health(pl_store_t *st);
 
 /* Transactions. The worker wraps each batch in begin/commit and each job in a savepoint. */
 int pl_store_begin(pl_store_t *st);
+/* A transaction for jobs that only read (storage/worker.h): on PostgreSQL it takes no write
+ * lock. Ended with commit or rollback like any other. */
+int pl_store_begin_read(pl_store_t *st);
 int pl_store_commit(pl_store_t *st);
 int pl_store_rollback(pl_store_t *st);
 int pl_store_savepoint(pl_store_t *st);

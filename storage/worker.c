@@ -24,7 +24,9 @@ struct pl_worker {
 static void run_batch(pl_worker_t *w, pl_job_t *batch)
 {
     uint64_t t0 = pl_mono_ns();
-    int rc = pl_store_begin(w->st);
+    bool reads = true;
+    for (pl_job_t *j = batch; j; j = j->next) reads = reads && j->read_only;
+    int rc = reads ? pl_store_begin_read(w->st) : pl_store_begin(w->st);
     pl_job_t *last = NULL;
     for (pl_job_t *j = batch; j; j = j->next) {
         last = j;

@@ -28,6 +28,9 @@ struct pl_job {
     pl_job_done_fn done;
     int status;
     double commit_s; /* set on the last job of a batch: its commit time; else -1 */
+    /* Set by the submitter of a job that never writes: a batch of nothing else runs without the
+     * store's write lock (pl_store_begin_read). */
+    bool read_only;
     pl_job_t *next;
 };
 
