@@ -131,6 +131,10 @@ int pl_store_begin(pl_store_t *st);
 /* A transaction for jobs that only read (storage/worker.h): on PostgreSQL it takes no write
  * lock. Ended with commit or rollback like any other. */
 int pl_store_begin_read(pl_store_t *st);
+/* The most jobs the storage thread should run in one transaction (0: no limit). PostgreSQL
+ * gives each job's savepoint a subtransaction, and past 64 in one transaction every snapshot
+ * taken meanwhile (on every node) has to look them up on disk: batches stay below that. */
+int pl_store_batch_max(const pl_store_t *st);
 int pl_store_commit(pl_store_t *st);
 int pl_store_rollback(pl_store_t *st);
 int pl_store_savepoint(pl_store_t *st);

@@ -263,6 +263,11 @@ int pl_store_begin(pl_store_t *st)
     int rc = pl_db_begin(st->db);
     return rc == PL_DB_OK ? 0 : pl__sq_err(st, rc, "begin");
 }
+int pl_store_batch_max(const pl_store_t *st)
+{
+    return pl_db_is_pg(st->db) ? 48 : 0;
+}
+
 int pl_store_begin_read(pl_store_t *st)
 {
     int rc = pl_db_begin_read(st->db);

@@ -18,6 +18,7 @@ struct pl_worker {
     pl_job_t *in_head, *in_tail;     /* queued for the thread */
     pl_job_t *out_head, *out_tail;   /* finished, for the loop */
     int pending;                     /* loop thread only */
+    int max_batch;                   /* jobs per transaction; 0: no limit */
     bool stopping;
 };
 
@@ -63,7 +64,13 @@ static void *thread_main(void *arg)
         while (!w->in_head && !w->stopping) pthread_cond_wait(&w->cond, &w->lock);
         if (!w->in_head && w->stopping) break;
         pl_job_t *batch = w->in_head, *tail = w->in_tail;
-        w->in_head = w->in_tail = NULL;
+        /* At most max_batch jobs (0: all of them): the rest wait for the next batch. */
+        int n = 1;
+        if (w->max_batch > 0)
+            for (tail = batch; tail->next && n < w->max_batch; n++) tail = tail->next;
+        w->in_head = tail->next;
+        if (!w->in_head) w->in_tail = NULL;
+        tail->next = NULL;
         pthread_mutex_unlock(&w->lock);
 
         run_batch(w, batch);
@@ -112,6 +119,7 @@ int pl_worker_create(pl_worker_t **out, uv_loop_t *loop, pl_store_t *st, pl_metr
     if (!w) return -PL_ENOMEM;
     w->st = st;
     w->metrics = m;
+    w->max_batch = pl_store_batch_max(st);
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
     if (uv_async_init(loop, &w->async, async_cb) < 0) {
