@@ -114,6 +114,7 @@ static int adopt_master_from_disk(pl_store_t *st, int64_t id, int64_t org, bool 
     static const char *const names[] = {PL_DATADIR_KEY, PL_DATADIR_KEY_NEW};
     uint8_t cand[PL_AEAD_KEY_LEN], key[PL_AEAD_KEY_LEN];
     int rc = -PL_ECRYPTO;
+    if (!st->dir[0]) return rc; /* a shared PostgreSQL store: no folder beside it to look in */
     for (size_t i = 0; i < sizeof names / sizeof names[0] && rc < 0; i++) {
         if (pl_datadir_read_key_file(st->dir, names[i], cand) < 0) continue;
         if (pl_ct_equal(cand, st->master, sizeof cand)) continue;
