@@ -26,12 +26,16 @@ UNIT_BINS := $(UNIT_SRCS:%.c=$(B)/%)
 INTEG_BINS := $(INTEG_SRCS:%.c=$(B)/%)
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:%.c=$(B)/%)
+# Fuzz targets (fuzz/fuzz_*.c, libFuzzer's entry point): make test replays their corpora and
+# saved crashes through fuzz/replay.c; make fuzz runs them under libFuzzer (scripts/fuzz.sh).
+FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:%.c=$(B)/%)
 
 DATA_DIR ?= var
 
-.PHONY: all deps deps-browser deps-bench web web-tests run run-cluster test test-asan unit \
-        integration browser bench-messaging bench-media bench-cluster clean format
-all: $(B)/parley $(UNIT_BINS) $(INTEG_BINS) $(BENCH_BINS)
+.PHONY: all deps deps-browser deps-bench deps-fuzz web web-tests run run-cluster test test-asan \
+        unit integration browser fuzz bench-messaging bench-media bench-cluster clean format
+all: $(B)/parley $(UNIT_BINS) $(INTEG_BINS) $(BENCH_BINS) $(FUZZ_BINS)
 
 deps:
 	@bash scripts/deps.sh
@@ -66,6 +70,9 @@ $(B)/tests/%: $(B)/tests/%.o $(SUP_OBJS) $(B)/libparley.a
 $(B)/bench/%: $(B)/bench/%.o $(SUP_OBJS) $(B)/libparley.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(B)/fuzz/fuzz_%: $(B)/fuzz/fuzz_%.o $(B)/fuzz/replay.o $(SUP_OBJS) $(B)/libparley.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 run: web
 	@$(MAKE) --no-print-directory $(B)/parley
 	./$(B)/parley demo --data-dir $(DATA_DIR)
@@ -84,6 +91,7 @@ PG_BINS := $(filter-out %/test_cluster,$(filter $(B)/tests/storage/test_store_% 
 test: web-tests
 	@$(MAKE) --no-print-directory all
 	@PARLEY_BIN=$(CURDIR)/$(B)/parley BROWSER_TESTS=1 PG_TESTS="$(PG_BINS)" \
+	    FUZZ_TESTS="$(FUZZ_BINS)" \
 	    bash scripts/with-testdb.sh bash tests/run.sh $(UNIT_BINS) $(INTEG_BINS)
 
 # The whole suite under AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer.
@@ -95,6 +103,7 @@ test-asan: deps-browser
 	@rm -rf build-asan/reports && mkdir -p build-asan/reports
 	@ASAN_OPTIONS=detect_leaks=1:log_path=$(CURDIR)/build-asan/reports/asan \
 	    UBSAN_OPTIONS=print_stacktrace=1:log_path=$(CURDIR)/build-asan/reports/ubsan \
+	    FUZZ_TESTS="$(FUZZ_SRCS:%.c=build-asan/%)" \
 	    PARLEY_BIN=$(CURDIR)/build-asan/parley bash scripts/with-testdb.sh bash tests/run.sh \
 	    $(UNIT_SRCS:%.c=build-asan/%) $(INTEG_SRCS:%.c=build-asan/%)
 	@# Servers run as children with their output in a log file: their reports land here too.
@@ -113,6 +122,20 @@ integration: deps-browser
 browser: web-tests
 	@$(MAKE) --no-print-directory $(B)/parley
 	@PARLEY_BIN=$(CURDIR)/$(B)/parley BROWSER_TESTS=1 bash tests/run.sh
+
+# Every fuzz target under libFuzzer with ASan and UBSan for FUZZ_SECONDS each (clang):
+# make fuzz FUZZ_SECONDS=600 [FUZZ_TARGETS="fuzz_stun fuzz_rtp"]. New crashes land in
+# fuzz/crashes/<target>/, which make test then replays for ever.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= $(FUZZ_SRCS:fuzz/%.c=%)
+fuzz: deps-fuzz
+	@$(MAKE) --no-print-directory B=build-fuzz CC=clang OPT="-O1 -g" \
+	    SAN="-fsanitize=fuzzer-no-link,address,undefined" build-fuzz/libparley.a \
+	    $(SUP_SRCS:%.c=build-fuzz/%.o)
+	@bash scripts/fuzz.sh "$(FUZZ_SECONDS)" $(FUZZ_TARGETS)
+
+deps-fuzz:
+	@bash scripts/deps.sh --fuzz
 
 bench-messaging: deps
 	@$(MAKE) --no-print-directory $(B)/parley $(B)/bench/bench_messaging
@@ -135,6 +158,6 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

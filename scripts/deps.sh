@@ -3,6 +3,7 @@
 # Idempotent: when everything is present it only asks dpkg, which costs well under a second.
 #   scripts/deps.sh            build and run: compilers, libraries, Node.js for the web assets
 #   scripts/deps.sh --browser  also Chromium, PostgreSQL and Redis, for make test
+#   scripts/deps.sh --fuzz     also clang and its runtime (libFuzzer), for make fuzz
 #   scripts/deps.sh --bench    also Janus and iproute2, for the media peer comparison
 #                              (make bench-media)
 set -euo pipefail
@@ -31,6 +32,10 @@ if [ "${1:-}" = "--browser" ]; then
   # make test runs the store and cluster tests on a PostgreSQL and a Redis of its own, started
   # on loopback from temporary directories (scripts/testdb.sh): only the binaries are needed.
   PKGS+=(postgresql redis-server)
+fi
+if [ "${1:-}" = "--fuzz" ]; then
+  # make fuzz: libFuzzer comes with clang's runtime libraries.
+  PKGS+=(clang libclang-rt-14-dev)
 fi
 if [ "${1:-}" = "--bench" ]; then
   # bench/bench_media.c runs its own Janus (VideoRoom) from a private configuration, inside a

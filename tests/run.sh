@@ -26,6 +26,19 @@ for t in "${runs[@]}"; do
     failed+=("$t")
   fi
 done
+# Fuzz regression: each target (FUZZ_TESTS) over its seed corpus and its saved crashes, without
+# libFuzzer (fuzz/replay.c). One binary is one test.
+root=$(cd "$(dirname "$0")/.." && pwd)
+for t in ${FUZZ_TESTS:-}; do
+  name=$(basename "$t")
+  out=$("$t" "$root/fuzz/corpora/$name" "$root/fuzz/crashes/$name" 2>&1); rc=$?
+  echo "$out" | tail -3
+  if [ $rc -eq 0 ]; then
+    echo "[       OK ] fuzz replay $name"; pass=$((pass + 1))
+  else
+    echo "[  FAILED  ] fuzz replay $name"; fail=$((fail + 1)); failed+=("$t")
+  fi
+done
 # Browser scenarios: node's test runner over tests/browser/*.test.mjs, one file at a time (each
 # starts its own server). Its TAP summary lines are added to the tally.
 if [ "${BROWSER_TESTS:-0}" = 1 ]; then
