@@ -32,6 +32,8 @@ if [ "${1:-}" = "--browser" ]; then
   # make test runs the store and cluster tests on a PostgreSQL and a Redis of its own, started
   # on loopback from temporary directories (scripts/testdb.sh): only the binaries are needed.
   PKGS+=(postgresql redis-server)
+  # test_tls checks the server's TLS from outside with openssl s_client.
+  PKGS+=(openssl)
 fi
 if [ "${1:-}" = "--fuzz" ]; then
   # make fuzz: libFuzzer comes with clang's runtime libraries.

@@ -12,6 +12,7 @@
 #include "core/util.h"
 #include "signalling/server_internal.h"
 
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,6 +189,16 @@ int pl_server_create(pl_server_t **out, uv_loop_t *loop, const pl_config_t *cfg)
     info.foreign_loops = foreign;
     info.ssl_cert_filepath = crt;
     info.ssl_private_key_filepath = key;
+    /* Mozilla's "intermediate" profile: TLS 1.2 and 1.3 only, forward-secret AEAD suites.
+     * What a patient's older phone still speaks, and nothing weaker. */
+    info.ssl_options_set = SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
+    info.ssl_cipher_list = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                           "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                           "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+                           "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:"
+                           "DHE-RSA-CHACHA20-POLY1305";
+    info.tls1_3_plus_cipher_list =
+        "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
     info.user = srv;
     info.timeout_secs = (unsigned)cfg->http_timeout_s;
     info.timeout_secs_ah_idle = (unsigned)cfg->http_timeout_s;
