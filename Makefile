@@ -33,8 +33,9 @@ FUZZ_BINS := $(FUZZ_SRCS:%.c=$(B)/%)
 
 DATA_DIR ?= var
 
-.PHONY: all deps deps-browser deps-bench deps-fuzz web web-tests run run-cluster test test-asan \
-        unit integration browser fuzz bench-messaging bench-media bench-cluster clean format
+.PHONY: all deps deps-browser deps-bench deps-fuzz deps-valgrind web web-tests run run-cluster \
+        test test-asan test-valgrind unit integration browser fuzz bench-messaging bench-media \
+        bench-cluster clean format
 all: $(B)/parley $(UNIT_BINS) $(INTEG_BINS) $(BENCH_BINS) $(FUZZ_BINS)
 
 deps:
@@ -109,6 +110,30 @@ test-asan: deps-browser
 	@# Servers run as children with their output in a log file: their reports land here too.
 	@if ls build-asan/reports/* >/dev/null 2>&1; then cat build-asan/reports/*; \
 	    echo "sanitizer reports found"; exit 1; fi
+
+# Under valgrind's memcheck, once: the C test peers (they live in test_call_peers's own process,
+# against a native server) and the messaging integration tests with the server itself under
+# valgrind (scripts/valgrind-parley.sh). Any report (an empty log is a clean one) fails it.
+VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite \
+            --errors-for-leak-kinds=definite --num-callers=30 --suppressions=tests/valgrind.supp
+VG_TESTS := test_messaging test_sessions
+test-valgrind: deps-valgrind
+	@$(MAKE) --no-print-directory $(B)/parley $(B)/tests/integration/test_call_peers \
+	    $(VG_TESTS:%=$(B)/tests/integration/%)
+	@rm -rf $(B)/valgrind && mkdir -p $(B)/valgrind
+	PARLEY_BIN=$(CURDIR)/$(B)/parley $(VALGRIND) --log-file=$(B)/valgrind/peers.%p.log \
+	    $(B)/tests/integration/test_call_peers
+	@for t in $(VG_TESTS); do \
+	    VALGRIND_DIR=$(CURDIR)/$(B)/valgrind PARLEY_REAL_BIN=$(CURDIR)/$(B)/parley \
+	    PARLEY_BIN=$(CURDIR)/scripts/valgrind-parley.sh \
+	    $(VALGRIND) --log-file=$(B)/valgrind/$$t.%p.log $(B)/tests/integration/$$t || exit 1; done
+	@if find $(B)/valgrind -name '*.log' -size +0 | grep -q .; then \
+	    find $(B)/valgrind -name '*.log' -size +0 -exec cat {} +; echo "valgrind reports found"; \
+	    exit 1; fi
+	@echo "valgrind: clean ($$(ls $(B)/valgrind | wc -l) processes)"
+
+deps-valgrind:
+	@bash scripts/deps.sh --valgrind
 
 unit: deps
 	@$(MAKE) --no-print-directory $(UNIT_BINS)

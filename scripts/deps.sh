@@ -4,6 +4,7 @@
 #   scripts/deps.sh            build and run: compilers, libraries, Node.js for the web assets
 #   scripts/deps.sh --browser  also Chromium, PostgreSQL and Redis, for make test
 #   scripts/deps.sh --fuzz     also clang and its runtime (libFuzzer), for make fuzz
+#   scripts/deps.sh --valgrind also valgrind, for make test-valgrind
 #   scripts/deps.sh --bench    also Janus and iproute2, for the media peer comparison
 #                              (make bench-media)
 set -euo pipefail
@@ -34,6 +35,9 @@ if [ "${1:-}" = "--browser" ]; then
   PKGS+=(postgresql redis-server)
   # test_tls checks the server's TLS from outside with openssl s_client.
   PKGS+=(openssl)
+fi
+if [ "${1:-}" = "--valgrind" ]; then
+  PKGS+=(valgrind)
 fi
 if [ "${1:-}" = "--fuzz" ]; then
   # make fuzz: libFuzzer comes with clang's runtime libraries.
