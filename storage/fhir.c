@@ -177,7 +177,11 @@ static bool valid_date(const char *s)
         if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
             return false;
     int y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
-    return y >= 1 && m >= 1 && m <= 12 && d >= 1 && d <= 31;
+    /* A day that exists: FHIR's pattern alone would pass 1948-02-31, which validators refuse. */
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (y < 1 || m < 1 || m > 12 || d < 1) return false;
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return d <= days[m - 1] + (m == 2 && leap);
 }
 
 /* The element of array arr whose "id" is id, or NULL. Elements that are not objects are

@@ -283,6 +283,18 @@ static void test_uuids_are_version5_shaped_and_differ_by_type_and_id(void **stat
     json_decref(bundle);
 }
 
+static int export_patched(const char *const *path, size_t depth, const char *patch, json_t **out);
+
+static void test_a_leap_day_birth_date_is_a_date(void **state)
+{
+    (void)state;
+    static const char *const path[] = {"patient", "date_of_birth"};
+    json_t *out = NULL;
+    assert_int_equal(export_patched(path, 2, "\"2000-02-29\"", &out), 0);
+    json_decref(out);
+    assert_int_equal(export_patched(path, 2, "\"1900-02-29\"", &out), -PL_EINVAL);
+}
+
 static void test_patient_carries_nhs_number_birth_date_and_practice(void **state)
 {
     (void)state;
@@ -605,6 +617,8 @@ static void test_malformed_records_are_refused_and_leave_the_output_alone(void *
         {{"patient", "practice_id"}, 2, "99"},                   /* no such practice */
         {{"patient", "date_of_birth"}, 2, "\"12/03/1948\""},
         {{"patient", "date_of_birth"}, 2, "\"1948-13-01\""},
+        {{"patient", "date_of_birth"}, 2, "\"1948-02-31\""},   /* no such day */
+        {{"patient", "date_of_birth"}, 2, "\"1947-02-29\""},   /* not a leap year */
         {{"organisations"}, 1, "{}"},
         {{"organisations", "0", "kind"}, 3, "\"hospital\""},
         {{"people", "0"}, 2, "7"},
@@ -719,6 +733,7 @@ int main(void)
         cmocka_unit_test(test_export_is_deterministic_apart_from_the_timestamp),
         cmocka_unit_test(test_uuids_are_version5_shaped_and_differ_by_type_and_id),
         cmocka_unit_test(test_patient_carries_nhs_number_birth_date_and_practice),
+        cmocka_unit_test(test_a_leap_day_birth_date_is_a_date),
         cmocka_unit_test(test_entered_in_error_message_keeps_body_and_says_why),
         cmocka_unit_test(test_in_response_to_chains_each_message_to_the_previous_by_seq),
         cmocka_unit_test(test_messages_go_to_the_other_side_of_their_thread),
