@@ -386,8 +386,11 @@ static int choose_tag(plan_t *plans, size_t n, const pl_sdp_offer_t *offer, cons
     }
     if (t == NULL) return fail(err, -PL_EINVAL, "no active m-section in the BUNDLE group");
     if (!t->neg.accepted) {
+        /* Kept only if the parser read its formats as payload types: it matches "RTP/" with
+         * case, so a proto like "UDP/TLS/RtP/SAVPF" leaves the section with no codecs, and its
+         * formats, echoed under our proto, would not parse as payload types. */
         bool rtp = (t->neg.kind == PL_SDP_KIND_AUDIO || t->neg.kind == PL_SDP_KIND_VIDEO) &&
-                   strcasecmp(t->s->proto, "UDP/TLS/RTP/SAVPF") == 0;
+                   strcasecmp(t->s->proto, "UDP/TLS/RTP/SAVPF") == 0 && t->s->n_codecs > 0;
         if (!rtp) return fail(err, -PL_EINVAL, "offerer-tagged m-section cannot be accepted");
         t->keep_inactive = true;
         t->neg.accepted = true;
@@ -461,9 +464,9 @@ static void put_codecs(sbuf_t *b, const plan_t *pl)
 /* The rtpmap of the one format an inactive tagged section keeps, if the offer named it. */
 static void put_kept_format(sbuf_t *b, const pl_sdp_section_t *s)
 {
+    if (s->n_codecs == 0) return;
     const pl_sdp_codec_t *c = &s->codecs[0];
-
-    if (c == NULL || c->name[0] == '\0') return;
+    if (c->name[0] == '\0') return;
     if (c->channels > 0)
         put(b, "a=rtpmap:%u %s/%u/%u", c->pt, c->name, c->clock, c->channels);
     else

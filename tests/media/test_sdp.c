@@ -779,6 +779,27 @@ static void test_unusable_tagged_audio_is_kept_inactive_for_the_transport(void *
     free(t);
 }
 
+/* Found by fuzz/fuzz_sdp.c: the parser takes formats as payload types only when the proto
+ * contains "RTP/" with that case, so a tagged section with proto "UDP/TLS/RtP/SAVPF" has no
+ * codecs. The answer used to keep it inactive anyway and read its first codec, a NULL name. */
+static void test_tagged_section_without_payload_types_is_refused_not_kept(void **state)
+{
+    (void)state;
+    char *t = fixture("chromium_sendrecv.sdp");
+    char *odd = replace(t, "m=audio 9 UDP/TLS/RTP/SAVPF", "m=audio 9 UDP/TLS/RtP/SAVPF");
+    pl_sdp_offer_t *o = parse_ok(odd);
+    assert_int_equal(pl_sdp_offer_section(o, 0)->n_codecs, 0);
+    pl_sdp_answer_params_t p = params();
+    pl_sdp_error_t err;
+    char *ans = (char *)&ans;
+    assert_int_equal(pl_sdp_answer_create(o, &p, &ans, NULL, &err), -PL_EINVAL);
+    assert_null(ans);
+    assert_string_equal(err.what, "offerer-tagged m-section cannot be accepted");
+    pl_sdp_offer_destroy(o);
+    free(odd);
+    free(t);
+}
+
 static void test_answer_fails_when_no_section_has_a_usable_codec(void **state)
 {
     (void)state;
@@ -1276,6 +1297,7 @@ int main(void)
         cmocka_unit_test(test_answer_keeps_offer_extmap_ids_and_reverses_their_direction),
         cmocka_unit_test(test_only_vp9_av1_video_is_rejected_with_port_0),
         cmocka_unit_test(test_unusable_tagged_audio_is_kept_inactive_for_the_transport),
+        cmocka_unit_test(test_tagged_section_without_payload_types_is_refused_not_kept),
         cmocka_unit_test(test_answer_fails_when_no_section_has_a_usable_codec),
         cmocka_unit_test(test_data_channel_is_rejected_and_left_out_of_bundle),
         cmocka_unit_test(test_h264_only_offer_gets_constrained_baseline_mode_1),
