@@ -22,6 +22,10 @@ SUP_SRCS := $(wildcard tests/support/*.c)
 SUP_OBJS := $(SUP_SRCS:%.c=$(B)/%.o)
 UNIT_SRCS := $(wildcard tests/core/test_*.c tests/signalling/test_*.c tests/media/test_*.c tests/storage/test_*.c)
 INTEG_SRCS := $(wildcard tests/integration/test_*.c)
+# Fault tests (crash consistency, disk full, ...): bounded, loopback only, in make test, but not
+# repeated on PostgreSQL or under the sanitizers (their time is the point).
+FAULT_SRCS := $(wildcard tests/fault/test_*.c)
+FAULT_BINS := $(FAULT_SRCS:%.c=$(B)/%)
 UNIT_BINS := $(UNIT_SRCS:%.c=$(B)/%)
 INTEG_BINS := $(INTEG_SRCS:%.c=$(B)/%)
 BENCH_SRCS := $(wildcard bench/*.c)
@@ -36,7 +40,7 @@ DATA_DIR ?= var
 .PHONY: all deps deps-browser deps-bench deps-fuzz deps-valgrind web web-tests run run-cluster \
         test test-asan test-valgrind unit integration browser fuzz bench-messaging bench-media \
         bench-cluster clean format
-all: $(B)/parley $(UNIT_BINS) $(INTEG_BINS) $(BENCH_BINS) $(FUZZ_BINS)
+all: $(B)/parley $(UNIT_BINS) $(INTEG_BINS) $(FAULT_BINS) $(BENCH_BINS) $(FUZZ_BINS)
 
 deps:
 	@bash scripts/deps.sh
@@ -93,7 +97,7 @@ test: web-tests
 	@$(MAKE) --no-print-directory all
 	@PARLEY_BIN=$(CURDIR)/$(B)/parley BROWSER_TESTS=1 PG_TESTS="$(PG_BINS)" \
 	    FUZZ_TESTS="$(FUZZ_BINS)" \
-	    bash scripts/with-testdb.sh bash tests/run.sh $(UNIT_BINS) $(INTEG_BINS)
+	    bash scripts/with-testdb.sh bash tests/run.sh $(UNIT_BINS) $(INTEG_BINS) $(FAULT_BINS)
 
 # The whole suite under AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer.
 # The cluster test and the PostgreSQL driver run too (scripts/with-testdb.sh); the second pass of

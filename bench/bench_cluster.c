@@ -467,6 +467,8 @@ static int start_nodes(bench_t *b) {
                           "100000",
                           "--rate-limit-burst",
                           "100000",
+                          "--send-rate-per-min",
+                          "0",
                           "--max-connections",
                           "100000",
                           NULL};

@@ -451,6 +451,9 @@ static int start_server(bench_t *b)
                                        "100000",
                                        "--max-connections",
                                        "100000",
+                                       /* a load generator is one person sending fast */
+                                       "--send-rate-per-min",
+                                       "0",
                                        NULL};
     int rc = pl_test_server_start(&b->srv, b->dir, args);
     if (rc < 0) {

@@ -20,6 +20,9 @@ typedef struct {
     int max_frame_bytes;         /* hard cap on one WebSocket frame / message */
     int rate_limit_per_sec;      /* per-connection request rate ... */
     int rate_limit_burst;        /* ... and burst */
+    int send_rate_per_min;       /* messages one person may send per minute, all connections;
+                                    0: no limit */
+    int send_burst;              /* ... and at once */
     int session_idle_timeout_s;
     int session_absolute_timeout_s;
     int session_recheck_s;       /* sign-out, disable or password change elsewhere ends a

@@ -3,6 +3,7 @@
  * thread: load the conversation, ask authz, write, append events and audit, all in one
  * transaction that the reply waits for (an acknowledgement is a durable promise). */
 #include "core/err.h"
+#include "core/util.h"
 #include "signalling/params.h"
 #include "signalling/server_internal.h"
 
@@ -155,6 +156,17 @@ static void count_in(pl_req_t *r, int status)
         r->srv->metrics.messages_in++;
 }
 
+/* One more message from this person, or the refusal sent (-PL_ERATE). Before the store is
+ * asked anything: a flood costs the server no more than this. */
+static int send_allowed(pl_conn_t *c, const char *id)
+{
+    if (pl_send_rate_take(c->srv->send_rate, c->srv->cfg, c->actor.user_id, pl_now_ms()))
+        return 0;
+    c->srv->metrics.rate_limited++;
+    pl_conn_reply_err(c, id, -PL_ERATE, "too many messages: wait a moment and send again");
+    return -PL_ERATE;
+}
+
 static int h_create(pl_conn_t *c, const char *id, json_t *req)
 {
     pl_perr_t e;
@@ -182,6 +194,7 @@ static int h_create(pl_conn_t *c, const char *id, json_t *req)
             return pl_req_reject(c, id, -PL_ETOOBIG, &e);
         }
     }
+    if ((rc = send_allowed(c, id)) < 0) return 0;
     return submit(c, id, "conversation.create", req, create_run, count_in, 0, 0);
 }
 
@@ -339,6 +352,7 @@ static int send_common(pl_conn_t *c, const char *id, json_t *req, bool internal)
                            &e)) < 0 ||
         (rc = check_attachment_ids(req, internal, &e)) < 0)
         return pl_req_reject(c, id, rc, &e);
+    if ((rc = send_allowed(c, id)) < 0) return 0;
     return submit(c, id, internal ? "conversation.note" : "conversation.send", req, send_run,
                   count_in, internal, 0);
 }

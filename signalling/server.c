@@ -107,6 +107,7 @@ static void housekeeping_cb(uv_timer_t *t)
     pl_server_t *srv = t->data;
     int64_t now = pl_now_ms();
     pl_throttle_expire(srv->throttle, now);
+    pl_send_rate_expire(srv->send_rate, now);
     /* Uploads never sent: on the storage thread, at the first tick and then hourly at most. */
     pl_attach_sweep_tick(srv, now);
     for (pl_conn_t *c = srv->conns; c; c = c->next) {
@@ -153,6 +154,7 @@ int pl_server_create(pl_server_t **out, uv_loop_t *loop, const pl_config_t *cfg)
     if (rc == 0) rc = pl_imap_create(&srv->by_org);
     if (rc == 0) rc = pl_imap_create(&srv->guests);
     if (rc == 0) rc = pl_throttle_create(&srv->throttle);
+    if (rc == 0) rc = pl_send_rate_create(&srv->send_rate);
     if (rc == 0) rc = pl_worker_create(&srv->worker, loop, srv->store, &srv->metrics);
     if (rc < 0) {
         pl_log_error("server", "start-up failed: %s", pl_strerror(rc));
@@ -301,6 +303,7 @@ void pl_server_destroy(pl_server_t *srv)
     pl_imap_destroy(srv->guests);
     pl_imap_destroy(srv->by_org);
     pl_throttle_destroy(srv->throttle);
+    pl_send_rate_destroy(srv->send_rate);
     pl_wipe(srv->data_key, sizeof srv->data_key);
     free(srv);
 }

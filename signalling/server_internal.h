@@ -27,6 +27,7 @@ typedef struct pl_conn pl_conn_t;
 typedef struct pl_throttle pl_throttle_t;
 typedef struct pl_outbox pl_outbox_t;
 typedef struct pl_cluster pl_cluster_t;
+typedef struct pl_send_rate pl_send_rate_t;
 
 struct pl_server {
     uv_loop_t *loop;
@@ -40,6 +41,7 @@ struct pl_server {
     pl_imap_t *by_org;  /* org id -> conns of staff who belong to it */
     pl_imap_t *guests;  /* consultation id -> conns of guests invited into it */
     pl_throttle_t *throttle;
+    pl_send_rate_t *send_rate; /* messages per person (send_rate.c) */
     uint8_t data_key[32];
     bool shutting_down;
     bool store_ok;
@@ -357,6 +359,15 @@ void pl_auth_logout_conns(pl_server_t *srv, const char *token_hash);
 void pl_auth_recheck(pl_conn_t *c);
 
 /* ---- throttle.c ---- */
+/* ---- send_rate.c ---- */
+int pl_send_rate_create(pl_send_rate_t **out);
+void pl_send_rate_destroy(pl_send_rate_t *r);
+/* Whether user_id may send one more message now (taking it). Always true when the limit is off
+ * (send_rate_per_min 0). */
+bool pl_send_rate_take(pl_send_rate_t *r, const pl_config_t *cfg, int64_t user_id, int64_t now);
+/* Forgets people idle for ten minutes (housekeeping). */
+void pl_send_rate_expire(pl_send_rate_t *r, int64_t now);
+
 int pl_throttle_create(pl_throttle_t **out);
 void pl_throttle_destroy(pl_throttle_t *t);
 /* ms to wait before another attempt for key is allowed (0 = allowed now). */
