@@ -197,8 +197,11 @@ int pl_store_open(pl_store_t **out, const char *url, const uint8_t key[32])
 {
     bool sqlite = strncmp(url, "sqlite:", 7) == 0;
     const char *path = sqlite ? url + 7 : NULL;
+    /* "sqlite::memory:" is a private database in this connection's memory (the fuzz harness):
+     * no file to create, and no folder beside it for key files, as for PostgreSQL. */
+    if (path && strcmp(path, ":memory:") == 0) path = NULL;
     /* Create the file ourselves so it is 0600 from birth; SQLite gives -wal/-shm the same mode. */
-    if (sqlite) {
+    if (path) {
         int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (fd < 0) {
             pl_log_error("store", "cannot open database file %s", path);
@@ -279,6 +282,8 @@ int pl_store_commit(pl_store_t *st)
 }
 int pl_store_rollback(pl_store_t *st)
 {
+    /* A COMMIT that failed (a full disk) has already undone the transaction. */
+    if (pl_db_autocommit(st->db)) return 0;
     return exec(st, "ROLLBACK");
 }
 int pl_store_savepoint(pl_store_t *st)
