@@ -7,8 +7,8 @@
  * AES-256-GCM under its organisation's data key (storage/store_keys.h: data keys are wrapped by
  * the master key in var/) before it reaches the database, and opened on the way out.
  *
- * The SQLite backend (store_sqlite.c) implements this today; the PostgreSQL backend of the
- * scale-out issue implements the same header. */
+ * One implementation (store_sqlite*.c, named for the engine it began with) serves SQLite and
+ * PostgreSQL through storage/db.h (docs/CLUSTER.md). */
 #ifndef PL_STORE_H
 #define PL_STORE_H
 
@@ -118,10 +118,11 @@ typedef struct {
     bool internal; /* internal note: staff only */
 } pl_msg_t;
 
-/* Opens (creating and migrating when needed) the store at url ("sqlite:PATH"). key is the
- * 32-byte master key, copied: it unwraps the data keys, and a wrong one is refused here
- * (-PL_ECRYPTO) before anything is written. The database file is created 0600. Caller
- * destroys. */
+/* Opens (creating and migrating when needed) the store at url: "sqlite:PATH" (the file is
+ * created 0600), "sqlite::memory:" (a private database in memory: the fuzz harness), or
+ * "postgres://..." / "postgresql://..." (a shared PostgreSQL; -PL_EUNAVAIL when it cannot be
+ * reached). key is the 32-byte master key, copied: it unwraps the data keys, and a wrong one is
+ * refused here (-PL_ECRYPTO) before anything is written. Caller destroys. */
 int pl_store_open(pl_store_t **out, const char *url, const uint8_t key[32]);
 void pl_store_close(pl_store_t *st);
 int pl_store_health(pl_store_t *st);
