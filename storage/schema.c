@@ -476,6 +476,9 @@ const char *const pl_schema_migrations[] = {
     "  created_at INTEGER NOT NULL,"
     "  retired_at INTEGER);"
     "CREATE INDEX data_keys_current ON data_keys(org_id, id) WHERE retired_at IS NULL;",
+    /* 13: a conversation's messages newest first, for history pages: without it every page
+     * read and sorted the whole conversation (found slowing as conversations grew). */
+    "CREATE INDEX messages_conv_id ON messages(conversation_id, id);",
 };
 
 const int pl_schema_version = (int)(sizeof pl_schema_migrations / sizeof pl_schema_migrations[0]);

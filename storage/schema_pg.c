@@ -329,6 +329,8 @@ const char *const pl_schema_pg_migrations[] = {
     "CREATE AGGREGATE json_group_array(anycompatible) (SFUNC = array_append, "
     "  STYPE = anycompatiblearray, "
     "  FINALFUNC = parley_json_group_final, INITCOND = '{}');",
+    /* 13: as SQLite's 13 */
+    "CREATE INDEX messages_conv_id ON messages(conversation_id, id);",
 };
 
 const int pl_schema_pg_version =

@@ -294,7 +294,7 @@ static void test_rows_there_before_the_chain_are_chained_by_the_migration(void *
     pl_store_close(f->st);
     f->st = NULL;
     /* Rewind the file to the schema before the chain, with its rows unchained. */
-    tamper(f, "DROP TABLE data_keys; DROP INDEX audit_patient; DROP TABLE outbox; DROP TABLE filings; ALTER TABLE messages DROP COLUMN error_by; "
+    tamper(f, "DROP INDEX messages_conv_id; DROP TABLE data_keys; DROP INDEX audit_patient; DROP TABLE outbox; DROP TABLE filings; ALTER TABLE messages DROP COLUMN error_by; "
               "ALTER TABLE messages DROP COLUMN error_at; "
               "ALTER TABLE messages DROP COLUMN error_reason; "
               "DROP TABLE audit_checkpoints; ALTER TABLE audit DROP COLUMN role; "

@@ -234,7 +234,7 @@ static void test_version_1_database_migrates_to_templates_and_keeps_data(void **
                 "DROP INDEX consultations_room; ALTER TABLE consultations DROP COLUMN room_id; "
                 "DROP TABLE case_members; DROP TABLE cases; DROP INDEX events_case; "
                 "ALTER TABLE events DROP COLUMN case_id; "
-                "DROP INDEX audit_patient; DROP TABLE outbox; DROP TABLE filings; ALTER TABLE messages DROP COLUMN error_by; "
+                "DROP INDEX messages_conv_id; DROP INDEX audit_patient; DROP TABLE outbox; DROP TABLE filings; ALTER TABLE messages DROP COLUMN error_by; "
                 "ALTER TABLE messages DROP COLUMN error_at; "
                 "ALTER TABLE messages DROP COLUMN error_reason; "
                 "DROP TRIGGER audit_append_only_update; DROP TRIGGER audit_append_only_delete; "
