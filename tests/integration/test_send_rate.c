@@ -53,7 +53,7 @@ static void test_one_person_over_two_connections_is_held_to_the_burst(void **sta
     json_decref(r);
     int ok = 0, limited = 0;
     for (int i = 0; i < 10; i++) {
-        char txn[16];
+        char txn[24];
         snprintf(txn, sizeof txn, "rate-%d", i);
         r = send(i % 2 ? b : a, conv, txn);
         if (pl_pc_is_ok(r)) ok++;

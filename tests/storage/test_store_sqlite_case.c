@@ -278,7 +278,7 @@ static void test_add_member_once_and_only_eight(void **s)
     /* Up to eight. */
     int64_t extra[7];
     for (int i = 0; i < 7; i++) {
-        char name[16];
+        char name[24];
         snprintf(name, sizeof name, "staff%d", i);
         extra[i] = add_staff(f->st, name, f->org_a, PL_ROLE_NURSE);
         assert_true(extra[i] > 0);

@@ -562,7 +562,7 @@ static void test_conv_list_org_pages_backwards_by_id(void **state)
 {
     fx_t *f = *state;
     int64_t c[5];
-    char txn[8];
+    char txn[16];
     for (int i = 0; i < 5; i++) {
         snprintf(txn, sizeof txn, "c%d", i);
         c[i] = new_conv(f, f->org_a, i % 2 ? f->pat1 : f->pat2, txn);
